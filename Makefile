@@ -1,0 +1,89 @@
+# Basira: two commands for a newcomer: `make demo` (bring the platform up, run the demo) and
+# `make test` (every test). Everything else here is what those two are made of.
+
+PYTHON_BOOT ?= python3.11
+VENV        := .venv
+PY          := $(VENV)/bin/python
+BUF         := tools/node_modules/.bin/buf
+STAMP       := $(VENV)/.installed
+DATA_DIR    ?= var
+PROTO_FILES := $(wildcard proto/basira/v1/*.proto)
+BUF_AGAINST ?= .git\#branch=main
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv tools proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
+        policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
+        bench-pipeline
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+$(STAMP): pyproject.toml
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=68,<81" wheel
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(BUF): tools/package.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $(BUF)
+
+venv: $(STAMP) $(BUF)  ## create the Python environment and install the tools
+
+proto: $(STAMP)  ## regenerate the gRPC stubs in services/basira/v1 (never edit them by hand)
+	$(PY) -m basira.tools.protogen --out services
+
+proto-check: $(STAMP)  ## fail if the checked-in stubs differ from the protos
+	$(PY) -m basira.tools.protogen --check services
+
+buf-lint: $(BUF)
+	$(BUF) lint
+
+buf-breaking: $(BUF)
+	@if git rev-parse --verify --quiet main >/dev/null; then $(BUF) breaking --against '$(BUF_AGAINST)'; \
+	else echo "buf breaking: no main branch to compare against yet"; fi
+
+ruff: $(STAMP)
+	$(VENV)/bin/ruff check services e2e loadtests
+
+mypy: $(STAMP)
+	$(VENV)/bin/mypy services/basira
+
+lint: buf-lint buf-breaking proto-check ruff mypy  ## buf lint + breaking, stale stubs, ruff, mypy
+
+policy-test: $(STAMP)  ## run the Rego unit tests with a coverage report
+	$(PY) -m basira.policy.testing policy
+
+unit-test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+test: venv lint policy-test unit-test  ## create the environment if needed and run every test
+
+demo: venv  ## bring the whole platform up on embedded defaults and run the demo
+	$(VENV)/bin/basira up --data-dir $(DATA_DIR) --demo
+
+up: venv  ## bring the platform up (Ctrl-C or `make down` stops it)
+	$(VENV)/bin/basira up --data-dir $(DATA_DIR)
+
+down: $(STAMP)  ## stop a platform started with `make up` in another terminal
+	$(VENV)/bin/basira down --data-dir $(DATA_DIR)
+
+bench-plates: venv  ## plate detection/read accuracy and speed on ../shared/data/plates/eu
+	$(PY) loadtests/bench_plates.py
+
+bench-audit: venv  ## audit appends/s, proof latency and verify time at 1,000,000 records
+	$(PY) loadtests/bench_audit.py
+
+bench-gate: venv  ## the policy gate through gRPC: decisions/s, p50/p99 at 200 requests/s
+	$(PY) loadtests/bench_gate.py
+
+bench-policy: venv  ## in-process Rego decisions/s
+	$(PY) loadtests/bench_policy.py
+
+bench-pipeline: venv  ## frames/s through ingest+plate analytics, frame-to-alert latency
+	$(PY) loadtests/bench_pipeline.py
+
+bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline  ## every benchmark
+
+clean:  ## remove the environment and generated data (not your var/ data: use `rm -rf var`)
+	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache

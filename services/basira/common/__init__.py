@@ -1,0 +1,1 @@
+"""Code shared by every Basira service: written once, imported everywhere."""

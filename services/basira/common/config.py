@@ -1,0 +1,81 @@
+"""Service configuration: environment variables (`BASIRA_*`) or a TOML file, validated at start-up.
+
+Unknown keys are rejected so a typo fails loudly instead of being ignored (Frigate's lesson).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from basira.common.errors import ConfigError
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the `[<service>]` table (and top-level keys) of the file named by BASIRA_CONFIG_FILE."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("BASIRA_CONFIG_FILE")
+        if not path:
+            return {}
+        try:
+            document = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"BASIRA_CONFIG_FILE={path}: {exc}") from exc
+        service = getattr(self.settings_cls, "service_name_default", "")
+        values = {k: v for k, v in document.items() if not isinstance(v, dict)}
+        values.update(document.get(service, {}))
+        return values
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: where it listens and where the shared parts are."""
+
+    model_config = SettingsConfigDict(env_prefix="BASIRA_", extra="ignore")
+    service_name_default = ""
+
+    host: str = Field("127.0.0.1", description="Address the gRPC server binds to.")
+    grpc_port: int = Field(0, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 picks one.")
+    data_dir: Path = Field(Path("var"), description="Directory for this platform's data and keys.")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server with JetStream.")
+    database_url: str = Field("", description="PostgreSQL URL (libpq form); empty if unused.")
+    policy_url: str = Field("http://127.0.0.1:8181", description="OPA REST API base URL.")
+    oidc_url: str = Field("http://127.0.0.1:8080", description="Keycloak (or dev issuer) base URL.")
+    oidc_realm: str = Field("basira", description="Keycloak realm.")
+    oidc_audience: str = Field("basira", description="Audience every access token must carry.")
+    oidc_client_id: str = Field("basira-services", description="This service's OIDC client id.")
+    oidc_client_secret: str = Field("", description="Client secret for service-account tokens.")
+    log_level: str = Field("INFO", description="Python logging level name.")
+    grace_period_s: float = Field(5.0, ge=0, description="Seconds in-flight RPCs get on shutdown.")
+    ready_file: Path | None = Field(None, description="Written with the bound ports once serving.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlFileSource(settings_cls)
+
+
+def load_settings[S: ServiceSettings](cls: type[S], **overrides: Any) -> S:
+    """Build settings or raise ConfigError naming each bad setting (env var name) and why."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"BASIRA_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration for {cls.__name__}: {problems}") from exc

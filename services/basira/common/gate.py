@@ -1,0 +1,340 @@
+"""The gate every RPC and every act passes (DESIGN §3): authenticate, authorise, audit, obligations.
+
+Written once, installed as a gRPC server interceptor in every service. Fail closed: no identity, no
+policy answer or no audit append means no data.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import grpc
+from google.protobuf import any_pb2, descriptor_pool
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from basira.common.access_record import AccessRecord
+from basira.common.auth import Subject
+from basira.common.errors import BasiraError, InvalidInput, PermissionDenied, Unauthenticated, Unavailable
+from basira.common.logs import request_fields
+from basira.common.metrics import GATE_DECISIONS, RPC_SECONDS, RPC_TOTAL
+from basira.common.policy_client import Decision
+from basira.common.policy_input import (
+    apply_response_obligations,
+    context_from_request,
+    policy_input,
+    resource_from_request,
+    result_count,
+)
+from basira.v1 import options_pb2
+
+log = logging.getLogger(__name__)
+
+current_subject: contextvars.ContextVar[Subject | None] = contextvars.ContextVar("subject", default=None)
+current_decision: contextvars.ContextVar[Decision | None] = contextvars.ContextVar("decision", default=None)
+current_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "policy_context", default=None)
+
+ANONYMOUS = Subject(user="anonymous", agency="", roles=(), clearance=0)
+EXEMPT_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+class Verifier(Protocol):
+    async def verify(self, token: str) -> Subject: ...
+
+
+class Authorizer(Protocol):
+    async def decide(self, policy_input: dict[str, Any]) -> Decision: ...
+
+
+class AuditSink(Protocol):
+    async def append(self, record: AccessRecord) -> None: ...
+
+
+ResourceResolver = Callable[[Message, Subject, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    action: str
+    data_class: str
+
+
+def access_rule(full_method: str) -> AccessRule | None:
+    """The `(basira.v1.access)` option of `/pkg.Service/Method`, or None if it has none."""
+    service, _, method = full_method.lstrip("/").rpartition("/")
+    try:
+        descriptor = descriptor_pool.Default().FindMethodByName(f"{service}.{method}")
+    except KeyError:
+        return None
+    options = descriptor.GetOptions()
+    if not options.HasExtension(options_pb2.access):
+        return None
+    rule = options.Extensions[options_pb2.access]
+    return AccessRule(rule.action, rule.data_class)
+
+
+def status_for(error: BasiraError, *, reasons: Sequence[str] = (), revision: str = "") -> grpc.Status:
+    """A rich gRPC status: the code, a message a person can act on, and ErrorInfo/BadRequest details."""
+    detail = any_pb2.Any()
+    if isinstance(error, InvalidInput) and error.field:
+        detail.Pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.message)]))
+    else:
+        metadata = {"reasons": "; ".join(reasons)} if reasons else {}
+        if revision:
+            metadata["policy_revision"] = revision
+        detail.Pack(error_details_pb2.ErrorInfo(reason=error.code.name, domain="basira", metadata=metadata))
+    return rpc_status.to_status(status_pb2.Status(code=error.code.value[0], message=error.message,
+                                                  details=[detail]))
+
+
+def bearer_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
+    """The token of the `authorization: Bearer …` metadata entry; raises Unauthenticated if absent."""
+    for key, value in metadata or ():
+        if key.lower() == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            raise Unauthenticated("the authorization metadata must be 'Bearer <access token>'")
+    raise Unauthenticated("no access token: send metadata 'authorization: Bearer <token>'")
+
+
+@dataclass
+class Gate:
+    """Authentication, policy and audit for one service; used by the interceptor and for non-RPC acts."""
+
+    service: str
+    verifier: Verifier
+    authorizer: Authorizer
+    audit: AuditSink
+    resolvers: dict[str, ResourceResolver] = field(default_factory=dict)
+
+    async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Subject:
+        return await self.verifier.verify(bearer_token(metadata))
+
+    async def record(self, record: AccessRecord) -> None:
+        """Append to the access log; any failure becomes Unavailable (the caller gets no data)."""
+        try:
+            await self.audit.append(record)
+        except Exception as exc:
+            log.error("audit append failed: failing closed", extra={"action": record.action})
+            raise Unavailable("the access log cannot record this request right now; no data was "
+                              "returned (retry later)") from exc
+
+    def _record(self, subject: Subject, action: str, resource: dict[str, Any], context: dict[str, Any],
+                *, allowed: bool, reasons: Sequence[str] = (), decision: Decision | None = None,
+                method: str = "", status: str = "OK", **extra: Any) -> AccessRecord:
+        authorization = context.get("authorization") or {}
+        return AccessRecord(
+            action=action, user=subject.user, agency=subject.agency, roles=list(subject.roles),
+            allowed=allowed, reasons=list(reasons), resource=resource,
+            purpose=context.get("purpose", ""), case_id=context.get("case_id", ""),
+            authorization_id=authorization.get("id", ""),
+            obligations=dict(decision.obligations) if decision else {},
+            policy_revision=decision.revision if decision else "", service=self.service,
+            method=method, status=status, source_ip=context.get("source_ip", ""), **extra,
+        )
+
+    async def authorise(self, subject: Subject, action: str, resource: dict[str, Any],
+                        context: dict[str, Any], *, method: str = "") -> Decision:
+        """Ask policy; a denial or an unreachable policy is logged, then raised (fail closed)."""
+        try:
+            decision = await self.authorizer.decide(policy_input(subject.to_policy(), action, resource,
+                                                                 context))
+        except Unavailable as exc:
+            GATE_DECISIONS.labels(action, "policy_unavailable").inc()
+            await self.record(self._record(subject, action, resource, context, allowed=False,
+                                           reasons=[f"policy unavailable: {exc.message}"],
+                                           method=method, status="UNAVAILABLE"))
+            raise Unavailable("the policy service cannot decide right now; access denied (fail "
+                              "closed)") from exc
+        if not decision.allow:
+            GATE_DECISIONS.labels(action, "deny").inc()
+            reasons = decision.deny or ["denied by default: no rule allows this"]
+            await self.record(self._record(subject, action, resource, context, allowed=False,
+                                           reasons=reasons, decision=decision, method=method,
+                                           status="PERMISSION_DENIED"))
+            raise PermissionDenied(f"{action} denied: " + "; ".join(reasons))
+        GATE_DECISIONS.labels(action, "allow").inc()
+        return decision
+
+    async def authorize_act(self, subject: Subject, action: str, resource: dict[str, Any],
+                            context: dict[str, Any], **record_fields: Any) -> Decision:
+        """The gate for non-RPC acts (a match becoming an alert, an unmasking, an export, a purge).
+
+        Logs the act whether allowed or denied; raises PermissionDenied / Unavailable when not allowed.
+        """
+        decision = await self.authorise(subject, action, resource, context)
+        await self.record(self._record(subject, action, resource, context, allowed=True,
+                                       decision=decision, **record_fields))
+        return decision
+
+    async def resolve(self, full_method: str, request: Message, subject: Subject,
+                      rule: AccessRule) -> dict[str, Any]:
+        resource = resource_from_request(request, rule.data_class)
+        resolver = self.resolvers.get(full_method)
+        if resolver is not None:
+            resource.update(await resolver(request, subject, resource))
+        return resource
+
+
+def _peer_ip(context: grpc.aio.ServicerContext) -> str:
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    if kind in ("ipv4", "ipv6"):
+        return rest.rsplit(":", 1)[0].strip("[]")
+    return peer
+
+
+class GateInterceptor(grpc.aio.ServerInterceptor):
+    """Runs the gate around every RPC that has an access rule; RPCs without one are refused."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        method = details.method
+        if handler is None or method.startswith(EXEMPT_PREFIXES):
+            return handler
+        rule = access_rule(method)
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(handler.unary_unary, method, rule),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._server_stream(handler.unary_stream, method, rule),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._client_stream(handler.stream_unary, method, rule),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        return handler  # bidirectional streams: none in the contracts yet
+
+    async def _admit(self, method: str, rule: AccessRule | None, request: Message,
+                     context: grpc.aio.ServicerContext) -> tuple[Subject, Decision, dict[str, Any],
+                                                                 dict[str, Any]]:
+        """Authenticate and authorise one call; on refusal the denial is logged and raised."""
+        policy_context = context_from_request(request, source_ip=_peer_ip(context))
+        action = rule.action if rule else f"unmapped:{method}"
+        try:
+            subject = await self.gate.authenticate(context.invocation_metadata())
+        except Unauthenticated as exc:
+            await self.gate.record(self.gate._record(
+                ANONYMOUS, action, {}, policy_context, allowed=False,
+                reasons=[f"unauthenticated: {exc.message}"], method=method, status="UNAUTHENTICATED"))
+            raise
+        if rule is None:
+            await self.gate.record(self.gate._record(
+                subject, action, {}, policy_context, allowed=False,
+                reasons=["this RPC has no access rule in its contract"], method=method,
+                status="PERMISSION_DENIED"))
+            raise PermissionDenied(f"{method} has no access rule; refused")
+        resource = await self.gate.resolve(method, request, subject, rule)
+        decision = await self.gate.authorise(subject, rule.action, resource, policy_context, method=method)
+        current_subject.set(subject)
+        current_decision.set(decision)
+        current_context.set(policy_context)
+        request_fields.set({"user": subject.user, "agency": subject.agency, "action": rule.action})
+        return subject, decision, resource, policy_context
+
+    async def _abort(self, context: grpc.aio.ServicerContext, method: str, error: BasiraError,
+                     decision: Decision | None = None) -> None:
+        RPC_TOTAL.labels(method, error.code.name).inc()
+        reasons = decision.deny if decision else []
+        await context.abort_with_status(status_for(error, reasons=reasons,
+                                                   revision=decision.revision if decision else ""))
+
+    def _unary(self, behavior: Any, method: str, rule: AccessRule | None) -> Any:
+        async def guarded(request: Message, context: grpc.aio.ServicerContext) -> Message:
+            started = time.perf_counter()
+            decision: Decision | None = None
+            try:
+                subject, decision, resource, policy_context = await self._admit(method, rule, request,
+                                                                               context)
+                assert rule is not None
+                try:
+                    response = await behavior(request, context)
+                except BasiraError as exc:
+                    await self.gate.record(self.gate._record(
+                        subject, rule.action, resource, policy_context, allowed=True, decision=decision,
+                        method=method, status=exc.code.name, reasons=[exc.message], result_count=0))
+                    raise
+                apply_response_obligations(response, decision.obligations)
+                await self.gate.record(self.gate._record(
+                    subject, rule.action, resource, policy_context, allowed=True, decision=decision,
+                    method=method, result_count=result_count(response)))
+            except BasiraError as exc:
+                await self._abort(context, method, exc, decision if isinstance(exc, PermissionDenied)
+                                  else None)
+                raise AssertionError("unreachable: abort raises") from exc
+            finally:
+                RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
+            RPC_TOTAL.labels(method, "OK").inc()
+            return response
+
+        return guarded
+
+    def _server_stream(self, behavior: Any, method: str, rule: AccessRule | None) -> Any:
+        async def guarded(request: Message, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
+            decision: Decision | None = None
+            try:
+                subject, decision, resource, policy_context = await self._admit(method, rule, request,
+                                                                               context)
+                assert rule is not None
+                await self.gate.record(self.gate._record(
+                    subject, rule.action, resource, policy_context, allowed=True, decision=decision,
+                    method=method))
+                async for response in behavior(request, context):
+                    apply_response_obligations(response, {k: v for k, v in decision.obligations.items()
+                                                          if k != "max_results"})
+                    yield response
+            except BasiraError as exc:
+                await self._abort(context, method, exc, decision if isinstance(exc, PermissionDenied)
+                                  else None)
+            RPC_TOTAL.labels(method, "OK").inc()
+
+        return guarded
+
+    def _client_stream(self, behavior: Any, method: str, rule: AccessRule | None) -> Any:
+        async def guarded(request_iterator: AsyncIterator[Message],
+                          context: grpc.aio.ServicerContext) -> Message:
+            decision: Decision | None = None
+            try:
+                first = await anext(aiter(request_iterator), None)
+                if first is None:
+                    raise InvalidInput("the stream sent no message")
+                subject, decision, resource, policy_context = await self._admit(method, rule, first,
+                                                                               context)
+                assert rule is not None
+                await self.gate.record(self.gate._record(
+                    subject, rule.action, resource, policy_context, allowed=True, decision=decision,
+                    method=method))
+
+                async def chained() -> AsyncIterator[Message]:
+                    yield first
+                    async for item in request_iterator:
+                        yield item
+
+                response = await behavior(chained(), context)
+            except BasiraError as exc:
+                await self._abort(context, method, exc, decision if isinstance(exc, PermissionDenied)
+                                  else None)
+                raise AssertionError("unreachable: abort raises") from exc
+            RPC_TOTAL.labels(method, "OK").inc()
+            return response
+
+        return guarded
+

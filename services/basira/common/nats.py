@@ -1,0 +1,173 @@
+"""NATS JetStream: every stream declared in one place, a publisher, and a pull-consumer base.
+
+Consumers must decide for each message: ack (done), nak (retry later) or term (poison, never retry).
+Publishers pass an event id as `Nats-Msg-Id` so JetStream drops redelivered duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import APIError, NotFoundError
+
+from basira.common.errors import Unavailable
+from basira.common.metrics import EVENTS_TOTAL
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One JetStream stream: its subjects and limits (seconds, bytes)."""
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float
+    max_bytes: int = -1
+    retention: RetentionPolicy = RetentionPolicy.LIMITS
+    discard: DiscardPolicy = DiscardPolicy.OLD
+    storage: StorageType = StorageType.FILE
+    duplicate_window_s: float = 120.0
+
+    def config(self) -> StreamConfig:
+        return StreamConfig(
+            name=self.name, subjects=list(self.subjects), retention=self.retention,
+            max_age=self.max_age_s, max_bytes=self.max_bytes, discard=self.discard,
+            storage=self.storage, duplicate_window=self.duplicate_window_s,
+            max_msg_size=MAX_PAYLOAD_BYTES,
+        )
+
+
+# DESIGN §6. Frames are a short-lived work queue; when analytics falls behind, the stream fills and
+# publishes are refused (discard new), which is the backpressure ingest waits on.
+STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec("FRAMES", ("frames.>",), max_age_s=60, max_bytes=512 * 1024 * 1024,
+               retention=RetentionPolicy.WORK_QUEUE, discard=DiscardPolicy.NEW, duplicate_window_s=30),
+    StreamSpec("DETECTIONS", ("detections.>",), max_age_s=7 * DAY, max_bytes=4 * 1024**3),
+    StreamSpec("COUNTS", ("counts.>",), max_age_s=7 * DAY),
+    StreamSpec("MATCHES", ("match.candidate.>",), max_age_s=7 * DAY),
+    StreamSpec("ALERTS", ("alerts.>",), max_age_s=30 * DAY),
+    StreamSpec("HEALTH", ("camera.health.>",), max_age_s=7 * DAY),
+    StreamSpec("AUDIT", ("audit.record.>",), max_age_s=30 * DAY),
+    StreamSpec("AUDIT_STH", ("audit.sth",), max_age_s=365 * DAY),
+    StreamSpec("WATCHLIST", ("watchlist.changed",), max_age_s=30 * DAY),
+)
+
+
+async def connect(url: str, name: str, *, timeout_s: float = 5.0) -> tuple[NatsClient, JetStreamContext]:
+    """Connect to NATS and return (client, JetStream); raises Unavailable naming the URL if it can't."""
+
+    async def _quiet(_: Exception) -> None:
+        return None
+
+    try:
+        client = await nats.connect(
+            url, name=name, connect_timeout=timeout_s, max_reconnect_attempts=-1,
+            allow_reconnect=True, error_cb=_quiet,
+        )
+    except (OSError, NatsTimeoutError, nats.errors.NoServersError) as exc:
+        raise Unavailable(f"cannot reach NATS at {url}: {exc or type(exc).__name__}") from exc
+    return client, client.jetstream(timeout=timeout_s)
+
+
+async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] = STREAMS) -> None:
+    """Create each stream, or update it to the declared config; idempotent."""
+    for spec in specs:
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(spec.config())
+        else:
+            await js.update_stream(spec.config())
+
+
+async def publish(js: JetStreamContext, subject: str, payload: bytes, event_id: str,
+                  *, timeout_s: float = 5.0) -> int:
+    """Publish durably (waits for the stream's ack); returns the stream sequence.
+
+    Raises Unavailable if JetStream does not acknowledge (down, or stream full: backpressure).
+    """
+    try:
+        ack = await js.publish(subject, payload, timeout=timeout_s, headers={"Nats-Msg-Id": event_id})
+    except (NatsTimeoutError, APIError, nats.errors.Error, OSError) as exc:
+        raise Unavailable(f"JetStream did not accept {subject}: {exc or type(exc).__name__}") from exc
+    return int(ack.seq)
+
+
+class Outcome(enum.Enum):
+    """What a consumer handler decided for one message."""
+
+    ACK = "ack"
+    NAK = "nak"
+    TERM = "term"
+
+
+Handler = Callable[[Msg], Awaitable[Outcome]]
+
+
+class PullConsumer:
+    """A durable pull consumer shared by every copy of a service (they split the work).
+
+    `run()` loops until `stop` is set; each message's handler returns an Outcome, and an exception
+    in the handler naks the message with a delay (retry later) rather than losing it.
+    """
+
+    def __init__(self, js: JetStreamContext, stream: str, subject: str, durable: str, handler: Handler,
+                 *, batch: int = 16, ack_wait_s: float = 30.0, max_deliver: int = 5,
+                 nak_delay_s: float = 1.0, deliver_new_only: bool = False) -> None:
+        self.js, self.stream, self.subject, self.durable = js, stream, subject, durable
+        self.handler, self.batch, self.nak_delay_s = handler, batch, nak_delay_s
+        self.config = ConsumerConfig(
+            durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ack_wait_s,
+            max_deliver=max_deliver, filter_subject=subject,
+            deliver_policy=DeliverPolicy.NEW if deliver_new_only else DeliverPolicy.ALL,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream,
+                                           config=self.config)
+        while not stop.is_set():
+            try:
+                messages = await sub.fetch(self.batch, timeout=1.0)
+            except NatsTimeoutError:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                return
+            for msg in messages:
+                await self._handle(msg)
+
+    async def _handle(self, msg: Msg) -> None:
+        try:
+            outcome = await self.handler(msg)
+        except Exception:
+            log.exception("handler failed; message will be redelivered",
+                          extra={"subject": msg.subject, "consumer": self.durable})
+            outcome = Outcome.NAK
+        EVENTS_TOTAL.labels(self.stream, outcome.value).inc()
+        if outcome is Outcome.ACK:
+            await msg.ack()
+        elif outcome is Outcome.NAK:
+            await msg.nak(delay=self.nak_delay_s)
+        else:
+            await msg.term()

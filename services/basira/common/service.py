@@ -1,0 +1,171 @@
+"""The one bootstrap every service uses: settings → logging → clients → gRPC server → health → serve.
+
+A service's own `server.py` only says which servicers, migrations and background loops it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from psycopg_pool import AsyncConnectionPool
+
+from basira.common.audit_sink import JetStreamAuditSink
+from basira.common.auth import TokenVerifier
+from basira.common.config import ServiceSettings
+from basira.common.db import migrate, open_pool
+from basira.common.gate import Gate, GateInterceptor, ResourceResolver
+from basira.common.logs import configure_logging
+from basira.common.metrics import start_metrics_server
+from basira.common.nats import connect, ensure_streams
+from basira.common.policy_client import PolicyClient
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class ServiceHost:
+    """Holds a service's connections and its gRPC server for the length of its life."""
+
+    name: str
+    settings: ServiceSettings
+    migrations: Path | None = None
+    nc: NatsClient | None = None
+    js: JetStreamContext | None = None
+    pool: AsyncConnectionPool | None = None
+    gate: Gate | None = None
+    server: grpc.aio.Server | None = None
+    health: health.aio.HealthServicer | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    grpc_port: int = 0
+    metrics_port: int = 0
+    _service_names: list[str] = field(default_factory=list)
+    _loops: list[Loop] = field(default_factory=list)
+    _resolvers: dict[str, ResourceResolver] = field(default_factory=dict)
+
+    @property
+    def db(self) -> AsyncConnectionPool:
+        assert self.pool is not None, "this service was started without a database"
+        return self.pool
+
+    @property
+    def jetstream(self) -> JetStreamContext:
+        assert self.js is not None, "NATS is not connected yet"
+        return self.js
+
+    async def connect(self) -> None:
+        """Connect NATS (declaring the streams) and PostgreSQL (migrating), and build the gate."""
+        s = self.settings
+        self.nc, self.js = await connect(s.nats_url, self.name)
+        await ensure_streams(self.js)
+        if self.migrations is not None:
+            if not s.database_url:
+                from basira.common.errors import ConfigError
+                raise ConfigError(f"{self.name} needs BASIRA_DATABASE_URL")
+            self.pool = await open_pool(s.database_url)
+            await migrate(self.pool, self.name, self.migrations)
+        verifier = TokenVerifier(server_url=s.oidc_url, realm=s.oidc_realm, audience=s.oidc_audience,
+                                 client_id=s.oidc_client_id)
+        self.gate = Gate(self.name, verifier, PolicyClient(s.policy_url),
+                         JetStreamAuditSink(self.js, self.name), self._resolvers)
+
+    def resolver(self, full_method: str, resolver: ResourceResolver) -> None:
+        """Let the gate learn a request's zone/owner from this service's own data."""
+        self._resolvers[full_method] = resolver
+
+    def loop(self, body: Loop) -> None:
+        """A background loop (a NATS consumer, a stream reader) run until shutdown."""
+        self._loops.append(body)
+
+    def build_server(self, add_servicers: Callable[[grpc.aio.Server], list[str]]) -> None:
+        """Create the gRPC server: gate interceptor, servicers, health (NOT_SERVING), reflection."""
+        assert self.gate is not None, "connect() first"
+        self.server = grpc.aio.server(
+            interceptors=[GateInterceptor(self.gate)],
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
+        )
+        self._service_names = add_servicers(self.server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
+
+    async def _set_health(self, status: Any) -> None:
+        assert self.health is not None
+        for name in ["", *self._service_names]:
+            await self.health.set(name, status)
+
+    async def serve(self) -> None:
+        """Serve until SIGTERM/SIGINT or `stop` is set; then drain with the grace period."""
+        assert self.server is not None and self.health is not None
+        s = self.settings
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.grpc_port = self.server.add_insecure_port(f"{s.host}:{s.grpc_port}")
+        if self.grpc_port == 0:
+            from basira.common.errors import ConfigError
+            raise ConfigError(f"{self.name}: cannot listen on {s.host}:{s.grpc_port} (port taken?)")
+        await self.server.start()
+        self.metrics_port = start_metrics_server(s.host, s.metrics_port)
+        tasks = [asyncio.create_task(body(self.stop), name=f"{self.name}-loop") for body in self._loops]
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        if s.ready_file:
+            s.ready_file.parent.mkdir(parents=True, exist_ok=True)
+            s.ready_file.write_text(json.dumps({"grpc_port": self.grpc_port,
+                                                "metrics_port": self.metrics_port}))
+        log.info("serving", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port})
+        await self.stop.wait()
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(s.grace_period_s)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.close()
+
+    async def close(self) -> None:
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.drain()
+        if self.pool is not None:
+            await self.pool.close()
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def run_service(name: str, settings: ServiceSettings,
+                setup: Callable[[ServiceHost], Awaitable[None]], migrations: Path | None = None) -> int:
+    """Entry point body for `python -m basira.<service>`: returns the process exit code."""
+    from basira.common.errors import ConfigError, Unavailable
+
+    configure_logging(name, settings.log_level)
+
+    async def main() -> None:
+        host = ServiceHost(name, settings, migrations=migrations)
+        install_signal_handlers(host.stop)
+        await host.connect()
+        await setup(host)
+        await host.serve()
+
+    try:
+        asyncio.run(main())
+    except (ConfigError, Unavailable) as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    return 0

@@ -1,0 +1,16 @@
+from google.protobuf import descriptor_pb2 as _descriptor_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
+
+DESCRIPTOR: _descriptor.FileDescriptor
+ACCESS_FIELD_NUMBER: _ClassVar[int]
+access: _descriptor.FieldDescriptor
+
+class AccessRule(_message.Message):
+    __slots__ = ("action", "data_class")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DATA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    data_class: str
+    def __init__(self, action: _Optional[str] = ..., data_class: _Optional[str] = ...) -> None: ...
