@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -70,7 +70,10 @@ class ServiceSettings(BaseSettings):
         return init_settings, env_settings, _TomlFileSource(settings_cls)
 
 
-def load_settings[S: ServiceSettings](cls: type[S], **overrides: Any) -> S:
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S], **overrides: Any) -> S:
     """Build settings or raise ConfigError naming each bad setting (env var name) and why."""
     try:
         return cls(**overrides)

@@ -106,7 +106,7 @@ def policy_input(subject: dict[str, Any], action: str, resource: dict[str, Any],
 
 def _repeated_message_fields(message: Message) -> list[str]:
     return [f.name for f in message.DESCRIPTOR.fields
-            if f.label == f.LABEL_REPEATED and f.message_type is not None
+            if f.is_repeated and f.message_type is not None
             and not f.message_type.GetOptions().map_entry]
 
 
@@ -128,7 +128,7 @@ def _clear_path(message: Message, path: list[str]) -> int:
         return 1
     if field.message_type is None:
         return 0
-    if field.label == field.LABEL_REPEATED:
+    if field.is_repeated:
         return sum(_clear_path(item, rest) for item in getattr(message, head))
     if not message.HasField(head):
         return 0

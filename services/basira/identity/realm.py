@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
@@ -246,6 +247,7 @@ class Realm:
     clients: dict[str, Client]
     users: tuple[User, ...]
     managed_attributes: frozenset[str] | None  # None: no declarative user profile, keep every attribute
+    min_password_length: int = 0  # from passwordPolicy "length(N)"; other policies are not emulated
 
     def expand_realm_roles(self, names: tuple[str, ...] | list[str]) -> list[str]:
         """The user's realm roles plus everything their composite roles contain, sorted."""
@@ -356,7 +358,14 @@ def parse_realm(rep: dict[str, Any]) -> Realm:
         clients=clients,
         users=users,
         managed_attributes=_managed_attributes(rep),
+        min_password_length=_min_length(str(rep.get("passwordPolicy") or "")),
     )
+
+
+def _min_length(policy: str) -> int:
+    """N from a Keycloak password policy string such as `length(12) and digits(1)`."""
+    match = re.search(r"\blength\((\d+)\)", policy)
+    return int(match.group(1)) if match else 0
 
 
 def load_realm(path: str | Path) -> Realm:

@@ -68,7 +68,7 @@ class UserStore:
         with self._lock:
             if any(u.username == username for u in self._users.values()):
                 raise AlreadyExists("User exists with same username")
-            creds, required = _credentials(rep.get("credentials") or [])
+            creds, required = _credentials(rep.get("credentials") or [], self._realm.min_password_length)
             user = user_from_export(self._realm.name, {
                 **{k: v for k, v in rep.items() if k not in ("credentials", "realmRoles", "clientRoles",
                                                               "id", "serviceAccountClientId")},
@@ -112,8 +112,7 @@ class UserStore:
 
     def set_password(self, user_id: str, password: str, temporary: bool) -> None:
         """Replace the password; a temporary one makes the user update it before any login (as Keycloak)."""
-        if not password:
-            raise InvalidInput("password must not be empty")
+        _check_policy(password, self._realm.min_password_length)
         with self._lock:
             user = self._require(user_id)
             actions = tuple(a for a in user.required_actions if a != "UPDATE_PASSWORD")
@@ -171,7 +170,15 @@ class UserStore:
         os.replace(tmp, self._path)
 
 
-def _credentials(reps: list[dict[str, Any]]) -> tuple[tuple[PasswordCredential, ...], tuple[str, ...]]:
+def _check_policy(password: str, min_length: int) -> None:
+    if not password:
+        raise InvalidInput("password must not be empty")
+    if len(password) < min_length:
+        raise InvalidInput(f"Invalid password: minimum length {min_length}.")
+
+
+def _credentials(reps: list[dict[str, Any]], min_length: int
+                 ) -> tuple[tuple[PasswordCredential, ...], tuple[str, ...]]:
     """Hash plaintext password credentials of an admin create request; note temporary ones."""
     creds: list[PasswordCredential] = []
     required: tuple[str, ...] = ()
@@ -179,6 +186,7 @@ def _credentials(reps: list[dict[str, Any]]) -> tuple[tuple[PasswordCredential, 
         if rep.get("type", "password") != "password":
             raise InvalidInput(f"credential type {rep.get('type')!r} is not supported")
         if "value" in rep:
+            _check_policy(str(rep["value"]), min_length)
             creds.append(PasswordCredential.create(str(rep["value"])))
             if rep.get("temporary"):
                 required = ("UPDATE_PASSWORD",)

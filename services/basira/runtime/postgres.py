@@ -98,7 +98,7 @@ def start_postgres(data_dir: Path, *, timeout_s: float = 60.0) -> tuple[ManagedP
             try:
                 _ensure_database(socket_dir)
                 return proc, database_url(socket_dir)
-            except Exception:  # noqa: BLE001 - still starting; retried until the deadline
+            except Exception:
                 pass
         time.sleep(0.1)
     proc.stop()

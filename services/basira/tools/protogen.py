@@ -28,8 +28,8 @@ def generate(out_root: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for stale in target.glob("*_pb2*.py*"):
         stale.unlink()
-    args = ["protoc", f"-I{PROTO_ROOT}", f"-I{WELL_KNOWN_PROTOS}", f"--python_out={out_root}", f"--pyi_out={out_root}",
-            f"--grpc_python_out={out_root}", *protos]
+    args = ["protoc", f"-I{PROTO_ROOT}", f"-I{WELL_KNOWN_PROTOS}", f"--python_out={out_root}",
+            f"--pyi_out={out_root}", f"--grpc_python_out={out_root}", *protos]
     if protoc.main(args) != 0:
         raise RuntimeError("protoc failed; see the messages above")
     (target / "__init__.py").write_text(INIT_DOC)

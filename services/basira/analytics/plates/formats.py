@@ -30,7 +30,7 @@ ALNUM = LETTERS + DIGITS
 REPAIR_PENALTY = 0.1
 """Score lost per look-alike substitution forced by a layout."""
 
-TRIM_PENALTY = 0.08
+TRIM_PENALTY = 0.25
 """Score lost per character dropped at either end of the read (unless it is the country's band code)."""
 
 BAND_CODE_BONUS = 0.04
@@ -97,7 +97,8 @@ class PlateFormat:
     groups: the layout; display: how the plate is written for people, from the fitted groups;
     prior: how much an exact fit is worth (specific layouts 1.0, the generic fallback less);
     band_codes: what the EU band / oval on that country's plates says, which OCR often reads as a
-    prefix; canonical: rewrites of fitted groups into the canonical key (Moroccan E → W).
+    prefix; canonical: rewrites of fitted groups into the canonical key (Moroccan E → W);
+    min_digits: fewest digits a fit must have.
     """
 
     country: str
@@ -107,6 +108,7 @@ class PlateFormat:
     prior: float = 1.0
     band_codes: tuple[str, ...] = ()
     canonical: Callable[[list[str]], list[str]] | None = None
+    min_digits: int = 0
 
     @property
     def max_len(self) -> int:
@@ -183,7 +185,8 @@ FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("US", "3 letters-4 digits", (L(3), D(4)), _joined("-")),
     PlateFormat("MA", "2000 series", (D(1, 5), L(1, allowed=_MA_LETTERS), D(1, 2)), _moroccan_display,
                 band_codes=("MA",), canonical=_moroccan_canonical),
-    PlateFormat("", "generic", (A(2, 10),), _joined(), prior=0.55),
+    PlateFormat("", "letters and digits", (A(2, 10),), _joined(), prior=0.7, min_digits=1),
+    PlateFormat("", "letters only", (L(4, 8),), _joined(), prior=0.5),
 )
 """Every layout repair knows, in default preference order (earlier wins a tie)."""
 
@@ -251,6 +254,8 @@ def _fit_one(text: str, fmt: PlateFormat, trimmed: int, band_bonus: float) -> Fo
     if fitted is None:
         return None
     repairs, parts = fitted
+    if sum(ch.isdigit() for part in parts for ch in part) < fmt.min_digits:
+        return None
     if fmt.canonical is not None:
         parts = fmt.canonical(parts)
     score = fmt.prior - REPAIR_PENALTY * repairs - TRIM_PENALTY * trimmed + band_bonus

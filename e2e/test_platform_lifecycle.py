@@ -1,0 +1,91 @@
+"""Start/stop of the embedded runtime: nothing left behind, data reused, bad configuration fails fast."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from basira.common.errors import ConfigError
+from basira.runtime.supervisor import Platform, PlatformConfig
+
+pytestmark = pytest.mark.integration
+
+
+def _core_only(data_dir: Path) -> Platform:
+    config = PlatformConfig.from_env(data_dir=data_dir)
+    config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
+    config.services = ()
+    return Platform(config)
+
+
+def test_stop_leaves_no_process_and_second_start_reuses_data(tmp_path: Path) -> None:
+    first = _core_only(tmp_path)
+    first.start()
+    pids = [p.pid for p in first.processes]
+    assert len(pids) == 4 and all(psutil.pid_exists(pid) for pid in pids)
+    with psycopg.connect(first.endpoints["postgres"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (v text)")
+        conn.execute("INSERT INTO kept VALUES ('still here')")
+    first.stop()
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                   for pid in pids)
+
+    second = _core_only(tmp_path)
+    second.start()
+    try:
+        with psycopg.connect(second.endpoints["postgres"]) as conn:
+            assert conn.execute("SELECT v FROM kept").fetchone() == ("still here",)
+    finally:
+        second.stop()
+
+
+def test_taken_port_fails_fast_naming_it(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        platform = _core_only(tmp_path)
+        platform.config.ports["policy"] = port
+        with pytest.raises(ConfigError, match=f"port {port} for policy"):
+            platform.preflight()
+
+
+def test_unreachable_external_url_fails_fast(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    platform = _core_only(tmp_path)
+    platform.config.nats_url = f"nats://127.0.0.1:{dead_port}"
+    with pytest.raises(ConfigError, match=r"NATS at nats://127\.0\.0\.1"):
+        platform.preflight()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; checked via a file path below")
+def test_unwritable_data_dir_fails_fast_as_user(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(ConfigError, match="not writable"):
+        _core_only(locked / "var").preflight()
+
+
+def test_data_dir_that_is_a_file_fails_fast(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="not writable"):
+        _core_only(blocker / "var").preflight()
+
+
+def test_cli_reports_bad_configuration_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = subprocess.run([sys.executable, "-m", "basira.cli.main", "up", "--data-dir",
+                           str(blocker / "var")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "not writable" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,157 @@
+"""Plate-reading benchmark: detection, exact reads, character error rate and latency on ONE core.
+
+Runs the configured default plate engine over a labelled set (OpenALPR's `eu` benchmark: `NAME.jpg`
+with `NAME.txt` = `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`) and reports through
+`basira.common.bench.report("plates", ...)`.
+
+Scoring, per labelled plate:
+- detected: some read's box overlaps the labelled box with IoU >= 0.3, or contains its centre;
+- exact: the most confident of those overlapping reads has exactly the labelled text;
+- CER: Levenshtein distance of that read (or "" when none) to the label, summed over the set and
+  divided by the number of labelled characters;
+- false reads: reads that overlap no labelled plate.
+Latency is wall time of `engine.read()` on an image already decoded in memory, after one warm-up
+read; onnxruntime and OpenCV are pinned to one thread.
+
+    .venv/bin/python loadtests/bench_plates.py [--data ../shared/data/plates/eu] [--limit N]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # one core: set before numpy / OpenCV / onnxruntime load their pools
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "services"))
+
+from basira.analytics.plates.engine import PlateRead, create_plate_engine  # noqa: E402
+from basira.common.bench import report  # noqa: E402
+from basira.common.plate_text import plate_distance  # noqa: E402
+
+DEFAULT_DATA = REPO_ROOT / "../shared/data/plates/eu"
+DETECTION_IOU = 0.3
+
+
+@dataclass(frozen=True)
+class Label:
+    image: Path
+    box: tuple[int, int, int, int]
+    plate: str
+
+
+def load_labels(data: Path) -> list[Label]:
+    """Every `*.txt` label in `data` whose image exists, sorted by name."""
+    labels = []
+    for txt in sorted(data.glob("*.txt")):
+        fields = txt.read_text(encoding="utf-8").strip().split("\t")
+        if len(fields) != 6:
+            raise SystemExit(f"{txt}: expected 6 tab-separated fields, got {len(fields)}")
+        name, x, y, w, h, plate = fields
+        image = data / name
+        if image.is_file():
+            labels.append(Label(image, (int(x), int(y), int(w), int(h)), plate.upper()))
+    return labels
+
+
+def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union else 0.0
+
+
+def covers(read: PlateRead, truth: tuple[int, int, int, int]) -> bool:
+    cx, cy = truth[0] + truth[2] / 2, truth[1] + truth[3] / 2
+    x, y, w, h = read.box
+    return iou(read.box, truth) >= DETECTION_IOU or (x <= cx <= x + w and y <= cy <= y + h)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
+    return ordered[index]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled directory (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images (sorted by name)")
+    parser.add_argument("--quiet", action="store_true", help="do not list the misses")
+    args = parser.parse_args(argv)
+
+    data = args.data if args.data.is_absolute() else (Path.cwd() / args.data)
+    if not data.is_dir():
+        data = REPO_ROOT / args.data
+    if not data.is_dir():
+        raise SystemExit(f"no benchmark data at {args.data} (expected ../shared/data/plates/eu from the repo root)")
+    labels = load_labels(data)[: args.limit]
+    if not labels:
+        raise SystemExit(f"no labelled images in {data}")
+
+    cv2.setNumThreads(1)
+    started = time.perf_counter()
+    engine = create_plate_engine({"type": "rapidocr", "intra_op_threads": 1})
+    load_s = time.perf_counter() - started
+
+    images = [cv2.imread(str(label.image), cv2.IMREAD_COLOR) for label in labels]
+    warm_started = time.perf_counter()
+    engine.read(images[0])
+    warm_up_ms = (time.perf_counter() - warm_started) * 1000
+
+    detected = exact = false_reads = 0
+    edits = 0.0
+    characters = 0
+    latencies: list[float] = []
+    for label, image in zip(labels, images, strict=True):
+        if image is None:
+            raise SystemExit(f"cannot decode {label.image}")
+        t0 = time.perf_counter()
+        reads = engine.read(image)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        on_plate = [r for r in reads if covers(r, label.box)]
+        false_reads += len(reads) - len(on_plate)
+        best = on_plate[0].text if on_plate else ""
+        detected += bool(on_plate)
+        exact += best == label.plate
+        edits += plate_distance(best, label.plate, confusable_tolerant=False)
+        characters += len(label.plate)
+        if best != label.plate and not args.quiet:
+            seen = ", ".join(f"{r.text}@{r.confidence:.2f}" for r in reads[:4]) or "nothing"
+            status = "read" if on_plate else "MISSED"
+            print(f"  {label.image.name:<14} truth {label.plate:<9} {status:<6} {best or '-':<10} reads: {seen}")
+
+    n = len(labels)
+    report(
+        "plates",
+        {
+            "images": n,
+            "detection_rate": detected / n,
+            "exact_read_rate": exact / n,
+            "cer": edits / characters,
+            "false_reads_per_image": false_reads / n,
+            "ms_per_image_mean": statistics.fmean(latencies),
+            "ms_per_image_p95": percentile(latencies, 0.95),
+            "ms_per_image_max": max(latencies),
+            "warm_up_ms": warm_up_ms,
+            "engine_load_s": load_s,
+            "threads": 1,
+            "detection_rule": f"IoU>={DETECTION_IOU} or truth centre inside read box",
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

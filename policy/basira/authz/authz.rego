@@ -1,0 +1,131 @@
+# The gate's decision for one call or act: deny by default, allow only when no rule objects.
+#
+# Query: data.basira.authz.decision
+#   -> {"allow": bool, "deny": [reason], "obligations": {...}, "revision": "..."}
+# Every deny reason names the offending value. The agreement (agencies, zones, roles, actions,
+# data classes, purposes, retention, settings) is data under data.basira.*, not code.
+package basira.authz
+
+import rego.v1
+
+default allow := false
+
+allow if count(deny) == 0
+
+decision := {
+	"allow": allow,
+	"deny": sort(deny),
+	"obligations": obligations,
+	"revision": revision,
+}
+
+# The revision of the policy bundle that took the decision (for the access log). OPA exposes every
+# activated bundle's manifest under data.system.bundles; the embedded engine writes the same shape.
+default revision := ""
+
+revision := concat("+", sort(bundle_revisions)) if count(bundle_revisions) > 0
+
+bundle_revisions contains manifest.revision if {
+	some name
+	manifest := data.system.bundles[name].manifest
+	some root in object.get(manifest, "roots", [""])
+	root in {"", "basira"}
+}
+
+# ---- the input, read defensively (a malformed input must deny, never error) ----
+
+subject := input.subject if is_object(input.subject)
+
+else := {}
+
+resource := input.resource if is_object(input.resource)
+
+else := {}
+
+ctx := input.context if is_object(input.context)
+
+else := {}
+
+user := object.get(subject, "user", "")
+
+agency_id := object.get(subject, "agency", "")
+
+clearance := c if {
+	c := subject.clearance
+	is_number(c)
+} else := 0
+
+roles contains role if {
+	is_array(subject.roles)
+	some role in subject.roles
+	is_string(role)
+}
+
+action_id := input.action if is_string(input.action)
+
+else := ""
+
+# The action's entry in the catalogue; undefined for an unknown action.
+action := data.basira.actions[action_id]
+
+# The subject's agency and its agreement; undefined for an unknown agency.
+agency := data.basira.agencies[agency_id]
+
+agreement := agency.agreement
+
+is_oversight if agency.kind == "oversight"
+
+# Roles of the subject that grant this action (a role may be limited to some agencies).
+granting_roles contains role if {
+	some role in roles
+	spec := data.basira.roles[role]
+	action_id in spec.actions
+	agency_id in object.get(spec, "agencies", [agency_id])
+}
+
+# ---- time: context.time is the clock for every expiry check ----
+
+rfc3339 := `^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`
+
+# Nanoseconds since the epoch; undefined (never an error) for anything that is not RFC 3339.
+parse_time(value) := time.parse_rfc3339_ns(value) if {
+	is_string(value)
+	regex.match(rfc3339, value)
+}
+
+now_ns := parse_time(ctx.time)
+
+hour_ns := 3600000000000
+
+day_ns := 24 * hour_ns
+
+# ---- who and what ----
+
+deny contains "subject.user is missing" if {
+	not is_string(user)
+}
+
+deny contains "subject.user is missing" if {
+	user == ""
+}
+
+deny contains msg if {
+	not agency
+	msg := sprintf("agency \"%v\" is not party to the agreement", [agency_id])
+}
+
+deny contains msg if {
+	not action
+	msg := sprintf("unknown action \"%v\"", [action_id])
+}
+
+deny contains msg if {
+	action
+	count(granting_roles) == 0
+	msg := sprintf("roles [%v] of agency \"%v\" do not permit action \"%v\"", [concat(", ", sort(roles)), agency_id, action_id])
+}
+
+deny contains msg if {
+	not now_ns
+	msg := sprintf("context.time \"%v\" is not an RFC 3339 time", [object.get(ctx, "time", "")])
+}

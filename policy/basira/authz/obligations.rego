@@ -1,0 +1,82 @@
+# Obligations the gate applies to an allowed answer: masking, result caps, redaction, zone filter.
+#
+# Always: mask_faces, mask_plates (bool), max_results (int), redact_fields (sorted field names).
+# Zone-scoped actions add zones (the zones an answer may draw from); retention.purge adds
+# retention_days.
+package basira.authz
+
+import rego.v1
+
+obligations := object.union(object.union(common_obligations, zone_obligation), retention_obligation)
+
+common_obligations := {
+	"mask_faces": mask_faces,
+	"mask_plates": mask_plates,
+	"max_results": max_results,
+	"redact_fields": sort(redact_fields),
+}
+
+# Imagery is masked unless this subject could unmask it for this same call (evidence.unmask);
+# the unmasking itself is then logged with the decision's obligations.
+default mask_faces := true
+
+mask_faces := false if {
+	action.returns_imagery
+	allow with input.action as "evidence.unmask" with input.resource.data_class as "biometric"
+}
+
+default mask_plates := true
+
+mask_plates := false if {
+	action.returns_imagery
+	allow with input.action as "evidence.unmask" with input.resource.data_class as "plate"
+}
+
+max_results := action.max_results if {
+	is_number(action.max_results)
+} else := data.basira.settings.default_max_results
+
+# Fields of every data class the agency is not granted ...
+redact_fields contains field if {
+	some class, spec in data.basira.data_classes
+	not class in granted_classes
+	some field in spec.fields
+}
+
+# ... and fields that every role granting this action redacts.
+redact_fields contains field if {
+	some role in granting_roles
+	some field in object.get(data.basira.roles[role], "redact_fields", [])
+	every other in granting_roles {
+		field in object.get(data.basira.roles[other], "redact_fields", [])
+	}
+}
+
+zone_obligation := {"zones": sort(answer_zones)} if {
+	zone_scoped
+} else := {}
+
+# Zones an answer may draw from: granted, requested (if a zone was named), and inside the
+# authorization's scope when one is in force.
+answer_zones contains zone if {
+	some zone in agreement.zones
+	zone_requested(zone)
+	zone_authorized(zone)
+}
+
+zone_requested(_) if not is_string(resource.zone)
+
+zone_requested(zone) if zone == resource.zone
+
+zone_authorized(_) if not authorization_scoped
+
+zone_authorized(zone) if zone in auth_scope_zones
+
+authorization_scoped if {
+	authorization_needed
+	authorization
+}
+
+retention_obligation := {"retention_days": data.basira.retention[resource.data_class].days} if {
+	action.retention
+} else := {}

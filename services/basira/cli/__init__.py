@@ -1,0 +1,1 @@
+"""The `basira` command line: one entry point, a subcommand per area."""

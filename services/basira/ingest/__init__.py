@@ -1,0 +1,1 @@
+"""Ingest: frames from cameras (RTSP, HTTP/MJPEG, files, pushed), sampled, gated, and health-watched."""

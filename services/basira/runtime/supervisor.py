@@ -1,0 +1,238 @@
+"""`basira up`: start, supervise and stop the whole platform on one machine.
+
+Start order: NATS → PostgreSQL → identity → policy → audit → the other services. Each external part
+may instead be given by URL (production), and is then only checked, never started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from basira.common.errors import ConfigError, Unavailable
+from basira.common.metrics import free_port
+from basira.runtime import preflight
+from basira.runtime.nats_server import start_nats
+from basira.runtime.postgres import start_postgres
+from basira.runtime.processes import ManagedProcess
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[3]
+GRPC_SERVICES = ("audit", "ingest", "analytics", "search", "alerting")
+DATABASE_SERVICES = {"audit", "ingest", "analytics", "search", "alerting"}
+
+
+@dataclass
+class PlatformConfig:
+    """Where things live and which parts are external. Ports of 0 are picked free."""
+
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    nats_url: str = ""
+    database_url: str = ""
+    policy_url: str = ""
+    oidc_url: str = ""
+    realm_file: Path = REPO / "infra" / "keycloak" / "basira-realm.json"
+    policy_dir: Path = REPO / "policy"
+    ports: dict[str, int] = field(default_factory=dict)
+    services: tuple[str, ...] = GRPC_SERVICES
+    ready_timeout_s: float = 90.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> PlatformConfig:
+        """Defaults, then BASIRA_* environment variables, then explicit overrides."""
+        env = os.environ
+        config = cls(
+            data_dir=Path(env.get("BASIRA_DATA_DIR", "var")),
+            nats_url=env.get("BASIRA_NATS_URL", ""),
+            database_url=env.get("BASIRA_DATABASE_URL", ""),
+            policy_url=env.get("BASIRA_POLICY_URL", ""),
+            oidc_url=env.get("BASIRA_OIDC_URL", ""),
+        )
+        for key, value in overrides.items():
+            if value not in (None, ""):
+                setattr(config, key, value)
+        config.data_dir = config.data_dir.resolve()
+        return config
+
+
+@dataclass
+class Platform:
+    """The running platform: its processes and where each part listens."""
+
+    config: PlatformConfig
+    processes: list[ManagedProcess] = field(default_factory=list)
+    endpoints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.data_dir / "run"
+
+    def preflight(self) -> None:
+        """Fail fast, naming the problem: unwritable data dir, taken port, unreachable URL."""
+        c = self.config
+        preflight.check_data_dir(c.data_dir)
+        for name, port in c.ports.items():
+            preflight.check_port_free(c.host, port, name)
+        if c.nats_url:
+            preflight.check_tcp_reachable(c.nats_url, "NATS")
+        if c.database_url:
+            preflight.check_tcp_reachable(c.database_url, "PostgreSQL")
+        if c.policy_url:
+            preflight.check_http_health(c.policy_url.rstrip("/") + "/health", "OPA")
+        if c.oidc_url:
+            preflight.check_http_health(
+                f"{c.oidc_url.rstrip('/')}/realms/basira/.well-known/openid-configuration", "OIDC issuer")
+        pid_file = self.run_dir / "supervisor.pid"
+        if pid_file.exists():
+            other = int(pid_file.read_text().strip() or 0)
+            if other and _pid_alive(other):
+                raise ConfigError(f"a platform is already running from {c.data_dir} (pid {other}); "
+                                  "stop it with `basira down` first")
+
+    def _port(self, name: str) -> int:
+        return self.config.ports.get(name) or free_port(self.config.host)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+        proc = ManagedProcess(name, argv, self.config.data_dir / "logs" / f"{name}.log", env=env or {})
+        proc.start()
+        self.processes.append(proc)
+        return proc
+
+    def start(self) -> dict[str, str]:
+        """Start every part and wait until each is ready; on failure stop what started and raise."""
+        c = self.config
+        self.preflight()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "supervisor.pid").write_text(str(os.getpid()))
+        try:
+            if not c.nats_url:
+                proc, c.nats_url = start_nats(c.data_dir, host=c.host, port=c.ports.get("nats", 0))
+                self.processes.append(proc)
+            self.endpoints["nats"] = c.nats_url
+            if not c.database_url:
+                proc, c.database_url = start_postgres(c.data_dir)
+                self.processes.append(proc)
+            self.endpoints["postgres"] = c.database_url
+            if not c.oidc_url:
+                port = self._port("identity")
+                proc = self._spawn("identity", [sys.executable, "-m", "basira.identity", "--realm-file",
+                                                str(c.realm_file), "--data-dir", str(c.data_dir),
+                                                "--host", c.host, "--port", str(port)])
+                c.oidc_url = f"http://{c.host}:{port}"
+                _wait_http(f"{c.oidc_url}/realms/basira/.well-known/openid-configuration", proc,
+                           c.ready_timeout_s)
+            self.endpoints["identity"] = c.oidc_url
+            if not c.policy_url:
+                port = self._port("policy")
+                proc = self._spawn("policy", [sys.executable, "-m", "basira.policy", "--policy-dir",
+                                              str(c.policy_dir), "--host", c.host, "--port", str(port)])
+                c.policy_url = f"http://{c.host}:{port}"
+                _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s)
+            self.endpoints["policy"] = c.policy_url
+            started: list[tuple[str, ManagedProcess, int]] = []
+            for name in c.services:
+                port = self._port(name)
+                env = self.service_env(name, port)
+                started.append((name, self._spawn(name, [sys.executable, "-m", f"basira.{name}"], env),
+                                port))
+            for name, proc, port in started:
+                _wait_grpc_health(f"{c.host}:{port}", proc, c.ready_timeout_s)
+                self.endpoints[name] = f"{c.host}:{port}"
+        except BaseException:
+            self.stop()
+            raise
+        (self.run_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
+        return self.endpoints
+
+    def service_env(self, name: str, port: int) -> dict[str, str]:
+        c = self.config
+        env = {
+            "BASIRA_GRPC_PORT": str(port), "BASIRA_HOST": c.host, "BASIRA_DATA_DIR": str(c.data_dir),
+            "BASIRA_NATS_URL": c.nats_url, "BASIRA_POLICY_URL": c.policy_url, "BASIRA_OIDC_URL": c.oidc_url,
+            "BASIRA_METRICS_PORT": str(c.ports.get(f"{name}-metrics", 0)),
+        }
+        if name in DATABASE_SERVICES:
+            env["BASIRA_DATABASE_URL"] = c.database_url
+        return env
+
+    def check(self) -> list[str]:
+        """Names of supervised processes that have died."""
+        return [p.name for p in self.processes if not p.alive()]
+
+    def stop(self) -> None:
+        """Stop services first, then policy/identity, then PostgreSQL and NATS: nothing left behind."""
+        for proc in reversed(self.processes):
+            proc.stop()
+        self.processes.clear()
+        for name in ("supervisor.pid", "endpoints.json"):
+            (self.run_dir / name).unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_http(url: str, proc: ManagedProcess, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise Unavailable(f"{proc.name} exited at start; its log ends with:\n{proc.log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise Unavailable(f"{proc.name} not ready at {url} after {timeout_s}s:\n{proc.log_tail()}")
+
+
+def _wait_grpc_health(target: str, proc: ManagedProcess, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if not proc.alive():
+                raise Unavailable(f"{proc.name} exited at start; its log ends with:\n{proc.log_tail()}")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    raise Unavailable(f"{proc.name} not SERVING at {target} after {timeout_s}s:\n{proc.log_tail()}")
+
+
+def stop_running(data_dir: Path, timeout_s: float = 60.0) -> bool:
+    """`basira down`: signal the supervisor of `data_dir` and wait for it to finish; False if none."""
+    pid_file = data_dir.resolve() / "run" / "supervisor.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().strip() or 0)
+    if not pid or not _pid_alive(pid):
+        pid_file.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.1)
+    return True
