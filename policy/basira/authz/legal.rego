@@ -51,6 +51,8 @@ authorization := ctx.authorization if is_object(ctx.authorization)
 
 authorization_label := object.get(authorization, "id", "")
 
+authorization_expires_ns := parse_time(authorization.expires)
+
 auth_scope_zones contains zone if {
 	some zone in authorization.scope.zones
 }
@@ -102,14 +104,13 @@ deny contains msg if {
 deny contains msg if {
 	authorization_needed
 	authorization
-	not parse_time(authorization.expires)
+	not authorization_expires_ns
 	msg := sprintf("authorization \"%v\" has no valid expiry (\"%v\")", [authorization_label, object.get(authorization, "expires", "")])
 }
 
 deny contains msg if {
 	authorization_needed
-	expires := parse_time(authorization.expires)
-	expires <= now_ns
+	authorization_expires_ns <= now_ns
 	msg := sprintf("authorization \"%v\" expired at \"%v\"", [authorization_label, authorization.expires])
 }
 
@@ -134,24 +135,24 @@ deny contains msg if {
 
 # ---- watchlist / hotlist entries carry an expiry; expired entries stop matching ----
 
+entry_expires_ns := parse_time(resource.entry_expires)
+
 deny contains msg if {
 	action.entry_expiry
-	not parse_time(resource.entry_expires)
+	not entry_expires_ns
 	msg := sprintf("action \"%v\" needs resource.entry_expires (RFC 3339), got \"%v\"", [action_id, object.get(resource, "entry_expires", "")])
 }
 
 deny contains msg if {
 	action.entry_expiry
-	expires := parse_time(resource.entry_expires)
-	expires <= now_ns
+	entry_expires_ns <= now_ns
 	msg := sprintf("entry expired at \"%v\"", [resource.entry_expires])
 }
 
 deny contains msg if {
 	action.entry_expiry
 	authorization_needed
-	entry := parse_time(resource.entry_expires)
-	entry > parse_time(authorization.expires)
+	entry_expires_ns > authorization_expires_ns
 	msg := sprintf("entry expiry \"%v\" is later than authorization \"%v\"'s expiry \"%v\"", [resource.entry_expires, authorization_label, authorization.expires])
 }
 
@@ -165,6 +166,8 @@ deny contains msg if {
 
 # ---- retention: a purge may only erase what is older than its class's limit ----
 
+purge_until_ns := parse_time(resource.time_to)
+
 deny contains msg if {
 	action.retention
 	not data.basira.retention[resource.data_class]
@@ -173,13 +176,13 @@ deny contains msg if {
 
 deny contains msg if {
 	action.retention
-	not parse_time(resource.time_to)
+	not purge_until_ns
 	msg := sprintf("action \"%v\" needs resource.time_to (RFC 3339), got \"%v\"", [action_id, object.get(resource, "time_to", "")])
 }
 
 deny contains msg if {
 	action.retention
 	days := data.basira.retention[resource.data_class].days
-	parse_time(resource.time_to) > now_ns - (days * day_ns)
+	purge_until_ns > now_ns - (days * day_ns)
 	msg := sprintf("purge up to \"%v\" would erase \"%v\" records younger than their %v-day retention", [resource.time_to, resource.data_class, days])
 }

@@ -22,6 +22,9 @@ default mask_faces := true
 
 mask_faces := false if {
 	action.returns_imagery
+	allow
+	"biometric" in granted_classes
+	may_unmask
 	allow with input.action as "evidence.unmask" with input.resource.data_class as "biometric"
 }
 
@@ -29,7 +32,16 @@ default mask_plates := true
 
 mask_plates := false if {
 	action.returns_imagery
+	allow
+	"plate" in granted_classes
+	may_unmask
 	allow with input.action as "evidence.unmask" with input.resource.data_class as "plate"
+}
+
+# A cheap necessary condition checked before re-running the whole policy for evidence.unmask.
+may_unmask if {
+	some role in roles
+	"evidence.unmask" in data.basira.roles[role].actions
 }
 
 max_results := action.max_results if {

@@ -69,17 +69,12 @@ requested_cameras contains camera if {
 	some camera in resource.cameras
 }
 
-# Where each catalogued camera stands.
-catalogue_zone[camera] := zone if {
-	some zone, spec in data.basira.zones
-	some camera in spec.cameras
-}
-
-# A camera's zone: the catalogue's, else the zone the gate resolved from the camera registry.
-camera_zone(camera) := catalogue_zone[camera]
+# A camera's zone: the catalogue's (data.basira.cameras), else the zone the gate resolved from
+# the camera registry into resource.zone.
+camera_zone(camera) := data.basira.cameras[camera].zone
 
 camera_zone(camera) := resource.zone if {
-	not catalogue_zone[camera]
+	not data.basira.cameras[camera]
 	is_string(resource.zone)
 }
 
@@ -98,7 +93,7 @@ deny contains msg if {
 deny contains msg if {
 	zone_scoped
 	some camera in requested_cameras
-	known := catalogue_zone[camera]
+	known := data.basira.cameras[camera].zone
 	is_string(resource.zone)
 	known != resource.zone
 	msg := sprintf("camera \"%v\" is in zone \"%v\", not in resource.zone \"%v\"", [camera, known, resource.zone])

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from hmac import compare_digest
-from typing import NamedTuple
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -66,7 +66,8 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(NODE_PREFIX + left + right).digest()
 
 
-class NodeId(NamedTuple):
+@dataclass(frozen=True, slots=True, order=True)
+class NodeId:
     """A node of the tree: `level` 0 are leaves; it spans leaves `[begin, end)` (before clipping)."""
 
     level: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -193,16 +194,14 @@ def load_or_create_signing_key(data_dir: str | os.PathLike[str]) -> Ed25519Priva
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        fd, tmp = tempfile.mkstemp(prefix=".sth-key-", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".sth-key-", dir=path.parent)  # created 0600
         try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, pem)
-            os.fsync(fd)
-            os.close(fd)
-            try:
-                os.link(tmp, path)  # fails if another process won the race: keep theirs
-            except FileExistsError:
-                pass
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+                f.flush()
+                os.fsync(f.fileno())
+            with contextlib.suppress(FileExistsError):  # another process won the race: keep theirs
+                os.link(tmp, path)
         finally:
             os.unlink(tmp)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)

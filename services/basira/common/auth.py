@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,6 +68,17 @@ def _b64json(segment: str, what: str) -> dict[str, Any]:
     return value
 
 
+def _bare(token: str | None) -> str:
+    """The token without surrounding blanks or a `Bearer ` prefix; Unauthenticated if there is none."""
+    if not isinstance(token, str) or not token.strip():
+        raise Unauthenticated("no bearer token: send `authorization: Bearer <access token>`")
+    scheme, _, rest = token.strip().partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" else token.strip()
+    if not token:
+        raise Unauthenticated("no bearer token: send `authorization: Bearer <access token>`")
+    return token
+
+
 def parse_header(token: str) -> dict[str, Any]:
     """The JOSE header of a compact JWS, checked for an allowed `alg` and a `kid`.
 
@@ -73,13 +86,15 @@ def parse_header(token: str) -> dict[str, Any]:
     (this is where `none` and HS256 tokens stop) or a missing `kid`.
     """
     parts = token.split(".")
-    if len(parts) != 3 or not all(parts):
+    if len(parts) != 3 or not parts[0]:
         raise Unauthenticated("malformed token: expected a signed JWT (header.payload.signature)")
     header = _b64json(parts[0], "header")
     alg = header.get("alg")
     if alg not in ALLOWED_ALGORITHMS:
         raise Unauthenticated(f"token signed with alg {alg!r}; only {', '.join(ALLOWED_ALGORITHMS)} "
                               "are accepted")
+    if not parts[1] or not parts[2]:
+        raise Unauthenticated("malformed token: empty payload or signature")
     if not isinstance(header.get("kid"), str) or not header["kid"]:
         raise Unauthenticated("token header has no `kid`: cannot tell which issuer key signed it")
     return header
@@ -104,7 +119,7 @@ def check_claims(claims: dict[str, Any], *, issuer: str, audience: str, now: flo
                               "(the client needs an audience mapper)")
     exp = claims.get("exp")
     if not isinstance(exp, int | float) or isinstance(exp, bool):
-        raise Unauthenticated("token has no expiry (`exp`); refusing a token that never expires")
+        raise Unauthenticated("token has no expiry (`exp` missing or not a number); refusing it")
     if now > exp + leeway_s:
         raise Unauthenticated(f"token expired at {_iso(exp)} (now {_iso(now)}); get a new token")
     nbf = claims.get("nbf")
@@ -177,7 +192,7 @@ class TokenVerifier:
     def __init__(self, server_url: str, realm: str, audience: str = "basira", *,
                  client_id: str = "basira-services", issuer: str | None = None, leeway_s: float = 30.0,
                  unknown_kid_refresh_s: float = 10.0, failure_backoff_s: float = 1.0,
-                 max_jwks_age_s: float = 3600.0, timeout_s: int = 5,
+                 max_jwks_age_s: float = 3600.0, timeout_s: int = 5, verified_cache_size: int = 4096,
                  openid: KeycloakOpenID | None = None, clock: Callable[[], float] = time.time) -> None:
         base = server_url.rstrip("/")
         self.issuer = issuer or f"{base}/realms/{realm}"
@@ -195,38 +210,42 @@ class TokenVerifier:
         self._attempted_at: float | None = None  # monotonic time of the last fetch attempt
         self._last_error = ""
         self.fetches = 0  # successful JWKS fetches, for metrics and tests
+        # Claims of tokens whose signature already verified (by SHA-256 of the token), so a client
+        # reusing its token pays tens of µs instead of hundreds; time claims are checked every call.
+        # Cleared whenever the JWKS changes, so a key the issuer withdrew stops working at once.
+        self._verified: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._verified_max = verified_cache_size
+        self._verified_lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------------
-    async def verify(self, token: str) -> Subject:
+    async def verify(self, token: str | None) -> Subject:
         """The Subject of a valid access token; Unauthenticated (with the reason) or Unavailable.
 
         Never blocks the event loop: a JWKS fetch, when needed, runs in a worker thread.
         """
-        header = self._header(token)
+        token = _bare(token)
+        header = parse_header(token)
         key = self._cached_key(header["kid"])
         if key is None:
             key = await asyncio.to_thread(self._fetch_key, header["kid"])
         return self._finish(token, header, key)
 
-    def verify_blocking(self, token: str) -> Subject:
+    def verify_blocking(self, token: str | None) -> Subject:
         """Same as `verify` for synchronous callers (may block on a JWKS fetch)."""
-        header = self._header(token)
+        token = _bare(token)
+        header = parse_header(token)
         key = self._cached_key(header["kid"]) or self._fetch_key(header["kid"])
         return self._finish(token, header, key)
 
     async def prefetch(self) -> None:
         """Fetch the JWKS now (at service start) so the first call does not wait; raises Unavailable."""
-        await asyncio.to_thread(self._refresh, True)
+        def locked() -> None:
+            with self._lock:
+                self._refresh(True)
+
+        await asyncio.to_thread(locked)
 
     # -- steps ------------------------------------------------------------------------------------
-    def _header(self, token: str) -> dict[str, Any]:
-        if not isinstance(token, str) or not token.strip():
-            raise Unauthenticated("no bearer token: send `authorization: Bearer <access token>`")
-        token = token.strip()
-        if token[:7].lower() == "bearer ":
-            token = token[7:].strip()
-        return parse_header(token)
-
     def _cached_key(self, kid: str) -> tuple[jwk.JWK, str | None] | None:
         keys = self._keys
         if keys is None or time.monotonic() - self._fetched_at > self._max_age:
@@ -262,7 +281,7 @@ class TokenVerifier:
         return since >= self._unknown_kid_refresh if unknown_kid else True
 
     def _refresh(self, raise_on_failure: bool) -> None:
-        """Fetch the JWKS; on failure keep any keys we had (log) or leave `_keys` None."""
+        """Fetch the JWKS (caller holds `_lock`); on failure keep any keys we had, or raise Unavailable."""
         self._attempted_at = time.monotonic()
         try:
             keys = keys_from_jwks(self._openid.certs())
@@ -270,17 +289,30 @@ class TokenVerifier:
             self._last_error = f"{type(e).__name__}: {e}"
             log.warning("JWKS fetch from %s failed: %s", self.issuer, self._last_error)
             if raise_on_failure or self._keys is None:
-                raise Unavailable(f"identity issuer {self.issuer} unreachable while fetching signing "
-                                  f"keys: {self._last_error}") from e
+                raise Unavailable(f"identity issuer {self.issuer} unreachable or failing while fetching "
+                                  f"signing keys: {self._last_error}") from e
             return
         self._last_error = ""
         self._keys = keys
+        with self._verified_lock:
+            self._verified.clear()
         self._fetched_at = time.monotonic()
         self.fetches += 1
         log.info("JWKS from %s: %d signing key(s)", self.issuer, len(keys))
 
     def _finish(self, token: str, header: dict[str, Any], key: tuple[jwk.JWK, str | None]) -> Subject:
-        claims = self._verified_claims(token.strip().split()[-1], header, key)
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._verified_lock:
+            claims = self._verified.get(digest)
+            if claims is not None:
+                self._verified.move_to_end(digest)
+        if claims is None:
+            claims = self._verified_claims(token, header, key)
+            if self._verified_max > 0:
+                with self._verified_lock:
+                    self._verified[digest] = claims
+                    while len(self._verified) > self._verified_max:
+                        self._verified.popitem(last=False)
         check_claims(claims, issuer=self.issuer, audience=self.audience, now=self._clock(),
                      leeway_s=self._leeway)
         return subject_from_claims(claims)

@@ -127,7 +127,7 @@ async def _password_grant(state: IssuerState, client: Client, form: Any) -> dict
     password = str(form.get("password") or "")
     if not username:
         raise OAuthError(401, "invalid_request", "Missing parameter: username")
-    user = state.store.by_username(username)
+    user = state.store.by_login(username)
     if user is None or user.service_account_client:
         # Same cost as a real check so that response time does not reveal which usernames exist.
         await asyncio.to_thread(_dummy_hash)

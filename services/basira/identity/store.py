@@ -48,6 +48,14 @@ class UserStore:
         name = username.strip().lower()
         return next((u for u in self._users.values() if u.username == name), None)
 
+    def by_login(self, login: str) -> User | None:
+        """The user a login name refers to: username first, then e-mail (Keycloak's loginWithEmail)."""
+        user = self.by_username(login)
+        if user is None and "@" in login:
+            name = login.strip().lower()
+            user = next((u for u in self._users.values() if u.email.lower() == name), None)
+        return user
+
     def service_account(self, client_id: str) -> User | None:
         return next((u for u in self._users.values() if u.service_account_client == client_id), None)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import cv2
@@ -181,7 +181,7 @@ class FrameSource(ABC):
         self._clock = clock
         self._gen: AsyncGenerator[Frame, None] | None = None
 
-    def __aiter__(self) -> FrameSource:
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Frame:
@@ -197,7 +197,7 @@ class FrameSource(ABC):
             self._gen = self._generate()  # so a later __anext__ ends at once
         await self._gen.aclose()
 
-    async def __aenter__(self) -> FrameSource:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -685,7 +685,8 @@ def open_source(
     on_state: StateCallback | None = None,
 ) -> FrameSource:
     """A source for a camera URL: `rtsp://`, `rtsps://`, `rtmp://`, `http(s)://` streams, or a file
-    path / `file://` URL (`loop` and `realtime` apply to files only). Raises `InvalidInput`."""
+    path / `file:///absolute/path` URL (`loop` and `realtime` apply to files only).
+    Raises `InvalidInput` for any other scheme."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     common: dict[str, Any] = {

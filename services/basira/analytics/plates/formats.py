@@ -1,15 +1,23 @@
 """Per-country plate layouts and the repair of raw OCR text into the most plausible plate.
 
-A layout is a sequence of character groups (which characters, how many). Repair fits a raw read to
-each enabled layout, replacing a character only by one of its OCR look-alikes (`basira.common.
-plate_text.CONFUSABLE_CLASSES`) when the slot demands it (a letter `O` in a digit slot becomes `0`), and
-optionally dropping a few characters at either end (the EU band's country code, a sticker, a screw).
-Every fit is scored; the caller combines that score with the recogniser's own confidence.
+A layout is a sequence of character groups (which characters, how many), optionally with a slot where
+that country's plates carry a seal, sticker or emblem that OCR tends to read as one more character.
+Repair fits a raw read to every enabled layout, at a cost:
+- a character the slot allows costs nothing;
+- a character replaced by one of its OCR look-alikes (`basira.common.plate_text.CONFUSABLE_CLASSES`)
+  because the slot demands it (a letter `O` in a digit slot becomes `0`) costs REPAIR_PENALTY;
+- a character read where the layout has a sticker slot costs STICKER_PENALTY;
+- a character dropped costs in proportion to how sure the recogniser was of it (squared), less at
+  the ends of the read (EU band, screws, frame) than in the middle; a leading EU-band country code of
+  the layout's own country is dropped for free and counts as evidence.
+A fit's score is the layout's prior minus its costs, in [0, 1]; the caller multiplies it with the
+recogniser's confidence.
 
-The layouts cover the current series of the countries Basira is deployed in or sees most in the test
-set, plus a generic fallback for vanity and unknown plates. They are deliberately strict about
-letters a country never issues (e.g. no I/O/U on French plates), because that is what lets repair
-choose between `O` and `0`.
+The layouts cover current series of the countries Basira is deployed in or meets most in the test
+set, plus generic fallbacks for vanity and unknown plates. They are strict about letters a country
+never issues (no I/O/U on French plates, no G/O/Q/W in the Czech series letter), because that is what
+lets repair choose between `O` and `0`. Loose layouts (variable group lengths) get a lower prior than
+fixed ones: a fit to a layout that accepts almost anything is weaker evidence.
 """
 
 from __future__ import annotations
@@ -28,16 +36,22 @@ DIGITS = "0123456789"
 ALNUM = LETTERS + DIGITS
 
 REPAIR_PENALTY = 0.1
-"""Score lost per look-alike substitution forced by a layout."""
+"""Cost of one look-alike substitution forced by a layout."""
 
-TRIM_PENALTY = 0.25
-"""Score lost per character dropped at either end of the read (unless it is the country's band code)."""
+STICKER_PENALTY = 0.1
+"""Cost of reading a character where the layout has a seal / sticker / emblem slot."""
+
+DELETE_PENALTY = 0.5
+"""Cost of dropping, inside the plate text, a character read with confidence 1 (scaled by confidence²)."""
+
+END_DELETE_PENALTY = 0.25
+"""Cost of dropping a confidence-1 character before or after the plate text (scaled by confidence²)."""
+
+MAX_DELETIONS = 2
+"""Most characters a fit may drop (besides a leading EU-band country code)."""
 
 BAND_CODE_BONUS = 0.04
-"""Score gained when the read starts with the layout's own EU-band country code (evidence for it)."""
-
-MAX_TRIM_START = 3
-MAX_TRIM_END = 2
+"""Score gained when the read starts with the layout's own EU-band country code."""
 
 
 def _no(excluded: str, base: str = LETTERS) -> str:
@@ -46,34 +60,34 @@ def _no(excluded: str, base: str = LETTERS) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A run of `low`..`high` characters, each one of `allowed`."""
+    """A run of `low`..`high` characters, each one of `allowed`; a sticker group's text is discarded."""
 
     allowed: str
     low: int
-    high: int | None = None
-
-    @property
-    def max_len(self) -> int:
-        return self.low if self.high is None else self.high
+    high: int
+    sticker: bool = False
 
 
 def L(n: int, high: int | None = None, allowed: str = LETTERS) -> Group:  # noqa: N802 - reads like the layout
-    return Group(allowed, n, high)
+    return Group(allowed, n, n if high is None else high)
 
 
 def D(n: int, high: int | None = None, allowed: str = DIGITS) -> Group:  # noqa: N802
-    return Group(allowed, n, high)
+    return Group(allowed, n, n if high is None else high)
 
 
 def A(n: int, high: int | None = None, allowed: str = ALNUM) -> Group:  # noqa: N802
-    return Group(allowed, n, high)
+    return Group(allowed, n, n if high is None else high)
 
+
+STICKER = Group("0OQDCGB869", 0, 1, sticker=True)
+"""Where round seals or inspection stickers sit between groups: read as at most one round glyph."""
 
 Display = Callable[[Sequence[str]], str]
 
 
 def _joined(*separators: str) -> Display:
-    """Display by putting separators[i] between group i and group i+1."""
+    """Display by putting separators[i] between text group i and text group i+1."""
 
     def display(parts: Sequence[str]) -> str:
         out = parts[0]
@@ -89,16 +103,20 @@ def _moroccan_display(parts: Sequence[str]) -> str:
     return f"{serial} | {LATIN_TO_MOROCCAN[letter]} | {region}"
 
 
+def _moroccan_canonical(parts: list[str]) -> list[str]:
+    serial, letter, region = parts
+    return [serial, MOROCCAN_LATIN_ALIASES.get(letter, letter), region]
+
+
 @dataclass(frozen=True, slots=True)
 class PlateFormat:
     """One layout of one country's plates.
 
-    country: ISO 3166-1 alpha-2 code ("" for the generic fallback); name: which series;
-    groups: the layout; display: how the plate is written for people, from the fitted groups;
-    prior: how much an exact fit is worth (specific layouts 1.0, the generic fallback less);
-    band_codes: what the EU band / oval on that country's plates says, which OCR often reads as a
-    prefix; canonical: rewrites of fitted groups into the canonical key (Moroccan E → W);
-    min_digits: fewest digits a fit must have.
+    country: ISO 3166-1 alpha-2 code ("" for the generic fallbacks); name: which series;
+    groups: the layout; display: how the plate is written for people, from the text groups (sticker
+    groups left out); prior: the score of an exact fit; band_codes: what the EU band / oval of that
+    country says, which OCR often reads as a prefix; canonical: rewrites text groups into the
+    canonical key (Moroccan E → W); min_digits: fewest digits a fit must have.
     """
 
     country: str
@@ -111,12 +129,12 @@ class PlateFormat:
     min_digits: int = 0
 
     @property
-    def max_len(self) -> int:
-        return sum(g.max_len for g in self.groups)
-
-    @property
     def min_len(self) -> int:
         return sum(g.low for g in self.groups)
+
+    @property
+    def max_len(self) -> int:
+        return sum(g.high for g in self.groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +142,8 @@ class FormatFit:
     """The outcome of fitting one raw read to one layout.
 
     text: canonical key (A-Z0-9); display: as written on the plate; score in [0, 1];
-    repairs: look-alike substitutions made; trimmed: characters dropped at the ends.
+    repairs: look-alike substitutions made; deleted: characters of the read left out (stickers and a
+    leading band code included).
     """
 
     country: str
@@ -133,44 +152,38 @@ class FormatFit:
     score: float
     format_name: str
     repairs: int
-    trimmed: int
-
-
-def _moroccan_canonical(parts: list[str]) -> list[str]:
-    serial, letter, region = parts
-    return [serial, MOROCCAN_LATIN_ALIASES.get(letter, letter), region]
+    deleted: int
 
 
 _MA_LETTERS = "".join(sorted(set(LATIN_TO_MOROCCAN) | set(MOROCCAN_LATIN_ALIASES)))
-_PL_RESOURCE_LETTERS = _no("BDIOZ")  # Polish plates avoid letters that look like digits
-_PL_PATTERNS_2 = ("DDDDD", "DDDDL", "DDDLL", "DLDDD", "DLLDD")
-_PL_PATTERNS_3 = ("LDDD", "DDLL", "DLDD", "DDLD", "DLLD", "LLDD", "DDDD")
-
-
-def _pattern_groups(pattern: str) -> tuple[Group, ...]:
-    return tuple(
-        D(1) if ch == "D" else L(1, allowed=_PL_RESOURCE_LETTERS) for ch in pattern
-    )
+_PL_RESOURCE_LETTERS = _no("BDIOZ")  # Polish serials avoid letters that look like digits
+_PL_PATTERNS = {2: ("DDDDD", "DDDDL", "DDDLL", "DLDDD", "DLLDD"), 3: ("LDDD", "DDLL", "DLDD", "DDLD", "DLLD", "LLDD")}
 
 
 def _polish_formats() -> list[PlateFormat]:
     formats = []
-    for district, patterns in ((2, _PL_PATTERNS_2), (3, _PL_PATTERNS_3)):
+    for district, patterns in _PL_PATTERNS.items():
         for pattern in patterns:
-            groups = (L(district), *_pattern_groups(pattern))
-            seps = (" ",) + ("",) * (len(groups) - 2)
-            formats.append(PlateFormat("PL", f"{district}-letter district {pattern}", groups, _joined(*seps),
-                                       band_codes=("PL",)))
+            serial = [D(1) if ch == "D" else L(1, allowed=_PL_RESOURCE_LETTERS) for ch in pattern]
+            separators = (" ",) + ("",) * (len(serial) - 1)
+            formats.append(PlateFormat("PL", f"{district}-letter district {pattern}", (L(district), *serial),
+                                       _joined(*separators), band_codes=("PL",)))
     return formats
+
+
+def _german_display(parts: Sequence[str]) -> str:
+    area, letters, digits = parts
+    return f"{area}{letters} {digits}"  # where area ends and letters begin is only known from the seals
 
 
 FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("SK", "1997 district series", (L(2), D(3), L(2)), _joined("-", ""), band_codes=("SK",)),
     PlateFormat("CZ", "2001 series", (D(1), L(1, allowed="ABCEHJKLMPSTUZ"), A(1, allowed=_no("GOQW", ALNUM)),
-                                       D(4)), _joined("", "", " "), band_codes=("CZ",)),
+                                       STICKER, D(4)), _joined("", "", " "), band_codes=("CZ",)),
     PlateFormat("CZ", "1960 district series", (L(3), D(4)), _joined(" "), prior=0.9),
     *_polish_formats(),
-    PlateFormat("DE", "area letters digits", (L(2, 5), D(1, 4)), _joined(" "), band_codes=("D",)),
+    PlateFormat("DE", "area, letters, digits", (L(1, 3), STICKER, L(1, 2), D(1, 4)), _german_display, prior=0.9,
+                band_codes=("D",)),
     PlateFormat("GB", "2001 series", (L(2, allowed=_no("IQZ")), D(2), L(3, allowed=_no("IQ"))), _joined("", " "),
                 band_codes=("GB", "UK")),
     PlateFormat("GB", "prefix series", (L(1, allowed=_no("IQUZ")), D(1, 3), L(3, allowed=_no("IQ"))),
@@ -180,11 +193,12 @@ FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("IT", "1994 series", (L(2, allowed=_no("IOQU")), D(3), L(2, allowed=_no("IOQU"))),
                 _joined(" ", ""), band_codes=("I",)),
     PlateFormat("ES", "2000 series", (D(4), L(3, allowed=_no("AEIOUQ"))), _joined(" "), band_codes=("E",)),
-    PlateFormat("HR", "district series", (L(2), D(3, 4), L(1, 2)), _joined(" ", "-"), band_codes=("HR",)),
-    PlateFormat("US", "digit-3 letters-3 digits", (D(1), L(3), D(3)), _joined("", " ")),
-    PlateFormat("US", "3 letters-4 digits", (L(3), D(4)), _joined("-")),
+    PlateFormat("HR", "district series", (L(2), D(3, 4), L(1, 2)), _joined(" ", "-"), prior=0.9,
+                band_codes=("HR",)),
+    PlateFormat("US", "digit, 3 letters, 3 digits", (D(1), L(3), D(3)), _joined("", " ")),
+    PlateFormat("US", "3 letters, 4 digits", (L(3), D(4)), _joined("-")),
     PlateFormat("MA", "2000 series", (D(1, 5), L(1, allowed=_MA_LETTERS), D(1, 2)), _moroccan_display,
-                band_codes=("MA",), canonical=_moroccan_canonical),
+                prior=0.9, band_codes=("MA",), canonical=_moroccan_canonical),
     PlateFormat("", "letters and digits", (A(2, 10),), _joined(), prior=0.7, min_digits=1),
     PlateFormat("", "letters only", (L(4, 8),), _joined(), prior=0.5),
 )
@@ -194,7 +208,7 @@ COUNTRIES: tuple[str, ...] = tuple(dict.fromkeys(f.country for f in FORMATS if f
 
 
 def formats_for(countries: Iterable[str] | None = None) -> tuple[PlateFormat, ...]:
-    """The layouts of `countries` in the order given, then the generic fallback; None means all.
+    """The layouts of `countries` in the order given, then the generic fallbacks; None means all.
 
     Raises ValueError naming any country code that has no layout.
     """
@@ -204,100 +218,148 @@ def formats_for(countries: Iterable[str] | None = None) -> tuple[PlateFormat, ..
     unknown = sorted(set(wanted) - set(COUNTRIES))
     if unknown:
         raise ValueError(f"no plate layouts for {unknown}; known: {list(COUNTRIES)}")
-    chosen = [f for country in wanted for f in FORMATS if f.country == country]
+    chosen = [f for country in dict.fromkeys(wanted) for f in FORMATS if f.country == country]
     return (*chosen, *(f for f in FORMATS if not f.country))
 
 
-def _char_cost(ch: str, allowed: str) -> tuple[int, str] | None:
-    """(repairs, character) to put `ch` in a slot allowing `allowed`; None if impossible."""
-    if ch in allowed:
-        return 0, ch
+def _char_cost(ch: str, group: Group) -> tuple[float, int, str] | None:
+    """(cost, repairs, character) to put `ch` in a slot of `group`; None if it cannot go there."""
+    if group.sticker:
+        return (STICKER_PENALTY, 0, "") if ch in group.allowed else None
+    if ch in group.allowed:
+        return 0.0, 0, ch
     for alternative in confusable_alternatives(ch):
-        if alternative in allowed:
-            return 1, alternative
+        if alternative in group.allowed:
+            return REPAIR_PENALTY, 1, alternative
     return None
 
 
-def _fit_groups(text: str, groups: Sequence[Group]) -> tuple[int, list[str]] | None:
-    """Fewest repairs splitting all of `text` into `groups`, with the repaired groups; None if impossible."""
-    n = len(text)
-    # best[k][i]: (repairs, parts) for the first k groups covering text[:i]
-    best: list[dict[int, tuple[int, list[str]]]] = [{0: (0, [])}]
-    for group in groups:
-        layer: dict[int, tuple[int, list[str]]] = {}
-        for start, (repairs, parts) in best[-1].items():
-            run_cost = 0
-            run: list[str] = []
-            for length in range(1, group.max_len + 1):
-                end = start + length
-                if end > n:
-                    break
-                step = _char_cost(text[end - 1], group.allowed)
-                if step is None:
-                    break
-                run_cost += step[0]
-                run.append(step[1])
-                if length >= group.low:
-                    total = repairs + run_cost
-                    if end not in layer or total < layer[end][0]:
-                        layer[end] = (total, [*parts, "".join(run)])
-        if not layer:
+@dataclass(frozen=True, slots=True)
+class _Partial:
+    cost: float
+    repairs: int
+    deleted: int
+    parts: tuple[str, ...]  # one entry per group opened so far
+
+
+_DONE = (-1, -1)  # state after the plate text ended: only trailing deletions follow
+
+
+def _fit_groups(text: str, confidences: Sequence[float], groups: Sequence[Group]) -> _Partial | None:
+    """Cheapest way to lay all of `text` into `groups` (see module docstring), or None.
+
+    A dynamic programme over states (group, characters placed in it); a group whose minimum is met
+    can be closed, which opens the next one (possibly empty, e.g. a sticker slot nothing was read in).
+    """
+    last = len(groups) - 1
+
+    def closure(states: dict[tuple[int, int], _Partial]) -> dict[tuple[int, int], _Partial]:
+        out = dict(states)
+        for g in range(len(groups) - 1):
+            for (sg, count), partial in list(out.items()):
+                if sg == g and count >= groups[g].low:
+                    key = (g + 1, 0)
+                    moved = _Partial(partial.cost, partial.repairs, partial.deleted, (*partial.parts, ""))
+                    if key not in out or moved.cost < out[key].cost:
+                        out[key] = moved
+        return out
+
+    def is_final(key: tuple[int, int]) -> bool:
+        return key == _DONE or (key[0] == last and key[1] >= groups[last].low)
+
+    states = closure({(0, 0): _Partial(0.0, 0, 0, ("",))})
+    for ch, confidence in zip(text, confidences, strict=True):
+        following: dict[tuple[int, int], _Partial] = {}
+
+        def offer(key: tuple[int, int], candidate: _Partial) -> None:
+            known = following.get(key)
+            if known is None or candidate.cost < known.cost - 1e-12:
+                following[key] = candidate
+
+        certainty = confidence * confidence
+        for key, partial in states.items():
+            if partial.deleted < MAX_DELETIONS:
+                leading = all(not part for part in partial.parts) and key != _DONE
+                if leading or is_final(key):
+                    to = key if leading else _DONE
+                    cost = END_DELETE_PENALTY * certainty
+                else:
+                    to, cost = key, DELETE_PENALTY * certainty
+                offer(to, _Partial(partial.cost + cost, partial.repairs, partial.deleted + 1, partial.parts))
+            if key == _DONE:
+                continue
+            g, count = key
+            if count < groups[g].high:
+                step = _char_cost(ch, groups[g])
+                if step is not None:
+                    cost, repairs, placed = step
+                    offer((g, count + 1), _Partial(partial.cost + cost, partial.repairs + repairs,
+                                                   partial.deleted + (1 if groups[g].sticker else 0),
+                                                   (*partial.parts[:-1], partial.parts[-1] + placed)))
+        states = closure(following)
+        if not states:
             return None
-        best.append(layer)
-    return best[-1].get(n)
+    finals = [partial for key, partial in states.items() if is_final(key)]
+    return min(finals, key=lambda p: p.cost) if finals else None
 
 
-def _fit_one(text: str, fmt: PlateFormat, trimmed: int, band_bonus: float) -> FormatFit | None:
-    if not fmt.min_len <= len(text) <= fmt.max_len:
+def _fit_one(text: str, confidences: Sequence[float], fmt: PlateFormat, band_bonus: float) -> FormatFit | None:
+    if len(text) < fmt.min_len or len(text) > fmt.max_len + MAX_DELETIONS:
         return None
-    fitted = _fit_groups(text, fmt.groups)
+    fitted = _fit_groups(text, confidences, fmt.groups)
     if fitted is None:
         return None
-    repairs, parts = fitted
+    parts = [part for part, group in zip(fitted.parts, fmt.groups, strict=True) if not group.sticker]
     if sum(ch.isdigit() for part in parts for ch in part) < fmt.min_digits:
         return None
     if fmt.canonical is not None:
         parts = fmt.canonical(parts)
-    score = fmt.prior - REPAIR_PENALTY * repairs - TRIM_PENALTY * trimmed + band_bonus
+    score = fmt.prior - fitted.cost + band_bonus
     return FormatFit(
         country=fmt.country,
         text="".join(parts),
         display=fmt.display(parts),
-        score=max(0.0, min(1.0, score)),
+        score=round(max(0.0, min(1.0, score)), 6),
         format_name=fmt.name,
-        repairs=repairs,
-        trimmed=trimmed,
+        repairs=fitted.repairs,
+        deleted=fitted.deleted,
     )
 
 
-def repair(raw: str, countries: Iterable[str] | None = None) -> list[FormatFit]:
-    """Every plausible reading of `raw` (canonical A-Z0-9 text), best first, at most one per layout.
+def repair(
+    raw: str,
+    countries: Iterable[str] | None = None,
+    confidences: Sequence[float] | None = None,
+) -> list[FormatFit]:
+    """Every plausible reading of `raw` (A-Z0-9 text), best first, at most one per layout.
 
     `countries` limits and orders the layouts (see formats_for); among equal scores the earlier layout
-    wins. Returns [] when `raw` is empty or no layout, not even the generic one, fits.
+    wins. `confidences` (one per character of `raw`, 0..1) make dropping unsure characters cheap; without
+    them every character counts as certain. Returns [] when no layout, not even a generic one, fits.
+    Raises ValueError if `confidences` does not match `raw` in length.
     """
-    formats = formats_for(countries)
+    if confidences is None:
+        confidences = [1.0] * len(raw)
+    elif len(confidences) != len(raw):
+        raise ValueError(f"{len(confidences)} confidences for {len(raw)} characters of {raw!r}")
     fits: list[tuple[float, int, FormatFit]] = []
-    for order, fmt in enumerate(formats):
+    for order, fmt in enumerate(formats_for(countries)):
         best: FormatFit | None = None
-        for start in range(0, min(MAX_TRIM_START, len(raw)) + 1):
-            prefix = raw[:start]
-            is_band = bool(prefix) and prefix in fmt.band_codes
-            for end_trim in range(0, MAX_TRIM_END + 1):
-                end = len(raw) - end_trim
-                if end - start < fmt.min_len:
-                    break
-                trimmed = end_trim + (0 if is_band else start)
-                fit = _fit_one(raw[start:end], fmt, trimmed, BAND_CODE_BONUS if is_band else 0.0)
-                if fit is not None and (best is None or fit.score > best.score):
-                    best = fit
+        for start in [0] + [len(code) for code in fmt.band_codes if raw.startswith(code)]:
+            fit = _fit_one(raw[start:], confidences[start:], fmt, BAND_CODE_BONUS if start else 0.0)
+            if fit is not None and (best is None or fit.score > best.score):
+                best = fit
         if best is not None:
             fits.append((-best.score, order, best))
     fits.sort(key=lambda item: (item[0], item[1]))
     return [fit for _, _, fit in fits]
 
 
-def best_fit(raw: str, countries: Iterable[str] | None = None) -> FormatFit | None:
+def best_fit(
+    raw: str,
+    countries: Iterable[str] | None = None,
+    confidences: Sequence[float] | None = None,
+) -> FormatFit | None:
     """The best reading of `raw` (see repair), or None if nothing fits."""
-    fits = repair(raw, countries)
+    fits = repair(raw, countries, confidences)
     return fits[0] if fits else None

@@ -33,6 +33,7 @@ from basira.common.errors import ConfigError
 _REC_HEIGHT = 48
 _MIN_IMAGE_SIDE = 16
 _MIN_CROP_HEIGHT = 6
+_FLAT_STDDEV = 2.0
 
 
 def _wheel_model_dir() -> Path:
@@ -116,22 +117,39 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
         raise ConfigError(f"cannot load ONNX model {path}: {exc}") from exc
 
 
-def _alnum_fold_matrix(characters: Sequence[str]) -> tuple[np.ndarray, str]:
-    """A (classes × 38) 0/1 matrix folding recogniser classes onto blank, A-Z0-9 and 'other'.
+PLATE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
-    `characters` are the recogniser's output classes in order (index 0 = CTC blank).
+
+@dataclass(frozen=True, slots=True)
+class _Fold:
+    """Where each plate character's probability lives among the recogniser's output classes.
+
+    `sources[k]` are the class indices (upper and lower case) summed into PLATE_ALPHABET[k]; class 0 is
+    the CTC blank; whatever probability is left is 'other' (punctuation, ideographs …): a separator.
     """
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    fold = np.zeros((len(characters), len(alphabet) + 2), dtype=np.float32)
-    other = len(alphabet) + 1
-    for index, ch in enumerate(characters):
-        if index == 0:
-            fold[index, 0] = 1.0
-            continue
-        upper = ch.upper() if ch.isascii() else ""
-        position = alphabet.find(upper) if len(upper) == 1 else -1
-        fold[index, position + 1 if position >= 0 else other] = 1.0
-    return fold, alphabet
+
+    sources: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def for_characters(cls, characters: Sequence[str]) -> _Fold:
+        """`characters`: the recogniser's output classes in order (index 0 = CTC blank)."""
+        sources: list[list[int]] = [[] for _ in PLATE_ALPHABET]
+        for index, ch in enumerate(characters[1:], start=1):
+            if len(ch) == 1 and ch.isascii() and ch.upper() in PLATE_ALPHABET:
+                sources[PLATE_ALPHABET.index(ch.upper())].append(index)
+        missing = [PLATE_ALPHABET[k] for k, found in enumerate(sources) if not found]
+        if missing:
+            raise ConfigError(f"recogniser cannot output plate characters {''.join(missing)}")
+        return cls(tuple(tuple(found) for found in sources))
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        """(T, classes) softmax → (T, 38): blank, the 36 plate characters, other."""
+        folded = np.empty((probs.shape[0], len(PLATE_ALPHABET) + 2), dtype=np.float32)
+        folded[:, 0] = probs[:, 0]
+        for k, source in enumerate(self.sources, start=1):
+            folded[:, k] = probs[:, source].sum(axis=1)
+        folded[:, -1] = np.clip(1.0 - folded[:, :-1].sum(axis=1), 0.0, 1.0)
+        return folded
 
 
 class RapidPlateEngine:
@@ -145,7 +163,7 @@ class RapidPlateEngine:
         self._det_input = self._det.get_inputs()[0].name
         self._rec_input = self._rec.get_inputs()[0].name
         characters = self._rec_characters(self._rec, keys_path)
-        self._fold, self._alphabet = _alnum_fold_matrix(characters)
+        self._fold = _Fold.for_characters(characters)
         classes = self._rec.get_outputs()[0].shape[-1]
         if isinstance(classes, int) and classes != len(characters):
             raise ConfigError(f"recogniser {rec_path} has {classes} classes but its character list has "
@@ -195,7 +213,7 @@ class RapidPlateEngine:
             if crop is None:
                 continue
             decoded = self._recognise(crop)
-            fit = best_fit(decoded.text, self.config.countries) if decoded.text else None
+            fit = best_fit(decoded.text, self.config.countries, decoded.char_confidences) if decoded.text else None
             if fit is None:
                 continue
             confidence = decoded.confidence * fit.score
@@ -223,8 +241,6 @@ class RapidPlateEngine:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         elif image.shape[2] == 4:
             image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-        if float(image.std()) < 2.0:  # a flat frame holds no text; skip the models
-            return None
         return np.ascontiguousarray(image)
 
     def _detect(self, image: np.ndarray) -> list[_Region]:
@@ -233,6 +249,8 @@ class RapidPlateEngine:
         det_w = max(32, int(round(width * scale / 32)) * 32)
         det_h = max(32, int(round(height * scale / 32)) * 32)
         resized = cv2.resize(image, (det_w, det_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        if float(cv2.meanStdDev(resized)[1].max()) < _FLAT_STDDEV:  # a featureless frame holds no text
+            return []
         blob = (resized.astype(np.float32) * (2.0 / 255.0) - 1.0).transpose(2, 0, 1)[np.newaxis]
         prob = self._det.run(None, {self._det_input: blob})[0][0, 0]
         bitmap = (prob > self.config.det_threshold).astype(np.uint8)
@@ -282,7 +300,7 @@ class RapidPlateEngine:
     @staticmethod
     def _crop(image: np.ndarray, region: _Region) -> np.ndarray | None:
         pad_y = max(1, int(region.h * 0.08))
-        pad_x = max(1, int(region.h * 0.15))
+        pad_x = max(1, int(region.h * 0.5))
         y0, y1 = max(0, region.y - pad_y), min(image.shape[0], region.y + region.h + pad_y)
         x0, x1 = max(0, region.x - pad_x), min(image.shape[1], region.x + region.w + pad_x)
         if y1 - y0 < _MIN_CROP_HEIGHT or x1 - x0 < _MIN_CROP_HEIGHT:
@@ -299,7 +317,7 @@ class RapidPlateEngine:
 
     def _decode(self, probs: np.ndarray) -> _Decoded:
         """Greedy CTC decoding over blank, A-Z0-9 and 'other' (probabilities summed per folded class)."""
-        folded = probs @ self._fold
+        folded = self._fold.apply(probs)
         best = folded.argmax(axis=1)
         best_p = folded.max(axis=1)
         other = folded.shape[1] - 1
@@ -313,7 +331,7 @@ class RapidPlateEngine:
                 continue
             previous = cls
             if 0 < cls < other:
-                chars.append(self._alphabet[cls - 1])
+                chars.append(PLATE_ALPHABET[cls - 1])
                 confs.append(p)
         return _Decoded("".join(chars), tuple(confs))
 

@@ -1,0 +1,69 @@
+# Tests of the obligations: masking, result caps, redaction, zone filter, retention days.
+package basira.authz
+
+import rego.v1
+
+obligations_for(call_input) := found if {
+	found := obligations with input as call_input
+}
+
+test_allow_evidence_view_masks_faces_and_plates_without_a_case if {
+	o := obligations_for(allowed_examples["evidence.view"])
+	o.mask_faces == true
+	o.mask_plates == true
+	o.max_results == 50
+}
+
+test_allow_evidence_view_unmasked_with_a_court_order if {
+	o := obligations_for(call(investigator, "evidence.view", {"zone": "medina"}, judicial))
+	o.mask_faces == false
+	o.mask_plates == false
+}
+
+test_allow_evidence_view_unmasks_plates_only_with_a_case if {
+	o := obligations_for(call(investigator, "evidence.view", {"zone": "medina"}, theft_case))
+	o.mask_faces == true
+	o.mask_plates == false
+}
+
+test_allow_analyst_evidence_stays_masked_and_redacted if {
+	o := obligations_for(call(analyst, "evidence.view", {"zone": "medina"}, theft_case))
+	o.mask_faces == true
+	o.mask_plates == true
+	o.redact_fields == ["plate_text", "watchlist_subject"]
+}
+
+test_allow_role_redaction_applies_only_if_every_granting_role_redacts if {
+	both := object.union(analyst, {"roles": ["analyst", "investigator"]})
+	o := obligations_for(call(both, "evidence.view", {"zone": "medina"}, theft_case))
+	o.redact_fields == []
+}
+
+test_allow_traffic_answers_redact_classes_it_is_not_granted if {
+	o := obligations_for(call(traffic_operator, "camera.list", {}, {}))
+	o.redact_fields == ["face_box", "face_crop", "face_embedding", "frame", "snapshot", "snapshot_ref", "stream_url", "watchlist_subject"]
+	o.zones == ["downtown", "medina", "port", "ring-road"]
+}
+
+test_allow_max_results_per_action_and_default if {
+	obligations_for(face_search).max_results == 20
+	obligations_for(allowed_examples["camera.list"]).max_results == 1000
+	obligations_for(allowed_examples["alert.stream"]).max_results == 100
+	obligations_for(allowed_examples["alert.stream"]).max_results == 7 with data.basira.settings.default_max_results as 7
+}
+
+test_allow_zones_limited_to_the_authorization_scope if {
+	o := obligations_for(allowed_examples["search.trajectory"])
+	o.zones == ["downtown", "medina"]
+	obligations_for(face_search).zones == ["medina"]
+}
+
+test_allow_unscoped_actions_carry_no_zone_filter if {
+	o := obligations_for(allowed_examples["audit.query"])
+	not o.zones
+	not o.retention_days
+}
+
+test_allow_purge_carries_the_retention_days if {
+	obligations_for(allowed_examples["retention.purge"]).retention_days == 30
+}

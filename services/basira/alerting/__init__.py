@@ -1,0 +1,1 @@
+"""Alerting: turns match candidates and camera health into per-agency alerts, streamed to command rooms."""

@@ -1,0 +1,202 @@
+"""Alerting's NATS side: candidates and camera alarms in, AlertEvents out on `alerts.<agency>`.
+
+Every recipient of an alert is decided by policy, one logged act per agency asked: the hotlist entry's
+owner plus the configured agencies (whose agreements may cover the zone). A policy outage naks the
+event (retried later); a denial just means that agency does not receive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from basira.alerting.alerts import (
+    KIND_FACE_MATCH,
+    AlertRecord,
+    agency_subject,
+    plate_purpose,
+    recipient_candidates,
+)
+from basira.alerting.config import AlertingSettings
+from basira.alerting.messages import (
+    KIND_FOR_SUBJECT,
+    alert_event_bytes,
+    alert_from_candidate,
+    alert_from_health,
+    is_alarm,
+    when,
+)
+from basira.alerting.store import AlertStore
+from basira.common.access_record import utc_now_iso
+from basira.common.auth import Subject
+from basira.common.errors import PermissionDenied, Unavailable
+from basira.common.gate import Gate
+from basira.common.nats import Outcome, PullConsumer, publish
+from basira.v1 import events_pb2
+
+log = logging.getLogger(__name__)
+
+MATCH_SUBJECT = "match.candidate.>"
+MATCH_DURABLE = "alerting-matches"
+HEALTH_SUBJECT = "camera.health.>"
+HEALTH_DURABLE = "alerting-health"
+ALERTS_STREAM = "ALERTS"
+
+PLATE_ACTION = "match.plate"
+FACE_ACTION = "match.live_face"
+HEALTH_ACTION = "alert.camera_health"
+
+
+def service_subject(settings: AlertingSettings) -> Subject:
+    """Who this service is when it asks policy whether an agency may receive an alert."""
+    return Subject(user=settings.service_user, agency=settings.service_agency, roles=("service",),
+                   clearance=0)
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else ""
+
+
+class AlertEngine:
+    """Candidate/health handlers, the outbox publisher, and person-driven transitions' publication."""
+
+    def __init__(self, store: AlertStore, gate: Gate, js: JetStreamContext, settings: AlertingSettings,
+                 *, agencies: Sequence[str] | None = None) -> None:
+        self.store, self.gate, self.js, self.settings = store, gate, js, settings
+        self.agencies = list(agencies) if agencies is not None else settings.agencies()
+        self.subject = service_subject(settings)
+        self.window = timedelta(seconds=settings.dedupe_window_s)
+
+    # ---- publication (outbox) ----
+
+    async def _publisher(self, alert: AlertRecord) -> int:
+        return await publish(self.js, agency_subject(alert.agency), alert_event_bytes(alert),
+                             f"{alert.id}:{alert.version}")
+
+    async def publish(self, alert_id: str) -> AlertRecord | None:
+        """Publish the alert's latest version; on a NATS refusal it stays queued for the republisher."""
+        try:
+            return await self.store.publish_latest(alert_id, self._publisher)
+        except Unavailable as exc:
+            log.warning("alert stored but not yet published; will retry",
+                        extra={"alert_id": alert_id, "error": exc.message})
+            return await self.store.get(alert_id)
+
+    async def republish_loop(self, stop: asyncio.Event) -> None:
+        """Publish alerts whose stored change was not published (NATS refused, or a crash between)."""
+        interval = self.settings.republish_interval_s
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                cutoff = datetime.now(UTC) - timedelta(seconds=interval)
+                for alert_id in await self.store.unpublished(older_than=cutoff):
+                    await self.store.publish_latest(alert_id, self._publisher)
+            except Unavailable as exc:
+                log.warning("republish deferred", extra={"error": exc.message})
+            except Exception:
+                log.exception("republish pass failed")
+
+    # ---- policy ----
+
+    async def _may_receive(self, agency: str, action: str, resource: dict[str, Any],
+                           context: dict[str, Any], **record: Any) -> bool:
+        """One logged act: may `agency` receive this alert? Unavailable propagates (retry later)."""
+        try:
+            await self.gate.authorize_act(self.subject, action, {**resource, "recipient_agency": agency},
+                                          context, recipients=[agency], **record)
+        except PermissionDenied:
+            return False
+        return True
+
+    # ---- consumers ----
+
+    async def handle_candidate(self, msg: Msg) -> Outcome:
+        kind = KIND_FOR_SUBJECT.get(msg.subject)
+        try:
+            event = events_pb2.MatchCandidateEvent.FromString(msg.data)
+        except DecodeError:
+            log.warning("undecodable match candidate dropped", extra={"subject": msg.subject})
+            return Outcome.TERM
+        if kind is None or not event.id or not event.camera_id:
+            log.warning("match candidate without kind, id or camera dropped", extra={"subject": msg.subject})
+            return Outcome.TERM
+        try:
+            return await self.apply_candidate(kind, event)
+        except Unavailable as exc:
+            log.warning("candidate deferred", extra={"candidate": event.id, "error": exc.message})
+            return Outcome.NAK
+
+    async def apply_candidate(self, kind: int, event: events_pb2.MatchCandidateEvent) -> Outcome:
+        """Raise or fold one candidate for every agency policy lets receive it."""
+        entry = event.hotlist_entry
+        seen = when(event.seen)
+        resource: dict[str, Any] = {"zone": event.zone, "cameras": [event.camera_id], "seen": _iso(seen)}
+        record: dict[str, Any] = {}
+        if kind == KIND_FACE_MATCH:
+            action = FACE_ACTION
+            resource.update({"data_class": "biometric", "watchlist": event.watchlist_id,
+                             "subject_id": event.subject_id})
+            context = {"purpose": self.settings.face_match_purpose, "time": utc_now_iso()}
+            record["biometric"] = {"watchlist": event.watchlist_id, "subject_id": event.subject_id,
+                                   "input": event.detection_id, "distance": event.distance,
+                                   "verified_by": []}
+        else:
+            action = PLATE_ACTION
+            resource.update({"data_class": "plate", "hotlist_entry": entry.id, "plate": event.plate.text,
+                             "owner_agency": entry.owner_agency,
+                             "entry_expires": _iso(when(entry.expires))})
+            context = {"purpose": plate_purpose(entry.reason), "time": utc_now_iso()}
+        for agency in recipient_candidates(entry.owner_agency, self.agencies):
+            if not await self._may_receive(agency, action, resource, context, **record):
+                continue
+            alert = await self.store.apply_sighting(alert_from_candidate(kind, event, agency), event.id,
+                                                    self.window)
+            await self.publish(alert.id)
+        return Outcome.ACK
+
+    async def handle_health(self, msg: Msg) -> Outcome:
+        try:
+            event = events_pb2.CameraHealthEvent.FromString(msg.data)
+        except DecodeError:
+            log.warning("undecodable camera health event dropped", extra={"subject": msg.subject})
+            return Outcome.TERM
+        if not event.id or not event.camera_id:
+            return Outcome.TERM
+        if not is_alarm(event):
+            return Outcome.ACK
+        resource = {"zone": event.zone, "cameras": [event.camera_id], "data_class": "metadata",
+                    "health_kind": event.kind}
+        context = {"purpose": self.settings.health_purpose, "time": utc_now_iso()}
+        try:
+            for agency in recipient_candidates("", self.agencies):
+                if not await self._may_receive(agency, HEALTH_ACTION, resource, context):
+                    continue
+                alert = await self.store.apply_sighting(alert_from_health(event, agency), event.id,
+                                                        self.window)
+                await self.publish(alert.id)
+        except Unavailable as exc:
+            log.warning("camera alarm deferred", extra={"event": event.id, "error": exc.message})
+            return Outcome.NAK
+        return Outcome.ACK
+
+
+def consumers(js: JetStreamContext, engine: AlertEngine, *, batch: int = 16,
+              match_durable: str = MATCH_DURABLE, health_durable: str = HEALTH_DURABLE,
+              deliver_new_only: bool = False) -> list[PullConsumer]:
+    return [
+        PullConsumer(js, "MATCHES", MATCH_SUBJECT, match_durable, engine.handle_candidate, batch=batch,
+                     deliver_new_only=deliver_new_only),
+        PullConsumer(js, "HEALTH", HEALTH_SUBJECT, health_durable, engine.handle_health, batch=batch,
+                     deliver_new_only=deliver_new_only),
+    ]

@@ -1,0 +1,99 @@
+"""Protobuf ⇄ alert records: what a candidate or a camera alarm becomes, and the Alert message."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from basira.alerting.alerts import (
+    KIND_CAMERA_HEALTH,
+    KIND_FACE_MATCH,
+    KIND_PLATE_HIT,
+    OPEN,
+    AlertRecord,
+)
+from basira.v1 import alert_pb2, analytics_pb2, events_pb2, watchlist_pb2
+
+ALARM_STATES = frozenset({"alarm", "alert", "failed", "lost", "critical", "stream_state_failed"})
+"""Camera health states that raise an alert (ingest reports "alert"; events.proto says "alarm")."""
+
+
+def when(ts: Any) -> datetime | None:
+    if not ts.seconds and not ts.nanos:
+        return None
+    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def new_alert_id() -> str:
+    return uuid.uuid4().hex
+
+
+def candidate_target(kind: int, event: events_pb2.MatchCandidateEvent) -> str:
+    """What a candidate is about, for dedupe: the hotlist entry (else plate), or the watchlist subject."""
+    if kind == KIND_FACE_MATCH:
+        return f"face:{event.watchlist_id}/{event.subject_id}"
+    if event.hotlist_entry.id:
+        return f"entry:{event.hotlist_entry.id}"
+    return f"plate:{event.plate.text}"
+
+
+def candidate_summary(kind: int, event: events_pb2.MatchCandidateEvent) -> str:
+    where = f"{event.camera_id}" + (f" ({event.zone})" if event.zone else "")
+    if kind == KIND_FACE_MATCH:
+        return f"Face match candidate: watchlist {event.watchlist_id} subject {event.subject_id} at {where}"
+    reason = watchlist_pb2.HotlistReason.Name(event.hotlist_entry.reason).removeprefix("HOTLIST_REASON_")
+    plate = event.plate.display or event.plate.text
+    return f"Hotlist hit: plate {plate} ({reason.lower()}) at {where}"
+
+
+def alert_from_candidate(kind: int, event: events_pb2.MatchCandidateEvent, agency: str,
+                         *, now: datetime | None = None) -> AlertRecord:
+    seen = when(event.seen) or now or datetime.now(UTC)
+    return AlertRecord(
+        id=new_alert_id(), kind=kind, state=OPEN, agency=agency, zone=event.zone,
+        camera_id=event.camera_id, target=candidate_target(kind, event), raised=seen, last_seen=seen,
+        summary=candidate_summary(kind, event),
+        plate_pb=event.plate.SerializeToString() if event.HasField("plate") else b"",
+        entry_pb=event.hotlist_entry.SerializeToString() if event.HasField("hotlist_entry") else b"",
+        snapshot_id=event.snapshot_id,
+    )
+
+
+def is_alarm(event: events_pb2.CameraHealthEvent) -> bool:
+    return event.state.strip().lower() in ALARM_STATES
+
+
+def alert_from_health(event: events_pb2.CameraHealthEvent, agency: str, *, now: datetime | None = None
+                      ) -> AlertRecord:
+    seen = when(event.time) or now or datetime.now(UTC)
+    summary = f"Camera {event.camera_id}: {event.kind} {event.state}" + (f" — {event.detail}"
+                                                                         if event.detail else "")
+    return AlertRecord(id=new_alert_id(), kind=KIND_CAMERA_HEALTH, state=OPEN, agency=agency,
+                       zone=event.zone, camera_id=event.camera_id, target=f"health:{event.kind}",
+                       raised=seen, last_seen=seen, summary=summary)
+
+
+def alert_to_proto(alert: AlertRecord, *, sequence: int | None = None) -> alert_pb2.Alert:
+    message = alert_pb2.Alert(
+        id=alert.id, sequence=alert.sequence if sequence is None else sequence, kind=alert.kind,
+        state=alert.state, agency=alert.agency, zone=alert.zone, camera_id=alert.camera_id,
+        sightings=alert.sightings, summary=alert.summary, snapshot_id=alert.snapshot_id,
+        acknowledged_by=list(alert.acknowledged_by), confirmed_by=list(alert.confirmed_by),
+        escalated_to=alert.escalated_to, actor=alert.actor,
+    )
+    message.raised.FromDatetime(alert.raised)
+    message.last_seen.FromDatetime(alert.last_seen)
+    if alert.plate_pb:
+        message.plate.CopyFrom(analytics_pb2.PlateReading.FromString(alert.plate_pb))
+    if alert.entry_pb:
+        message.hotlist_entry.CopyFrom(watchlist_pb2.HotlistEntry.FromString(alert.entry_pb))
+    return message
+
+
+def alert_event_bytes(alert: AlertRecord) -> bytes:
+    """The AlertEvent published on alerts.<agency>; its stream sequence becomes Alert.sequence."""
+    return events_pb2.AlertEvent(alert=alert_to_proto(alert, sequence=0)).SerializeToString()
+
+
+KIND_FOR_SUBJECT = {"match.candidate.plate": KIND_PLATE_HIT, "match.candidate.face": KIND_FACE_MATCH}

@@ -1,0 +1,167 @@
+"""AlertService: protobuf ⇄ alert records; live streams per agency from the ALERTS JetStream stream."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import nats.errors
+from google.protobuf.message import DecodeError, Message
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from basira.alerting import alerts
+from basira.alerting.alerts import AlertRecord, StreamFilter, agency_subject, stream_filter
+from basira.alerting.events import ALERTS_STREAM, AlertEngine
+from basira.alerting.messages import alert_to_proto
+from basira.alerting.store import AlertStore
+from basira.common import gate as gate_module
+from basira.common.auth import Subject
+from basira.common.errors import InvalidInput, Unauthenticated
+from basira.v1 import alert_pb2, alert_pb2_grpc, events_pb2
+
+log = logging.getLogger(__name__)
+
+IDLE_HEARTBEAT_S = 5.0
+"""The server's heartbeat to the stream's consumer; the wait for the next alert itself has no timeout."""
+
+
+def _subject() -> Subject:
+    subject = gate_module.current_subject.get()
+    if subject is None:
+        raise Unauthenticated("no authenticated subject for this call")
+    return subject
+
+
+def _obligations() -> dict[str, Any]:
+    decision = gate_module.current_decision.get()
+    return dict(decision.obligations) if decision is not None else {}
+
+
+def _listed(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _require_id(alert_id: str) -> str:
+    if not alert_id:
+        raise InvalidInput("alert_id is required", field="alert_id")
+    return alert_id
+
+
+class AlertServicer(alert_pb2_grpc.AlertServiceServicer):
+    """Runs behind the gate; the caller's agency is the only alert stream it can read or act on."""
+
+    def __init__(self, store: AlertStore, engine: AlertEngine, *, replay_limit: int = 500) -> None:
+        self.store, self.engine, self.replay_limit = store, engine, replay_limit
+
+    async def StreamAlerts(self, request: alert_pb2.StreamAlertsRequest,
+                           context: grpc.aio.ServicerContext | None
+                           ) -> AsyncIterator[alert_pb2.StreamAlertsResponse]:
+        subject = _subject()
+        nats_subject = agency_subject(subject.agency)
+        obligations = _obligations()
+        wanted = stream_filter(request.zones, request.kinds, _listed(obligations.get("zones")),
+                               _listed(obligations.get("cameras")))
+        js = self.engine.js
+        if request.after_sequence > 0:
+            start = request.after_sequence + 1
+        else:
+            boundary = (await js.stream_info(ALERTS_STREAM)).state.last_seq
+            for alert in await self.store.open_alerts(subject.agency, up_to_sequence=boundary,
+                                                      limit=self.replay_limit):
+                if wanted.passes(alert.kind, alert.zone, alert.camera_id):
+                    yield alert_pb2.StreamAlertsResponse(alert=alert_to_proto(alert))
+            start = boundary + 1
+        sub = await js.subscribe(
+            nats_subject, stream=ALERTS_STREAM, ordered_consumer=True, idle_heartbeat=IDLE_HEARTBEAT_S,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start))
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=None)
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                    return
+                response = _decode(msg.data, msg.metadata.sequence.stream, wanted)
+                if response is not None:
+                    yield response
+        finally:
+            try:
+                await sub.unsubscribe()
+            except Exception:  # the connection may already be closing
+                log.debug("alert stream unsubscribe failed", exc_info=True)
+
+    async def _act(self, alert_id: str, action: str, note: str,
+                   change: Callable[[AlertRecord, str], AlertRecord]) -> alert_pb2.Alert:
+        subject = _subject()
+        updated = await self.store.transition(_require_id(alert_id), subject.agency,
+                                              lambda a: change(a, subject.user), action=action,
+                                              actor=subject.user, note=note)
+        published = await self.engine.publish(updated.id)
+        return alert_to_proto(published or updated)
+
+    async def AcknowledgeAlert(self, request: alert_pb2.AcknowledgeAlertRequest,
+                               context: grpc.aio.ServicerContext | None
+                               ) -> alert_pb2.AcknowledgeAlertResponse:
+        alert = await self._act(request.alert_id, "acknowledge", request.note, alerts.acknowledge)
+        return alert_pb2.AcknowledgeAlertResponse(alert=alert)
+
+    async def ConfirmMatch(self, request: alert_pb2.ConfirmMatchRequest,
+                           context: grpc.aio.ServicerContext | None) -> alert_pb2.ConfirmMatchResponse:
+        alert = await self._act(request.alert_id, "confirm", request.note, alerts.confirm)
+        return alert_pb2.ConfirmMatchResponse(alert=alert)
+
+    async def RejectMatch(self, request: alert_pb2.RejectMatchRequest,
+                          context: grpc.aio.ServicerContext | None) -> alert_pb2.RejectMatchResponse:
+        alert = await self._act(request.alert_id, "reject", request.reason, alerts.reject)
+        return alert_pb2.RejectMatchResponse(alert=alert)
+
+    async def EscalateAlert(self, request: alert_pb2.EscalateAlertRequest,
+                            context: grpc.aio.ServicerContext | None) -> alert_pb2.EscalateAlertResponse:
+        target = request.escalate_to
+        alert = await self._act(request.alert_id, "escalate", request.note,
+                                lambda a, user: alerts.escalate(a, user, target))
+        return alert_pb2.EscalateAlertResponse(alert=alert)
+
+
+def _decode(data: bytes, sequence: int, wanted: StreamFilter) -> alert_pb2.StreamAlertsResponse | None:
+    try:
+        alert = events_pb2.AlertEvent.FromString(data).alert
+    except DecodeError:
+        log.warning("undecodable alert event skipped", extra={"sequence": sequence})
+        return None
+    if not wanted.passes(alert.kind, alert.zone, alert.camera_id):
+        return None
+    alert.sequence = sequence
+    return alert_pb2.StreamAlertsResponse(alert=alert)
+
+
+def alert_resolver(store: AlertStore) -> Any:
+    """Resource resolver for ack/confirm/reject/escalate: the alert's zone, camera, agency and kind.
+
+    For ConfirmMatch/RejectMatch the data class is the match's (biometric for faces, plate for plate
+    hits), and ConfirmMatch adds `first_confirmed_by` / `confirmed_by` for the two-person rule.
+    """
+
+    async def resolve(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
+        alert = await store.get(getattr(request, "alert_id", "") or "")
+        extra: dict[str, Any] = {}
+        escalate_to = getattr(request, "escalate_to", "")
+        if escalate_to:
+            extra["escalate_to"] = escalate_to
+        if alert is None:
+            return extra
+        extra.update({"zone": alert.zone, "cameras": [alert.camera_id] if alert.camera_id else [],
+                      "agency": alert.agency, "alert_kind": alert_pb2.AlertKind.Name(alert.kind),
+                      "alert_state": alert_pb2.AlertState.Name(alert.state)})
+        if isinstance(request, alert_pb2.ConfirmMatchRequest | alert_pb2.RejectMatchRequest):
+            extra["data_class"] = {alerts.KIND_FACE_MATCH: "biometric",
+                                   alerts.KIND_PLATE_HIT: "plate"}.get(alert.kind, resource.get("data_class"))
+        if isinstance(request, alert_pb2.ConfirmMatchRequest):
+            extra["first_confirmed_by"] = alert.confirmed_by[0] if alert.confirmed_by else ""
+            extra["confirmed_by"] = list(alert.confirmed_by)
+        return extra
+
+    return resolve

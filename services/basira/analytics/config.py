@@ -1,0 +1,38 @@
+"""Analytics settings (env `BASIRA_*` or the `[analytics]` table of BASIRA_CONFIG_FILE).
+
+Engine settings are tables whose `type` picks the plugin, e.g.
+`BASIRA_PLATE_ENGINE='{"type": "rapidocr", "det_max_side": 960}'`; each engine validates its own table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from basira.common.config import ServiceSettings
+from basira.ingest.frames import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+
+
+class AnalyticsSettings(ServiceSettings):
+    service_name_default: ClassVar[str] = "analytics"
+
+    plate_engine: dict[str, Any] = Field(default_factory=lambda: {"type": "rapidocr"},
+                                         description="Plate engine table; `type` is one of "
+                                         "basira.analytics.plates.engine.plate_engine_types().")
+    face_engine: dict[str, Any] = Field(default_factory=lambda: {"type": "dlib"},
+                                        description="Face engine table; `type` 'dlib' (default) or "
+                                        "'insightface' (needs `model_dir`).")
+    counting: dict[str, Any] = Field(default_factory=lambda: {"type": "mog2-line"},
+                                     description="Vehicle counter table; `type` 'mog2-line'.")
+    engine_threads: int = Field(2, ge=1, le=64, description="Threads running plate/face engines at once.")
+    frame_workers: bool = Field(True, description="Consume frames.> (off: RPCs and hotlist matching only).")
+    frames_in_flight: int = Field(4, ge=1, le=256, description="Frames one copy handles at once.")
+    max_image_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1024, description="Largest image or frame accepted.")
+    max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1024, description="Most pixels in an image or frame.")
+    count_idle_close_s: float = Field(90.0, gt=0, description="A camera silent this long has its open "
+                                      "minute bucket closed and published.")
+    hotlist_matcher: bool = Field(True, description="Match plate detections against the hotlist.")
+    hotlist_refresh_s: float = Field(30.0, gt=0, description="Reload the hotlist at least this often.")
+    hotlist_max_distance: float = Field(0.6, ge=0, le=3, description="Look-alike edit distance accepted for "
+                                        "confusable-tolerant entries (0.3 per look-alike).")

@@ -1,0 +1,189 @@
+"""Analytics NATS traffic: frame workers reading `frames.>` and publishing plate detections and counts.
+
+One durable pull consumer, `analytics-frames` on stream FRAMES, is shared by every copy of the service,
+so copies split the frames. Within a copy up to `max_in_flight` frames are handled at once; decoding
+and counting run on one ordered thread (a camera's frames must reach its counter in order), plate
+reading on the engine threads. Poison frames are terminated, refused publishes are retried (NAK).
+
+Counting keeps per-camera state in this process: when several copies split one camera's frames, each
+counts its share, and their minute buckets share one event id, so only the first copy's count survives.
+Run one copy per camera group (or one copy) where counts matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import nats
+import numpy as np
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from prometheus_client import Counter as MetricCounter
+from prometheus_client import Histogram
+
+from basira.analytics.counting import CameraCounting, CountBucket
+from basira.analytics.engines import EngineThreads
+from basira.analytics.pipeline import (
+    PoisonFrame,
+    count_event,
+    count_subject,
+    frame_time,
+    parse_frame,
+    plate_detection_events,
+    plate_subject,
+)
+from basira.analytics.plates.engine import PlateEngine
+from basira.common.errors import InvalidInput, TooLarge, Unavailable
+from basira.common.nats import Handler, Outcome, PullConsumer, publish
+from basira.ingest.frames import FrameLimits, decode_image
+from basira.v1 import events_pb2
+
+log = logging.getLogger(__name__)
+
+FRAMES_STREAM = "FRAMES"
+FRAMES_SUBJECT = "frames.>"
+FRAMES_DURABLE = "analytics-frames"
+MAX_PENDING_COUNTS = 10_000
+
+FRAME_SECONDS = Histogram("basira_analytics_frame_seconds", "Time to handle one frame (decode, count, read "
+                          "plates, publish).", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
+PLATES_READ = MetricCounter("basira_analytics_plates_total", "Plate detections published.")
+
+
+class BoundedPullConsumer(PullConsumer):
+    """A PullConsumer that handles up to `max_in_flight` messages concurrently (each still acked alone).
+
+    It fetches only as many messages as it has room for, so none waits unacknowledged in a local queue
+    while its ack deadline runs out. On stop, messages in flight get `drain_s` to finish.
+    """
+
+    def __init__(self, js: JetStreamContext, stream: str, subject: str, durable: str, handler: Handler, *,
+                 max_in_flight: int = 4, drain_s: float = 10.0, **kwargs: Any) -> None:
+        super().__init__(js, stream, subject, durable, handler, batch=max_in_flight, **kwargs)
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        self.max_in_flight, self.drain_s = max_in_flight, drain_s
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream,
+                                           config=self.config)
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                room = self.max_in_flight - len(in_flight)
+                if room <= 0:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    messages = await sub.fetch(room, timeout=1.0)
+                except NatsTimeoutError:
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                    return
+                for msg in messages:
+                    task = asyncio.create_task(self._handle(msg))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+        finally:
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=self.drain_s)
+
+
+class FrameWorker:
+    """Handles `frames.>` messages: decode → count (ordered) → read plates (engine threads) → publish."""
+
+    def __init__(self, js: JetStreamContext, plates: PlateEngine, threads: EngineThreads,
+                 counting: CameraCounting, *, limits: FrameLimits = FrameLimits(), max_in_flight: int = 4,
+                 idle_check_s: float = 5.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.js, self.plates, self.threads, self.counting = js, plates, threads, counting
+        self.limits, self.max_in_flight, self.idle_check_s = limits, max_in_flight, idle_check_s
+        self._monotonic = monotonic
+        self._ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-count")
+        self._pending: list[events_pb2.CountEvent] = []
+        self._flush_lock = asyncio.Lock()
+
+    def _decode_and_count(self, frame: events_pb2.FrameEvent) -> tuple[np.ndarray, list[CountBucket]]:
+        """Runs on the ordered thread: frames reach the counters in the order they were fetched."""
+        image = decode_image(frame.jpeg, self.limits)
+        when = frame_time(frame)
+        if when is None:
+            return image, []
+        return image, self.counting.observe(frame.camera_id, frame.zone, when, image, self._monotonic())
+
+    async def handle(self, msg: Msg) -> Outcome:
+        """ACK when done; TERM for frames that can never be processed; NAK when a publish is refused."""
+        started = time.perf_counter()
+        try:
+            frame = parse_frame(msg.data)
+        except PoisonFrame as exc:
+            log.warning("poison frame dropped: %s", exc, extra={"subject": msg.subject})
+            return Outcome.TERM
+        loop = asyncio.get_running_loop()
+        try:
+            image, closed = await loop.run_in_executor(self._ordered, self._decode_and_count, frame)
+        except (InvalidInput, TooLarge) as exc:
+            log.warning("undecodable frame dropped: %s", exc.message,
+                        extra={"frame": frame.id, "camera": frame.camera_id})
+            return Outcome.TERM
+        self._queue_counts(closed)
+        reads = await self.threads.run(self.plates.read, image)
+        subject = plate_subject(frame.camera_id)
+        for event in plate_detection_events(frame, reads):
+            try:
+                await publish(self.js, subject, event.SerializeToString(), event.id)
+            except Unavailable as exc:
+                log.warning("plate detection not published; frame will be retried: %s", exc.message,
+                            extra={"frame": frame.id})
+                return Outcome.NAK
+            PLATES_READ.inc()
+        await self.flush_counts()
+        FRAME_SECONDS.observe(time.perf_counter() - started)
+        return Outcome.ACK
+
+    def _queue_counts(self, closed: list[CountBucket]) -> None:
+        self._pending.extend(count_event(bucket) for bucket in closed)
+        if len(self._pending) > MAX_PENDING_COUNTS:
+            dropped = len(self._pending) - MAX_PENDING_COUNTS
+            del self._pending[:dropped]
+            log.error("count events dropped: JetStream has refused them for too long",
+                      extra={"dropped": dropped})
+
+    async def flush_counts(self) -> None:
+        """Publish closed minute buckets in order; keep the rest for later if JetStream refuses."""
+        async with self._flush_lock:
+            while self._pending:
+                event = self._pending[0]
+                try:
+                    await publish(self.js, count_subject(event.camera_id), event.SerializeToString(), event.id)
+                except Unavailable as exc:
+                    log.warning("count event not published yet: %s", exc.message, extra={"count": event.id})
+                    return
+                self._pending.pop(0)
+
+    async def close_idle_buckets(self, stop: asyncio.Event) -> None:
+        """Loop: close the minute buckets of silent cameras; at stop, close and publish all open buckets."""
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.idle_check_s)
+            if stop.is_set():
+                break
+            self._queue_counts(await loop.run_in_executor(self._ordered, self.counting.close_idle,
+                                                          self._monotonic()))
+            await self.flush_counts()
+        self._queue_counts(await loop.run_in_executor(self._ordered, self.counting.close_all))
+        await self.flush_counts()
+
+    def consumer(self) -> BoundedPullConsumer:
+        return BoundedPullConsumer(self.js, FRAMES_STREAM, FRAMES_SUBJECT, FRAMES_DURABLE, self.handle,
+                                   max_in_flight=self.max_in_flight, ack_wait_s=60.0)
+
+    def shutdown(self) -> None:
+        self._ordered.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,96 @@
+"""Wiring of the analytics process: AnalyticsService + WatchlistService, frame workers, hotlist matcher.
+
+Watchlists is its own package with its own tables (`watchlists_*`), hosted here; analytics itself has
+no tables, so this process opens the database only for the watchlists and migrates them itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import grpc
+
+from basira.analytics.config import AnalyticsSettings
+from basira.analytics.counting import CameraCounting, counter_factory
+from basira.analytics.engines import EngineThreads, ThreadedFaceEmbedder
+from basira.analytics.events import FrameWorker
+from basira.analytics.faces import LazyFaceEngine
+from basira.analytics.plates.engine import create_plate_engine
+from basira.analytics.servicer import SERVICE_NAME as ANALYTICS_SERVICE
+from basira.analytics.servicer import AnalyticsServicer
+from basira.common.config import load_settings
+from basira.common.db import migrate, open_pool
+from basira.common.errors import BasiraError, ConfigError
+from basira.common.service import ServiceHost, run_service
+from basira.ingest.frames import FrameLimits
+from basira.v1 import analytics_pb2_grpc, watchlist_pb2_grpc
+from basira.watchlists.events import HotlistCache, HotlistMatcher
+from basira.watchlists.servicer import SERVICE_NAME as WATCHLIST_SERVICE
+from basira.watchlists.servicer import WatchlistServicer, resource_resolvers
+from basira.watchlists.store import WatchlistStore
+
+WATCHLIST_MIGRATIONS = Path(__file__).resolve().parents[1] / "watchlists" / "migrations"
+
+log = logging.getLogger(__name__)
+
+
+async def setup(host: ServiceHost) -> None:
+    settings = host.settings
+    assert isinstance(settings, AnalyticsSettings)
+    if host.pool is None:
+        if not settings.database_url:
+            raise ConfigError("analytics hosts the watchlists and needs BASIRA_DATABASE_URL")
+        host.pool = await open_pool(settings.database_url)
+    await migrate(host.db, "watchlists", WATCHLIST_MIGRATIONS)
+
+    limits = FrameLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+    threads = EngineThreads(settings.engine_threads, "engine")
+    plates = create_plate_engine(settings.plate_engine)
+    faces = LazyFaceEngine(settings.face_engine)
+    try:
+        faces.get()
+    except BasiraError as exc:  # plates and hotlists still work; the face RPCs answer FailedPrecondition
+        log.error("face engine unavailable: %s", exc.message)
+
+    store = WatchlistStore(host.db)
+    analytics = AnalyticsServicer(plates, faces, threads, limits)
+    watchlists = WatchlistServicer(store, host.jetstream, ThreadedFaceEmbedder(faces, threads, limits))
+    for method, resolver in resource_resolvers(store).items():
+        host.resolver(method, resolver)
+
+    if settings.frame_workers:
+        counting = CameraCounting(counter_factory(settings.counting), idle_close_s=settings.count_idle_close_s)
+        worker = FrameWorker(host.jetstream, plates, threads, counting, limits=limits,
+                             max_in_flight=settings.frames_in_flight)
+        host.loop(worker.consumer().run)
+        host.loop(worker.close_idle_buckets)
+
+    if settings.hotlist_matcher:
+        cache = HotlistCache(store.active_hotlist, max_distance=settings.hotlist_max_distance)
+        await cache.refresh()
+        nc = host.nc
+        assert nc is not None
+
+        async def keep_hotlist_fresh(stop: asyncio.Event) -> None:
+            await cache.run(nc, stop, refresh_interval_s=settings.hotlist_refresh_s)
+
+        host.loop(keep_hotlist_fresh)
+        host.loop(HotlistMatcher(host.jetstream, cache).consumer().run)
+
+    def add(server: grpc.aio.Server) -> list[str]:
+        analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(analytics, server)
+        watchlist_pb2_grpc.add_WatchlistServiceServicer_to_server(watchlists, server)
+        return [ANALYTICS_SERVICE, WATCHLIST_SERVICE]
+
+    host.build_server(add)
+
+
+def main() -> int:
+    try:
+        settings = load_settings(AnalyticsSettings)
+    except ConfigError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    return run_service("analytics", settings, setup)

@@ -1,0 +1,1 @@
+"""The tamper-evident access log: Merkle maths, signed tree heads, PostgreSQL store, offline verifier."""

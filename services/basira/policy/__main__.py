@@ -1,0 +1,122 @@
+"""Start the policy service: `python -m basira.policy --policy-dir policy --host 127.0.0.1 --port 8181`.
+
+`--engine opa` runs a real OPA server instead (BASIRA_OPA_BINARY or `opa` on PATH), fed the same
+directory as a bundle whose manifest carries the same revision the embedded engine computes, so
+decisions carry the same `revision` either way. `--print-revision` prints that revision and exits
+(for `opa build --revision`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from basira.common.errors import InvalidInput
+from basira.policy.api import start_server
+from basira.policy.config import PolicySettings
+from basira.policy.engine import is_test_module, load_policy_dir
+from basira.policy.store import PolicyStore
+
+log = logging.getLogger("basira.policy")
+
+
+async def serve(settings: PolicySettings) -> None:
+    """Serve the embedded engine until SIGINT / SIGTERM."""
+    store = PolicyStore(load_policy_dir(settings.policy_dir))
+    runner, port = await start_server(store, settings.host, settings.port)
+    log.info("policy service on http://%s:%d, revision %s", settings.host, port, store.revision)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def opa_binary(settings: PolicySettings) -> str:
+    """The opa executable to run; raises InvalidInput when there is none."""
+    found = settings.opa_binary or shutil.which("opa")
+    if not found:
+        raise InvalidInput("--engine opa needs BASIRA_OPA_BINARY or an `opa` binary on PATH")
+    return found
+
+
+def write_bundle(policy_dir: Path, target: Path) -> str:
+    """Copy the served modules and data of `policy_dir` into `target` with a `.manifest`; return the revision."""
+    policy_set = load_policy_dir(policy_dir)
+    for source in sorted(policy_dir.rglob("*")):
+        relative = source.relative_to(policy_dir)
+        if any(part.startswith(".") for part in relative.parts) or not source.is_file():
+            continue
+        if (source.suffix == ".rego" and not is_test_module(relative.as_posix())) or source.name == "data.json":
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target / relative)
+    manifest = {"revision": policy_set.revision, "roots": [""]}
+    (target / ".manifest").write_text(json.dumps(manifest))
+    return policy_set.revision
+
+
+def run_opa(settings: PolicySettings) -> int:
+    """Run `opa run --server` on a bundle of the policy directory; returns OPA's exit status."""
+    binary = opa_binary(settings)
+    with tempfile.TemporaryDirectory(prefix="basira-bundle-") as bundle:
+        revision = write_bundle(settings.policy_dir, Path(bundle))
+        command = [binary, "run", "--server", "--addr", f"{settings.host}:{settings.port}", "--bundle", bundle]
+        log.info("exec %s (revision %s)", " ".join(command), revision)
+        process = subprocess.Popen(command)
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            process.terminate()
+            return process.wait()
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, PolicySettings]:
+    parser = argparse.ArgumentParser(prog="python -m basira.policy", description=__doc__.splitlines()[0])
+    parser.add_argument("--policy-dir", type=Path, help="directory of Rego modules and data.json files")
+    parser.add_argument("--host", help="address to listen on")
+    parser.add_argument("--port", type=int, help="TCP port (0: any free port)")
+    parser.add_argument("--engine", choices=["regorus", "opa"], help="policy engine")
+    parser.add_argument("--print-revision", action="store_true", help="print the policy revision and exit")
+    args = parser.parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in (("policy_dir", args.policy_dir), ("host", args.host), ("port", args.port), ("engine", args.engine))
+        if value is not None
+    }
+    return args, PolicySettings(**overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        args, settings = parse_args(argv)
+        if args.print_revision:
+            print(load_policy_dir(settings.policy_dir).revision)
+            return 0
+        if settings.engine == "opa":
+            return run_opa(settings)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings))
+        return 0
+    except (ValidationError, InvalidInput, FileNotFoundError) as error:
+        print(f"policy service cannot start: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Configuration of the policy service, from the environment (BASIRA_POLICY_*) or the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PolicySettings(BaseSettings):
+    """Where the policies are and where to serve them."""
+
+    model_config = SettingsConfigDict(env_prefix="BASIRA_POLICY_", extra="forbid")
+
+    policy_dir: Path = Field(Path("policy"), description="directory of Rego modules and data.json files")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8181, ge=0, le=65535, description="TCP port (0: any free port, logged at start)")
+    engine: Literal["regorus", "opa"] = Field(
+        "regorus", description="embedded regorus engine, or exec a real OPA on the same policies"
+    )
+    opa_binary: str = Field(
+        "", validation_alias="BASIRA_OPA_BINARY", description="path of the opa binary (default: `opa` on PATH)"
+    )

@@ -1,0 +1,1 @@
+"""Search: indexes plate detections and counts, answers plate/sighting/trajectory/evidence queries."""

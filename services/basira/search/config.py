@@ -1,0 +1,27 @@
+"""Search settings (env `BASIRA_*` or the `[search]` table of BASIRA_CONFIG_FILE)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from basira.common.config import ServiceSettings
+
+
+class SearchSettings(ServiceSettings):
+    service_name_default: ClassVar[str] = "search"
+
+    default_page_size: int = Field(50, ge=1, le=1000, description="Sightings per page when none asked.")
+    max_page_size: int = Field(500, ge=1, le=5000, description="Largest page a caller may ask for.")
+    max_fuzzy_distance: float = Field(3.0, ge=0, le=8,
+                                      description="Largest max_distance a fuzzy plate search may use.")
+    default_fuzzy_distance: float = Field(1.0, ge=0, le=8,
+                                          description="max_distance of a fuzzy search that sets none.")
+    max_fuzzy_candidates: int = Field(5000, ge=10, description="Distinct plates ranked per fuzzy search.")
+    trajectory_max_sightings: int = Field(10000, ge=10,
+                                          description="Sightings read to build one trajectory.")
+    max_count_buckets: int = Field(10000, ge=1, description="Largest number of count buckets returned.")
+    evidence_jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of served evidence.")
+    face_min_size_px: int = Field(24, ge=8, description="Smallest face the masking detector looks for.")
+    indexer_batch: int = Field(32, ge=1, le=512, description="Messages fetched per indexer pull.")

@@ -1,0 +1,95 @@
+"""Search's NATS side: the plate indexer (`detections.plate.>`) and the counts indexer (`counts.>`)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from basira.common.nats import Outcome, PullConsumer
+from basira.common.plate_text import PlateTextError, normalize_plate
+from basira.search.domain import Rect
+from basira.search.store import PlateSightingIn, SearchStore
+from basira.v1 import events_pb2
+
+log = logging.getLogger(__name__)
+
+PLATE_SUBJECT = "detections.plate.>"
+PLATE_DURABLE = "search-indexer"
+COUNTS_SUBJECT = "counts.>"
+COUNTS_DURABLE = "search-counts"
+
+
+def _when(ts: object) -> datetime | None:
+    seconds, nanos = getattr(ts, "seconds", 0), getattr(ts, "nanos", 0)
+    if not seconds and not nanos:
+        return None
+    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[attr-defined]
+
+
+def plate_sighting_from_event(event: events_pb2.PlateDetectionEvent) -> PlateSightingIn:
+    """The row to store for one plate detection; raises ValueError if the event is unusable."""
+    if not event.id or not event.camera_id:
+        raise ValueError("plate detection without id or camera_id")
+    key = normalize_plate(event.plate.text)  # PlateTextError is a ValueError
+    seen = _when(event.captured) or datetime.now(UTC)
+    box = event.plate.box
+    position = event.position if event.HasField("position") else None
+    return PlateSightingIn(
+        id=event.id, camera_id=event.camera_id, zone=event.zone, owner_agency=event.owner_agency,
+        seen=seen, plate_key=key, plate_display=event.plate.display or key,
+        plate_country=event.plate.country, confidence=event.plate.confidence,
+        box=Rect(box.x, box.y, box.width, box.height) if box.width > 0 and box.height > 0 else None,
+        snapshot_id=event.snapshot_id, frame_id=event.frame_id,
+        latitude=position.latitude if position else None,
+        longitude=position.longitude if position else None,
+        snapshot_jpeg=bytes(event.snapshot_jpeg),
+    )
+
+
+class Indexer:
+    """Turns detection and count events into rows; redelivery of an event id changes nothing."""
+
+    def __init__(self, store: SearchStore) -> None:
+        self.store = store
+
+    async def handle_plate(self, msg: Msg) -> Outcome:
+        try:
+            event = events_pb2.PlateDetectionEvent.FromString(msg.data)
+            sighting = plate_sighting_from_event(event)
+        except (DecodeError, ValueError, PlateTextError) as exc:
+            log.warning("unusable plate detection dropped", extra={"subject": msg.subject,
+                                                                   "error": str(exc)})
+            return Outcome.TERM
+        await self.store.add_plate_sighting(sighting)
+        return Outcome.ACK
+
+    async def handle_count(self, msg: Msg) -> Outcome:
+        try:
+            event = events_pb2.CountEvent.FromString(msg.data)
+        except DecodeError:
+            log.warning("undecodable count event dropped", extra={"subject": msg.subject})
+            return Outcome.TERM
+        minute = _when(event.minute)
+        if not event.camera_id or minute is None:
+            log.warning("count event without camera or minute dropped", extra={"subject": msg.subject})
+            return Outcome.TERM
+        await self.store.upsert_count(event.id, event.camera_id, event.zone,
+                                      minute.replace(second=0, microsecond=0), event.vehicles,
+                                      event.persons, event.frames)
+        return Outcome.ACK
+
+
+def consumers(js: JetStreamContext, indexer: Indexer, *, batch: int = 32,
+              plate_durable: str = PLATE_DURABLE, counts_durable: str = COUNTS_DURABLE,
+              deliver_new_only: bool = False) -> list[PullConsumer]:
+    """The two durable pull consumers every search replica shares."""
+    return [
+        PullConsumer(js, "DETECTIONS", PLATE_SUBJECT, plate_durable, indexer.handle_plate, batch=batch,
+                     deliver_new_only=deliver_new_only),
+        PullConsumer(js, "COUNTS", COUNTS_SUBJECT, counts_durable, indexer.handle_count, batch=batch,
+                     deliver_new_only=deliver_new_only),
+    ]

@@ -1,0 +1,39 @@
+"""Wiring of the search service: indexer consumers, SearchService, the GetEvidence resolver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from basira.common.config import load_settings
+from basira.common.service import ServiceHost, run_service
+from basira.search.config import SearchSettings
+from basira.search.events import Indexer, consumers
+from basira.search.servicer import SearchServicer, evidence_resolver
+from basira.search.store import SearchStore
+from basira.v1 import search_pb2, search_pb2_grpc
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+GET_EVIDENCE = "/basira.v1.SearchService/GetEvidence"
+
+
+async def setup(host: ServiceHost) -> None:
+    settings = host.settings
+    assert isinstance(settings, SearchSettings)
+    assert host.gate is not None
+    store = SearchStore(host.db)
+    for consumer in consumers(host.jetstream, Indexer(store), batch=settings.indexer_batch):
+        host.loop(consumer.run)
+    host.resolver(GET_EVIDENCE, evidence_resolver(store))
+    servicer = SearchServicer(store, host.gate, settings)
+
+    def add(server: grpc.aio.Server) -> list[str]:
+        search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server)
+        return [search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name]
+
+    host.build_server(add)
+
+
+def main() -> int:
+    return run_service("search", load_settings(SearchSettings), setup, migrations=MIGRATIONS)

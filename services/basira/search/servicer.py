@@ -1,0 +1,251 @@
+"""SearchService: protobuf ⇄ search domain (store queries, fuzzy ranking, masking), nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+
+from basira.common import gate as gate_module
+from basira.common.auth import Subject
+from basira.common.errors import FailedPrecondition, InvalidInput, NotFound, Unauthenticated
+from basira.common.gate import Gate
+from basira.common.plate_text import PlateTextError, normalize_plate
+from basira.search.config import SearchSettings
+from basira.search.domain import (
+    KIND_FACE,
+    GrantedScope,
+    PageCursor,
+    Rect,
+    SightingFilter,
+    SightingRow,
+    collapse_visits,
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    query_fingerprint,
+)
+from basira.search.masking import find_faces_in_jpeg, render_evidence
+from basira.search.plate_index import plan_fuzzy, rank_candidates
+from basira.search.store import SearchStore
+from basira.v1 import analytics_pb2, common_pb2, search_pb2, search_pb2_grpc
+
+FACE_SEARCH_LATER = "face search arrives with the face pipeline"
+UNMASK_ACTION = "evidence.unmask"
+
+
+def _obligations() -> dict[str, Any]:
+    decision = gate_module.current_decision.get()
+    return dict(decision.obligations) if decision is not None else {}
+
+
+def _subject() -> Subject:
+    subject = gate_module.current_subject.get()
+    if subject is None:
+        raise Unauthenticated("no authenticated subject for this call")
+    return subject
+
+
+def _when(ts: Any) -> datetime | None:
+    if not ts.seconds and not ts.nanos:
+        return None
+    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def _time_range(rng: common_pb2.TimeRange, field: str) -> tuple[datetime | None, datetime | None]:
+    start, end = _when(rng.start), _when(rng.end)
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput("time.end must be after time.start", field=field)
+    return start, end
+
+
+def _filter(scope: search_pb2.SearchScope, granted: GrantedScope) -> SightingFilter:
+    start, end = _time_range(scope.time, "scope.time")
+    return SightingFilter(time_from=start, time_to=end, cameras=tuple(sorted(set(scope.camera_ids))),
+                          zone=scope.zone, granted=granted)
+
+
+def _box(rect: Rect | None) -> common_pb2.Box | None:
+    return common_pb2.Box(x=rect.x, y=rect.y, width=rect.width, height=rect.height) if rect else None
+
+
+def sighting_to_proto(row: SightingRow) -> search_pb2.Sighting:
+    message = search_pb2.Sighting(
+        id=row.id, kind=row.kind, camera_id=row.camera_id, zone=row.zone, distance=row.distance,
+        snapshot_id=row.snapshot_id,
+        plate=analytics_pb2.PlateReading(text=row.plate_key, display=row.plate_display,
+                                         country=row.plate_country, confidence=row.confidence,
+                                         box=_box(row.box)),
+    )
+    message.seen.FromDatetime(row.seen)
+    if row.latitude is not None and row.longitude is not None:
+        message.position.latitude, message.position.longitude = row.latitude, row.longitude
+    return message
+
+
+def _fingerprint(method: str, scope: Message, granted: GrantedScope, *parts: Any) -> str:
+    return query_fingerprint(method, scope.SerializeToString(deterministic=True).hex(),
+                             granted.zones, granted.cameras, *parts)
+
+
+class SearchServicer(search_pb2_grpc.SearchServiceServicer):
+    """Runs behind the gate: the subject, decision and context are in gate's contextvars."""
+
+    def __init__(self, store: SearchStore, gate: Gate, settings: SearchSettings) -> None:
+        self.store, self.gate, self.settings = store, gate, settings
+
+    def _page_size(self, page: common_pb2.PageRequest, obligations: dict[str, Any]) -> int:
+        return page_size(page.page_size, default=self.settings.default_page_size,
+                         maximum=self.settings.max_page_size,
+                         obligation_max=obligations.get("max_results"))
+
+    async def _page(self, flt: SightingFilter, page: common_pb2.PageRequest, size: int, fingerprint: str,
+                    **query: Any) -> tuple[list[SightingRow], str]:
+        cursor = decode_page_token(page.page_token, fingerprint)
+        rows = await self.store.list_sightings(flt, limit=size + 1, cursor=cursor, **query)
+        token = ""
+        if len(rows) > size:
+            rows = rows[:size]
+            token = encode_page_token(PageCursor(rows[-1].seen, rows[-1].id), fingerprint)
+        return rows, token
+
+    async def SearchPlates(self, request: search_pb2.SearchPlatesRequest,
+                           context: grpc.aio.ServicerContext | None) -> search_pb2.SearchPlatesResponse:
+        try:
+            key = normalize_plate(request.plate)
+        except PlateTextError as exc:
+            raise InvalidInput(exc.message, field="plate") from exc
+        obligations = _obligations()
+        granted = GrantedScope.from_obligations(obligations)
+        flt = _filter(request.scope, granted)
+        size = self._page_size(request.page, obligations)
+        fuzzy = request.mode == search_pb2.PLATE_MATCH_MODE_FUZZY
+        if fuzzy:
+            max_distance = request.max_distance or self.settings.default_fuzzy_distance
+            if not 0 <= max_distance <= self.settings.max_fuzzy_distance:
+                raise InvalidInput(f"max_distance must be within [0, {self.settings.max_fuzzy_distance}]",
+                                   field="max_distance")
+            plan = plan_fuzzy(key, max_distance)
+            candidates = await self.store.fuzzy_candidates(plan, limit=self.settings.max_fuzzy_candidates)
+            distances = rank_candidates(key, candidates, max_distance)
+        else:
+            max_distance = 0.0
+            distances = {key: 0.0}
+        fingerprint = _fingerprint("plates", request.scope, granted, key, fuzzy, max_distance)
+        rows, token = await self._page(flt, request.page, size, fingerprint,
+                                       plate_keys=sorted(distances), distances=distances)
+        return search_pb2.SearchPlatesResponse(sightings=[sighting_to_proto(r) for r in rows],
+                                               page=common_pb2.PageResponse(next_page_token=token))
+
+    async def SearchFaces(self, request: search_pb2.SearchFacesRequest,
+                          context: grpc.aio.ServicerContext | None) -> search_pb2.SearchFacesResponse:
+        raise FailedPrecondition(FACE_SEARCH_LATER)
+
+    async def ListSightings(self, request: search_pb2.ListSightingsRequest,
+                            context: grpc.aio.ServicerContext | None) -> search_pb2.ListSightingsResponse:
+        if request.kind == KIND_FACE:
+            raise FailedPrecondition(FACE_SEARCH_LATER)
+        obligations = _obligations()
+        granted = GrantedScope.from_obligations(obligations)
+        flt = _filter(request.scope, granted)
+        size = self._page_size(request.page, obligations)
+        rows, token = await self._page(flt, request.page, size,
+                                       _fingerprint("sightings", request.scope, granted))
+        return search_pb2.ListSightingsResponse(sightings=[sighting_to_proto(r) for r in rows],
+                                                page=common_pb2.PageResponse(next_page_token=token))
+
+    async def GetTrajectory(self, request: search_pb2.GetTrajectoryRequest,
+                            context: grpc.aio.ServicerContext | None) -> search_pb2.GetTrajectoryResponse:
+        granted = GrantedScope.from_obligations(_obligations())
+        flt = _filter(request.scope, granted)
+        if request.plate:
+            try:
+                key = normalize_plate(request.plate)
+            except PlateTextError as exc:
+                raise InvalidInput(exc.message, field="plate") from exc
+        elif request.sighting_id:
+            start = await self.store.sighting(request.sighting_id)
+            if start is None or not granted.allows(start.zone, start.camera_id):
+                raise NotFound(f"no sighting {request.sighting_id!r}")
+            if start.kind == KIND_FACE:
+                raise FailedPrecondition(FACE_SEARCH_LATER)
+            key = start.plate_key
+        else:
+            raise InvalidInput("give a plate or a sighting_id to follow", field="plate")
+        rows = await self.store.plate_trajectory(key, flt, limit=self.settings.trajectory_max_sightings)
+        visits = collapse_visits(rows)
+        return search_pb2.GetTrajectoryResponse(sightings=[sighting_to_proto(r) for r in visits])
+
+    async def GetEvidence(self, request: search_pb2.GetEvidenceRequest,
+                          context: grpc.aio.ServicerContext | None) -> search_pb2.GetEvidenceResponse:
+        if not request.snapshot_id:
+            raise InvalidInput("snapshot_id is required", field="snapshot_id")
+        obligations = _obligations()
+        snapshot = await self.store.snapshot(request.snapshot_id)
+        if snapshot is None or not GrantedScope.from_obligations(obligations).allows(snapshot.zone,
+                                                                                   snapshot.camera_id):
+            raise NotFound(f"no snapshot {request.snapshot_id!r}")
+        plates = await self.store.plate_boxes(snapshot.snapshot_id)
+        faces = await asyncio.to_thread(find_faces_in_jpeg, snapshot.jpeg,
+                                        min_size_px=self.settings.face_min_size_px)
+        mask_faces = mask_plates = True
+        if request.unmask:
+            act_obligations = await self._authorize_unmask(snapshot.snapshot_id, snapshot.camera_id,
+                                                           snapshot.zone, snapshot.owner_agency,
+                                                           faces=len(faces), plates=len(plates))
+            mask_faces = bool(act_obligations.get("mask_faces"))
+            mask_plates = bool(act_obligations.get("mask_plates"))
+        mask_faces = mask_faces or bool(obligations.get("mask_faces"))
+        mask_plates = mask_plates or bool(obligations.get("mask_plates"))
+        evidence = await asyncio.to_thread(render_evidence, snapshot.jpeg, plates, faces,
+                                           mask_faces=mask_faces, mask_plates=mask_plates,
+                                           quality=self.settings.evidence_jpeg_quality)
+        response = search_pb2.GetEvidenceResponse(image=evidence.jpeg, faces_masked=evidence.faces_masked,
+                                                  plates_masked=evidence.plates_masked,
+                                                  camera_id=snapshot.camera_id)
+        response.seen.FromDatetime(snapshot.seen)
+        return response
+
+    async def _authorize_unmask(self, snapshot_id: str, camera_id: str, zone: str, owner_agency: str,
+                                *, faces: int, plates: int) -> dict[str, Any]:
+        """The logged act of unmasking; biometric if the image shows faces. Raises PermissionDenied."""
+        resource = {"snapshot_id": snapshot_id, "cameras": [camera_id], "zone": zone,
+                    "owner_agency": owner_agency, "data_class": "biometric" if faces else "plate",
+                    "faces": faces, "plates": plates}
+        decision = await self.gate.authorize_act(_subject(), UNMASK_ACTION, resource,
+                                                 gate_module.current_context.get() or {}, result_count=1)
+        return dict(decision.obligations)
+
+    async def GetCounts(self, request: search_pb2.GetCountsRequest,
+                        context: grpc.aio.ServicerContext | None) -> search_pb2.GetCountsResponse:
+        obligations = _obligations()
+        start, end = _time_range(request.time, "time")
+        most = self.settings.max_count_buckets
+        limit = page_size(0, default=most, maximum=most, obligation_max=obligations.get("max_results"))
+        rows = await self.store.counts(sorted(set(request.camera_ids)), start, end,
+                                       GrantedScope.from_obligations(obligations), limit=limit)
+        buckets = []
+        for row in rows:
+            bucket = search_pb2.CountBucket(camera_id=row.camera_id, vehicles=row.vehicles,
+                                            persons=row.persons)
+            bucket.minute.FromDatetime(row.minute)
+            buckets.append(bucket)
+        return search_pb2.GetCountsResponse(buckets=buckets)
+
+
+def evidence_resolver(store: SearchStore) -> Any:
+    """Resource resolver for GetEvidence: the snapshot's camera, zone and owner agency for policy."""
+
+    async def resolve(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
+        snapshot_id = getattr(request, "snapshot_id", "")
+        place = await store.snapshot_place(snapshot_id) if snapshot_id else None
+        extra: dict[str, Any] = {"unmask_requested": bool(getattr(request, "unmask", False))}
+        if place is not None:
+            camera_id, zone, owner_agency = place
+            extra.update({"cameras": [camera_id], "zone": zone, "owner_agency": owner_agency})
+        return extra
+
+    return resolve

@@ -1,0 +1,249 @@
+"""Search's tables (search_*): writes from the indexer, keyset-paged reads for the servicer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from basira.common.plate_text import confusable_skeleton
+from basira.search.domain import (
+    KIND_PLATE,
+    CountRow,
+    GrantedScope,
+    PageCursor,
+    Rect,
+    SightingFilter,
+    SightingRow,
+    Snapshot,
+)
+from basira.search.plate_index import FuzzyPlan, skeleton_grams
+
+_SIGHTING_COLUMNS = ("id, kind, camera_id, zone, seen, plate_key, plate_display, plate_country, "
+                     "confidence, box_x, box_y, box_w, box_h, snapshot_id, latitude, longitude")
+
+
+@dataclass(frozen=True)
+class PlateSightingIn:
+    """A plate sighting as the indexer stores it."""
+
+    id: str
+    camera_id: str
+    zone: str
+    owner_agency: str
+    seen: datetime
+    plate_key: str
+    plate_display: str
+    plate_country: str
+    confidence: float
+    box: Rect | None
+    snapshot_id: str
+    frame_id: str
+    latitude: float | None
+    longitude: float | None
+    snapshot_jpeg: bytes = b""
+
+
+def _row_to_sighting(row: Sequence[Any], distance: float = 0.0) -> SightingRow:
+    (id_, kind, camera_id, zone, seen, key, display, country, confidence, bx, by, bw, bh, snapshot_id,
+     lat, lon) = row
+    box = Rect(bx, by, bw, bh) if bw and bh else None
+    return SightingRow(id=id_, kind=kind, camera_id=camera_id, zone=zone, seen=seen, plate_key=key,
+                       plate_display=display, plate_country=country, confidence=confidence, box=box,
+                       snapshot_id=snapshot_id, latitude=lat, longitude=lon, distance=distance)
+
+
+def _scope_sql(granted: GrantedScope, params: list[Any]) -> str:
+    if granted.unlimited:
+        return ""
+    params.extend([list(granted.zones or ()), list(granted.cameras or ())])
+    return " AND (zone = ANY(%s) OR camera_id = ANY(%s))"
+
+
+def _filter_sql(flt: SightingFilter, params: list[Any]) -> str:
+    """WHERE fragments (fixed text; values only as parameters) for a SightingFilter."""
+    sql = ""
+    if flt.time_from is not None:
+        sql += " AND seen >= %s"
+        params.append(flt.time_from)
+    if flt.time_to is not None:
+        sql += " AND seen < %s"
+        params.append(flt.time_to)
+    if flt.cameras:
+        sql += " AND camera_id = ANY(%s)"
+        params.append(list(flt.cameras))
+    if flt.zone:
+        sql += " AND zone = %s"
+        params.append(flt.zone)
+    return sql + _scope_sql(flt.granted, params)
+
+
+class SearchStore:
+    """All SQL of the search service; every method is one short transaction or query."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    # ---- indexer writes ----
+
+    async def add_plate_sighting(self, s: PlateSightingIn) -> bool:
+        """Store one sighting (and its snapshot, plate key, bigrams); False if the id was seen before."""
+        box = s.box or Rect(0, 0, 0, 0)
+        async with self.pool.connection() as conn, conn.transaction():
+            inserted = await (await conn.execute(
+                "INSERT INTO search_sightings (id, kind, camera_id, zone, owner_agency, seen, plate_key,"
+                " plate_display, plate_country, confidence, box_x, box_y, box_w, box_h, snapshot_id,"
+                " frame_id, latitude, longitude) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
+                (s.id, KIND_PLATE, s.camera_id, s.zone, s.owner_agency, s.seen, s.plate_key,
+                 s.plate_display, s.plate_country, s.confidence, box.x, box.y, box.width, box.height,
+                 s.snapshot_id, s.frame_id, s.latitude, s.longitude))).fetchone()
+            if inserted is None:
+                return False
+            if s.snapshot_id and s.snapshot_jpeg:
+                await conn.execute(
+                    "INSERT INTO search_snapshots (snapshot_id, camera_id, zone, owner_agency, seen, jpeg)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (snapshot_id) DO NOTHING",
+                    (s.snapshot_id, s.camera_id, s.zone, s.owner_agency, s.seen, s.snapshot_jpeg))
+            new_key = await (await conn.execute(
+                "INSERT INTO search_plate_keys (plate_key, skeleton, length, first_seen)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (plate_key) DO NOTHING RETURNING plate_key",
+                (s.plate_key, confusable_skeleton(s.plate_key), len(s.plate_key), s.seen))).fetchone()
+            if new_key is not None:
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        "INSERT INTO search_plate_grams (gram, plate_key) VALUES (%s, %s)"
+                        " ON CONFLICT DO NOTHING",
+                        [(gram, s.plate_key) for gram in sorted(skeleton_grams(s.plate_key))])
+        return True
+
+    async def upsert_count(self, event_id: str, camera_id: str, zone: str, minute: datetime,
+                           vehicles: int, persons: int, frames: int) -> None:
+        """One bucket per camera and minute; a later event replaces it unless it saw fewer frames.
+
+        The frames guard keeps a redelivered, older partial bucket from overwriting a fuller one.
+        """
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO search_counts (camera_id, minute, zone, vehicles, persons, frames, event_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (camera_id, minute) DO UPDATE SET"
+                " zone = EXCLUDED.zone, vehicles = EXCLUDED.vehicles, persons = EXCLUDED.persons,"
+                " frames = EXCLUDED.frames, event_id = EXCLUDED.event_id, updated = now()"
+                " WHERE EXCLUDED.frames >= search_counts.frames",
+                (camera_id, minute, zone, vehicles, persons, frames, event_id))
+
+    # ---- reads ----
+
+    async def list_sightings(self, flt: SightingFilter, *, limit: int, cursor: PageCursor | None,
+                             plate_keys: Sequence[str] | None = None,
+                             distances: dict[str, float] | None = None) -> list[SightingRow]:
+        """Sightings newest first (seen, id descending) after `cursor`; `limit` rows at most.
+
+        `plate_keys` (if given) restricts to those canonical keys; `distances` sets each row's distance.
+        """
+        params: list[Any] = [KIND_PLATE]
+        sql = f"SELECT {_SIGHTING_COLUMNS} FROM search_sightings WHERE kind = %s"
+        if plate_keys is not None:
+            if not plate_keys:
+                return []
+            if len(plate_keys) == 1:
+                sql += " AND plate_key = %s"
+                params.append(plate_keys[0])
+            else:
+                sql += " AND plate_key = ANY(%s)"
+                params.append(list(plate_keys))
+        sql += _filter_sql(flt, params)
+        if cursor is not None:
+            sql += " AND (seen, id) < (%s, %s)"
+            params.extend([cursor.seen, cursor.id])
+        sql += " ORDER BY seen DESC, id DESC LIMIT %s"
+        params.append(limit)
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        distances = distances or {}
+        return [_row_to_sighting(r, distances.get(r[5], 0.0)) for r in rows]
+
+    async def fuzzy_candidates(self, plan: FuzzyPlan, *, limit: int) -> list[str]:
+        """Distinct stored plate keys that may be within the plan's distance (a superset)."""
+        async with self.pool.connection() as conn:
+            if plan.skeleton_equal:
+                rows = await (await conn.execute(
+                    "SELECT plate_key FROM search_plate_keys WHERE skeleton = %s LIMIT %s",
+                    (plan.skeleton, limit))).fetchall()
+            elif plan.uses_grams:
+                rows = await (await conn.execute(
+                    "SELECT g.plate_key FROM search_plate_grams g JOIN search_plate_keys k"
+                    " ON k.plate_key = g.plate_key WHERE g.gram = ANY(%s)"
+                    " AND k.length BETWEEN %s AND %s GROUP BY g.plate_key"
+                    " HAVING count(*) >= %s LIMIT %s",
+                    (list(plan.grams), plan.min_length, plan.max_length, plan.min_shared_grams,
+                     limit))).fetchall()
+            else:
+                rows = await (await conn.execute(
+                    "SELECT plate_key FROM search_plate_keys WHERE length BETWEEN %s AND %s LIMIT %s",
+                    (plan.min_length, plan.max_length, limit))).fetchall()
+        return [r[0] for r in rows]
+
+    async def sighting(self, sighting_id: str) -> SightingRow | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                f"SELECT {_SIGHTING_COLUMNS} FROM search_sightings WHERE id = %s",
+                (sighting_id,))).fetchone()
+        return _row_to_sighting(row) if row else None
+
+    async def plate_trajectory(self, plate_key: str, flt: SightingFilter, *, limit: int
+                               ) -> list[SightingRow]:
+        """A plate's sightings in time order (oldest first), at most `limit`."""
+        params: list[Any] = [KIND_PLATE, plate_key]
+        sql = (f"SELECT {_SIGHTING_COLUMNS} FROM search_sightings WHERE kind = %s AND plate_key = %s"
+               + _filter_sql(flt, params) + " ORDER BY seen, id LIMIT %s")
+        params.append(limit)
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        return [_row_to_sighting(r) for r in rows]
+
+    async def snapshot(self, snapshot_id: str) -> Snapshot | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT snapshot_id, camera_id, zone, owner_agency, seen, jpeg FROM search_snapshots"
+                " WHERE snapshot_id = %s", (snapshot_id,))).fetchone()
+        return Snapshot(*row[:5], jpeg=bytes(row[5])) if row else None
+
+    async def snapshot_place(self, snapshot_id: str) -> tuple[str, str, str] | None:
+        """(camera_id, zone, owner_agency) of a snapshot, without loading the image."""
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT camera_id, zone, owner_agency FROM search_snapshots WHERE snapshot_id = %s",
+                (snapshot_id,))).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    async def plate_boxes(self, snapshot_id: str) -> list[Rect]:
+        """Boxes of every plate read in a snapshot (for masking)."""
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT box_x, box_y, box_w, box_h FROM search_sightings WHERE snapshot_id = %s"
+                " AND box_w > 0 AND box_h > 0 ORDER BY id", (snapshot_id,))).fetchall()
+        return [Rect(*r) for r in rows]
+
+    async def counts(self, cameras: Sequence[str], time_from: datetime | None, time_to: datetime | None,
+                     granted: GrantedScope, *, limit: int) -> list[CountRow]:
+        params: list[Any] = []
+        sql = "SELECT camera_id, minute, vehicles, persons FROM search_counts WHERE true"
+        if cameras:
+            sql += " AND camera_id = ANY(%s)"
+            params.append(list(cameras))
+        if time_from is not None:
+            sql += " AND minute >= %s"
+            params.append(time_from)
+        if time_to is not None:
+            sql += " AND minute < %s"
+            params.append(time_to)
+        sql += _scope_sql(granted, params) + " ORDER BY camera_id, minute LIMIT %s"
+        params.append(limit)
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        return [CountRow(*r) for r in rows]
+

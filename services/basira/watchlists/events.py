@@ -1,0 +1,149 @@
+"""Watchlist NATS traffic: `watchlist.changed`, the in-memory hotlist, and the hotlist matcher consumer.
+
+The matcher reads `detections.plate.>` through the durable pull consumer `hotlist-matcher` (shared by
+every copy of the service) and publishes `match.candidate.plate`. The hotlist it matches against is
+kept in memory and reloaded from PostgreSQL when `watchlist.changed` says the hotlist changed (core
+NATS subscription) and every `refresh_interval_s` anyway, so a lost notification or an entry that
+expires between reloads costs at most one interval — and expiry is re-checked on every match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from google.protobuf.message import DecodeError
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from basira.common.errors import Unavailable
+from basira.common.nats import Outcome, PullConsumer, publish
+from basira.v1 import events_pb2
+from basira.watchlists.hotlist import HotlistEntry
+from basira.watchlists.matcher import DEFAULT_MAX_DISTANCE, HotlistIndex, HotlistMatch
+from basira.watchlists.protos import hotlist_entry_pb, timestamp
+
+log = logging.getLogger(__name__)
+
+WATCHLIST_CHANGED = "watchlist.changed"
+HOTLIST_LIST = "hotlist"
+DETECTIONS_STREAM = "DETECTIONS"
+PLATE_DETECTIONS = "detections.plate.>"
+MATCHER_DURABLE = "hotlist-matcher"
+PLATE_CANDIDATES = "match.candidate.plate"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def publish_changed(js: JetStreamContext, list_name: str, now: datetime) -> None:
+    """Tell every matcher that `list_name` ("hotlist" or a watchlist id) changed.
+
+    Best effort: the change is already stored, and matchers reload periodically anyway, so a refused
+    publish is logged rather than failing the caller's request.
+    """
+    event = events_pb2.WatchlistChangedEvent(id=str(uuid.uuid4()), list=list_name, changed=timestamp(now))
+    try:
+        await publish(js, WATCHLIST_CHANGED, event.SerializeToString(), event.id)
+    except Unavailable as exc:
+        log.warning("watchlist.changed not published; matchers will pick the change up on their next "
+                    "periodic reload", extra={"list": list_name, "error": exc.message})
+
+
+class HotlistCache:
+    """The active hotlist, indexed in memory; `refresh()` reloads it, `run()` keeps it fresh."""
+
+    def __init__(self, load: Callable[[datetime], Awaitable[list[HotlistEntry]]], *,
+                 max_distance: float = DEFAULT_MAX_DISTANCE, clock: Clock = utc_now) -> None:
+        self._load, self._clock, self.max_distance = load, clock, max_distance
+        self.index = HotlistIndex((), max_distance=max_distance)
+        self.version = 0
+        self._changed = asyncio.Event()
+
+    async def refresh(self) -> None:
+        """Reload the active entries and swap the index in one assignment (matching never sees half)."""
+        entries = await self._load(self._clock())
+        self.index = HotlistIndex(entries, max_distance=self.max_distance)
+        self.version += 1
+        log.info("hotlist loaded", extra={"entries": len(self.index), "version": self.version})
+
+    def changed(self) -> None:
+        """Ask for a reload soon (several changes in a row cost one reload)."""
+        self._changed.set()
+
+    async def run(self, nc: NatsClient, stop: asyncio.Event, *, refresh_interval_s: float = 30.0) -> None:
+        """Reload on every hotlist `watchlist.changed` and every `refresh_interval_s`, until `stop`."""
+
+        async def on_changed(msg: Msg) -> None:
+            try:
+                event = events_pb2.WatchlistChangedEvent.FromString(msg.data)
+            except DecodeError:
+                return
+            if event.list == HOTLIST_LIST:
+                self.changed()
+
+        sub = await nc.subscribe(WATCHLIST_CHANGED, cb=on_changed)
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=refresh_interval_s)
+                self._changed.clear()
+                if stop.is_set():
+                    break
+                try:
+                    await self.refresh()
+                except Exception:
+                    log.exception("hotlist reload failed; matching with the previous hotlist")
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+
+def candidate_event(detection: events_pb2.PlateDetectionEvent, hit: HotlistMatch
+                    ) -> events_pb2.MatchCandidateEvent:
+    """The candidate for one (detection, entry) pair; its id is stable so redelivery never duplicates."""
+    return events_pb2.MatchCandidateEvent(
+        id=f"{detection.id}:{hit.entry.id}", camera_id=detection.camera_id, zone=detection.zone,
+        seen=detection.captured, frame_published=detection.frame_published, plate=detection.plate,
+        hotlist_entry=hotlist_entry_pb(hit.entry), distance=hit.distance,
+        snapshot_id=detection.snapshot_id, detection_id=detection.id,
+    )
+
+
+class HotlistMatcher:
+    """Matches each plate detection against the cached hotlist and publishes the candidates."""
+
+    def __init__(self, js: JetStreamContext, cache: HotlistCache, *, clock: Clock = utc_now) -> None:
+        self.js, self.cache, self._clock = js, cache, clock
+
+    async def handle(self, msg: Msg) -> Outcome:
+        """ACK when done, TERM for an undecodable detection, NAK when a candidate cannot be published."""
+        try:
+            detection = events_pb2.PlateDetectionEvent.FromString(msg.data)
+        except DecodeError:
+            log.warning("undecodable plate detection dropped", extra={"subject": msg.subject})
+            return Outcome.TERM
+        if not detection.id or not detection.plate.text:
+            log.warning("plate detection without id or text dropped", extra={"subject": msg.subject})
+            return Outcome.TERM
+        hits = self.cache.index.match(detection.plate.text, detection.plate.country, self._clock())
+        for hit in hits:
+            event = candidate_event(detection, hit)
+            try:
+                await publish(self.js, PLATE_CANDIDATES, event.SerializeToString(), event.id)
+            except Unavailable as exc:
+                log.warning("candidate not published; detection will be retried",
+                            extra={"detection": detection.id, "error": exc.message})
+                return Outcome.NAK
+        return Outcome.ACK
+
+    def consumer(self) -> PullConsumer:
+        return PullConsumer(self.js, DETECTIONS_STREAM, PLATE_DETECTIONS, MATCHER_DURABLE, self.handle)

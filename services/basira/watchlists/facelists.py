@@ -1,0 +1,83 @@
+"""Face watchlists and their enrolled subjects as plain data, and their validation (pure, no I/O).
+
+Face matching itself is a later issue; what is stored now is what matching will need: the subject's
+embeddings (tagged with the model that made them), its legal basis and its expiry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from basira.common.errors import InvalidInput
+from basira.watchlists.hotlist import MAX_TEXT
+
+MAX_NAME = 200
+MAX_IMAGES = 10
+"""Images accepted per enrolment: enough views of one person, bounded work per request."""
+
+
+@dataclass(frozen=True, slots=True)
+class Watchlist:
+    id: str
+    name: str
+    owner_agency: str
+    description: str
+    created: datetime
+    subject_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistSubject:
+    id: str
+    watchlist_id: str
+    label: str
+    legal_kind: str
+    legal_reference: str
+    legal_issued_by: str
+    expires: datetime
+    enrolled_images: int
+
+
+@dataclass(frozen=True, slots=True)
+class FaceTemplate:
+    """One enrolled image's embedding; `model` names the engine and weights that produced it."""
+
+    model: str
+    embedding: tuple[float, ...]
+
+
+def validate_watchlist_name(name: str, field: str = "watchlist.name") -> str:
+    value = name.strip()
+    if not value:
+        raise InvalidInput(f"{field} is required", field=field)
+    if len(value) > MAX_NAME:
+        raise InvalidInput(f"{field} is {len(value)} characters long, over the limit of {MAX_NAME}",
+                           field=field)
+    return value
+
+
+def validate_description(text: str, field: str = "watchlist.description") -> str:
+    value = text.strip()
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{field} is {len(value)} characters long, over the limit of {MAX_TEXT}",
+                           field=field)
+    return value
+
+
+def validate_label(label: str, field: str = "label") -> str:
+    """The subject's label: a case reference or pseudonym an operator recognises; required."""
+    value = label.strip()
+    if not value:
+        raise InvalidInput(f"{field} is required (a case reference or pseudonym)", field=field)
+    if len(value) > MAX_NAME:
+        raise InvalidInput(f"{field} is {len(value)} characters long, over the limit of {MAX_NAME}",
+                           field=field)
+    return value
+
+
+def validate_image_count(count: int, field: str = "images") -> None:
+    if count == 0:
+        raise InvalidInput(f"{field}: send at least one face image of the subject", field=field)
+    if count > MAX_IMAGES:
+        raise InvalidInput(f"{field}: {count} images sent, at most {MAX_IMAGES} per enrolment", field=field)

@@ -1,0 +1,224 @@
+"""PostgreSQL storage of hotlists and face watchlists (tables `watchlists_*`, see migrations/).
+
+Entries are never deleted: removal stamps who, when and why, so oversight can reconstruct what was on
+a list at any time. Times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from basira.common.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
+from basira.watchlists.facelists import FaceTemplate, Watchlist, WatchlistSubject
+from basira.watchlists.hotlist import (
+    HotlistEntry,
+    HotlistReason,
+    LegalBasis,
+    NewHotlistEntry,
+)
+
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+_HOTLIST_COLUMNS = """id, seq, plate, country, reason, legal_kind, legal_reference, legal_issued_by,
+    owner_agency, created_by, created, expires, confusable_tolerant, note, removed"""
+
+
+def page_size(requested: int) -> int:
+    """The page size to use: DEFAULT_PAGE when unset, at most MAX_PAGE."""
+    if requested < 0:
+        raise InvalidInput(f"page.page_size must be >= 0, got {requested}", field="page.page_size")
+    return min(requested or DEFAULT_PAGE, MAX_PAGE)
+
+
+def page_after(token: str) -> int:
+    """The position a `page_token` points after (0 for the first page)."""
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise InvalidInput("page.page_token is not a token this service returned", field="page.page_token")
+    return int(token)
+
+
+def _hotlist_entry(row: dict[str, Any]) -> HotlistEntry:
+    return HotlistEntry(
+        id=str(row["id"]), plate=row["plate"], country=row["country"], reason=HotlistReason(row["reason"]),
+        legal_basis=LegalBasis(row["legal_kind"], row["legal_reference"], row["legal_issued_by"]),
+        owner_agency=row["owner_agency"], expires=row["expires"],
+        confusable_tolerant=row["confusable_tolerant"], note=row["note"], created=row["created"],
+        created_by=row["created_by"], removed=row["removed"],
+    )
+
+
+class WatchlistStore:
+    """Reads and writes the `watchlists_*` tables through a connection pool (autocommit)."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    # -- plate hotlist -----------------------------------------------------------------------
+
+    async def add_hotlist_entry(self, new: NewHotlistEntry, *, created_by: str, now: datetime) -> HotlistEntry:
+        """Store a validated entry; AlreadyExists if the agency has an active entry for that plate."""
+        entry_id = uuid.uuid4()
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                               (f"hotlist:{new.owner_agency}:{new.plate}",))
+            cur = await conn.execute(
+                """SELECT id FROM watchlists_hotlist WHERE owner_agency = %s AND plate = %s
+                   AND country = %s AND removed IS NULL AND expires > %s""",
+                (new.owner_agency, new.plate, new.country, now))
+            existing = await cur.fetchone()
+            if existing is not None:
+                raise AlreadyExists(f"{new.owner_agency} already has hotlist entry {existing[0]} for plate "
+                                    f"{new.plate}; remove it first or let it expire")
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                f"""INSERT INTO watchlists_hotlist (id, plate, plate_as_reported, country, reason, legal_kind,
+                       legal_reference, legal_issued_by, owner_agency, created_by, created, expires,
+                       confusable_tolerant, note)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   RETURNING {_HOTLIST_COLUMNS}""",
+                (entry_id, new.plate, new.plate_as_reported, new.country, int(new.reason),
+                 new.legal_basis.kind, new.legal_basis.reference, new.legal_basis.issued_by,
+                 new.owner_agency, created_by, now, new.expires, new.confusable_tolerant, new.note))
+            row = await cur.fetchone()
+        assert row is not None
+        return _hotlist_entry(row)
+
+    async def get_hotlist_entry(self, entry_id: uuid.UUID) -> HotlistEntry:
+        """The entry (removed or not); NotFound if there is none with that id."""
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(f"SELECT {_HOTLIST_COLUMNS} FROM watchlists_hotlist WHERE id = %s", (entry_id,))
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"no hotlist entry {entry_id}")
+        return _hotlist_entry(row)
+
+    async def remove_hotlist_entry(self, entry_id: uuid.UUID, *, agency: str, removed_by: str, reason: str,
+                                   now: datetime) -> HotlistEntry:
+        """Take an entry off the list. NotFound if absent or already removed; PermissionDenied if
+        `agency` does not own it."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(f"SELECT {_HOTLIST_COLUMNS} FROM watchlists_hotlist WHERE id = %s FOR UPDATE",
+                              (entry_id,))
+            row = await cur.fetchone()
+            if row is None or row["removed"] is not None:
+                raise NotFound(f"no hotlist entry {entry_id} on the list")
+            if row["owner_agency"] != agency:
+                raise PermissionDenied(f"hotlist entry {entry_id} belongs to {row['owner_agency']}; only "
+                                       "the owning agency can remove it")
+            await cur.execute(
+                f"""UPDATE watchlists_hotlist SET removed = %s, removed_by = %s, removal_reason = %s
+                   WHERE id = %s RETURNING {_HOTLIST_COLUMNS}""", (now, removed_by, reason, entry_id))
+            updated = await cur.fetchone()
+        assert updated is not None
+        return _hotlist_entry(updated)
+
+    async def list_hotlist(self, *, now: datetime, include_expired: bool, after: int, limit: int
+                           ) -> tuple[list[HotlistEntry], str]:
+        """Entries on the list (not removed), oldest first; returns (page, next page token or "")."""
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                f"""SELECT {_HOTLIST_COLUMNS} FROM watchlists_hotlist
+                   WHERE removed IS NULL AND seq > %s AND (%s OR expires > %s)
+                   ORDER BY seq LIMIT %s""", (after, include_expired, now, limit + 1))
+            rows = await cur.fetchall()
+        token = str(rows[limit - 1]["seq"]) if len(rows) > limit else ""
+        return [_hotlist_entry(r) for r in rows[:limit]], token
+
+    async def active_hotlist(self, now: datetime) -> list[HotlistEntry]:
+        """Every entry that may match at `now` (for the in-memory matcher)."""
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(f"""SELECT {_HOTLIST_COLUMNS} FROM watchlists_hotlist
+                                 WHERE removed IS NULL AND expires > %s ORDER BY seq""", (now,))
+            rows = await cur.fetchall()
+        return [_hotlist_entry(r) for r in rows]
+
+    # -- face watchlists ---------------------------------------------------------------------
+
+    async def create_watchlist(self, *, name: str, description: str, owner_agency: str, created_by: str,
+                               now: datetime) -> Watchlist:
+        """A new, empty list; AlreadyExists if the agency has a list of that name."""
+        list_id = uuid.uuid4()
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """INSERT INTO watchlists_lists (id, name, owner_agency, description, created_by, created)
+                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (owner_agency, name) DO NOTHING RETURNING id""",
+                (list_id, name, owner_agency, description, created_by, now))
+            if await cur.fetchone() is None:
+                raise AlreadyExists(f"{owner_agency} already has a watchlist named {name!r}")
+        return Watchlist(id=str(list_id), name=name, owner_agency=owner_agency, description=description,
+                         created=now, subject_count=0)
+
+    async def _watchlists(self, where: str, params: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                f"""SELECT l.id, l.seq, l.name, l.owner_agency, l.description, l.created,
+                       (SELECT count(*) FROM watchlists_subjects s WHERE s.watchlist_id = l.id
+                           AND s.removed IS NULL AND s.expires > %s) AS subject_count
+                   FROM watchlists_lists l WHERE {where}""", (now, *params))
+            return await cur.fetchall()
+
+    @staticmethod
+    def _watchlist(row: dict[str, Any]) -> Watchlist:
+        return Watchlist(id=str(row["id"]), name=row["name"], owner_agency=row["owner_agency"],
+                         description=row["description"], created=row["created"],
+                         subject_count=int(row["subject_count"]))
+
+    async def get_watchlist(self, list_id: uuid.UUID, now: datetime) -> Watchlist:
+        rows = await self._watchlists("l.id = %s", (list_id,), now)
+        if not rows:
+            raise NotFound(f"no watchlist {list_id}")
+        return self._watchlist(rows[0])
+
+    async def list_watchlists(self, *, owner_agency: str, now: datetime, after: int, limit: int
+                              ) -> tuple[list[Watchlist], str]:
+        """The agency's own lists, oldest first; returns (page, next page token or "")."""
+        rows = await self._watchlists("l.owner_agency = %s AND l.seq > %s ORDER BY l.seq LIMIT %s",
+                                      (owner_agency, after, limit + 1), now)
+        token = str(rows[limit - 1]["seq"]) if len(rows) > limit else ""
+        return [self._watchlist(r) for r in rows[:limit]], token
+
+    async def enrol_subject(self, *, watchlist_id: uuid.UUID, label: str, legal_basis: LegalBasis,
+                            expires: datetime, templates: Sequence[FaceTemplate], created_by: str,
+                            now: datetime) -> WatchlistSubject:
+        """Store a subject and one embedding per enrolled image, in one transaction."""
+        subject_id = uuid.uuid4()
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                """INSERT INTO watchlists_subjects (id, watchlist_id, label, legal_kind, legal_reference,
+                       legal_issued_by, created_by, created, expires)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                (subject_id, watchlist_id, label, legal_basis.kind, legal_basis.reference,
+                 legal_basis.issued_by, created_by, now, expires))
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO watchlists_embeddings (subject_id, model, embedding) VALUES (%s, %s, %s)",
+                    [(subject_id, t.model, list(t.embedding)) for t in templates])
+        return WatchlistSubject(id=str(subject_id), watchlist_id=str(watchlist_id), label=label,
+                                legal_kind=legal_basis.kind, legal_reference=legal_basis.reference,
+                                legal_issued_by=legal_basis.issued_by, expires=expires,
+                                enrolled_images=len(templates))
+
+    async def remove_subject(self, *, watchlist_id: uuid.UUID, subject_id: uuid.UUID, removed_by: str,
+                             reason: str, now: datetime) -> None:
+        """Take a subject off its list; NotFound if it is not (or no longer) on that list."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                """UPDATE watchlists_subjects SET removed = %s, removed_by = %s, removal_reason = %s
+                   WHERE id = %s AND watchlist_id = %s AND removed IS NULL RETURNING id""",
+                (now, removed_by, reason, subject_id, watchlist_id))
+            if await cur.fetchone() is None:
+                raise NotFound(f"no subject {subject_id} on watchlist {watchlist_id}")
