@@ -32,23 +32,28 @@ bundle_revisions contains manifest.revision if {
 	root in {"", "basira"}
 }
 
-# ---- the input, read defensively (a malformed input must deny, never error) ----
+# ---- the input, read defensively: a malformed input denies instead of failing the evaluation ----
 
-subject := input.subject if is_object(input.subject)
+subject := input.subject if {
+	is_object(input.subject)
+} else := {}
 
-else := {}
+resource := input.resource if {
+	is_object(input.resource)
+} else := {}
 
-resource := input.resource if is_object(input.resource)
-
-else := {}
-
-ctx := input.context if is_object(input.context)
-
-else := {}
+ctx := input.context if {
+	is_object(input.context)
+} else := {}
 
 user := object.get(subject, "user", "")
 
-agency_id := object.get(subject, "agency", "")
+# The agency whose agreement governs the call: the subject's own or, for a delivery act (a service
+# handing a match or a camera alarm to an agency, "on_behalf" in the catalogue), the recipient's.
+agency_id := resource.recipient_agency if {
+	action.on_behalf
+	is_string(resource.recipient_agency)
+} else := object.get(subject, "agency", "")
 
 clearance := c if {
 	c := subject.clearance
@@ -61,9 +66,9 @@ roles contains role if {
 	is_string(role)
 }
 
-action_id := input.action if is_string(input.action)
-
-else := ""
+action_id := input.action if {
+	is_string(input.action)
+} else := ""
 
 # The action's entry in the catalogue; undefined for an unknown action.
 action := data.basira.actions[action_id]
@@ -85,9 +90,10 @@ granting_roles contains role if {
 
 # ---- time: context.time is the clock for every expiry check ----
 
-# Nanoseconds since the epoch of an RFC 3339 time; undefined for a non-string. The policy client
-# normalises every time in the input before asking (regorus fails the whole evaluation on a
-# malformed time, which the client then reports as Unavailable: fail closed either way).
+# Nanoseconds since the epoch of an RFC 3339 time; undefined for a non-string. The one exception to
+# "deny, never fail": regorus fails the whole evaluation on a malformed time string (OPA makes it
+# undefined), so PolicyClient normalises every time before asking and a direct caller gets an error
+# (HTTP 500), which is a refusal too.
 parse_time(value) := time.parse_rfc3339_ns(value) if is_string(value)
 
 now_ns := parse_time(ctx.time)

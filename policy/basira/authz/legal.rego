@@ -118,7 +118,7 @@ deny contains msg if {
 	authorization_needed
 	zone_scoped
 	authorization
-	zone := resource.zone
+	some zone in requested_zones
 	not zone in auth_scope_zones
 	msg := sprintf("zone \"%v\" is outside the scope of authorization \"%v\"", [zone, authorization_label])
 }

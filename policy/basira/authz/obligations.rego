@@ -1,8 +1,8 @@
 # Obligations the gate applies to an allowed answer: masking, result caps, redaction, zone filter.
 #
-# Always: mask_faces, mask_plates (bool), max_results (int), redact_fields (sorted field names).
-# Zone-scoped actions add zones (the zones an answer may draw from); retention.purge adds
-# retention_days.
+# Always: mask_faces, mask_plates (bool), max_results (int), redact_fields (sorted dotted protobuf
+# paths of response fields to clear). Zone-scoped actions add zones and cameras: a row of an answer
+# may be shown if its zone is in zones or its camera in cameras. retention.purge adds retention_days.
 package basira.authz
 
 import rego.v1
@@ -52,7 +52,7 @@ max_results := action.max_results if {
 redact_fields contains field if {
 	some class, spec in data.basira.data_classes
 	not class in granted_classes
-	some field in spec.fields
+	some field in spec.redact_fields
 }
 
 # ... and fields that every role granting this action redacts.
@@ -64,11 +64,11 @@ redact_fields contains field if {
 	}
 }
 
-zone_obligation := {"zones": sort(answer_zones)} if {
+zone_obligation := {"zones": sort(answer_zones), "cameras": sort(answer_cameras)} if {
 	zone_scoped
 } else := {}
 
-# Zones an answer may draw from: granted, requested (if a zone was named), and inside the
+# Zones an answer may draw from: granted, requested (if zones were named), and inside the
 # authorization's scope when one is in force.
 answer_zones contains zone if {
 	some zone in agreement.zones
@@ -76,9 +76,27 @@ answer_zones contains zone if {
 	zone_authorized(zone)
 }
 
-zone_requested(_) if not is_string(resource.zone)
+# Cameras granted one by one (body-worn, vehicle cameras; cameras an authorization names).
+answer_cameras contains camera if {
+	some camera in agreement.cameras
+	camera_authorized(camera)
+}
 
-zone_requested(zone) if zone == resource.zone
+answer_cameras contains camera if {
+	some camera in auth_scope_cameras
+	authorization_scoped
+	camera_granted(camera)
+}
+
+camera_authorized(_) if not authorization_scoped
+
+camera_authorized(camera) if camera in auth_scope_cameras
+
+camera_authorized(camera) if camera_zone(camera) in auth_scope_zones
+
+zone_requested(_) if count(requested_zones) == 0
+
+zone_requested(zone) if zone in requested_zones
 
 zone_authorized(_) if not authorization_scoped
 

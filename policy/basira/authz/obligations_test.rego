@@ -30,7 +30,7 @@ test_allow_analyst_evidence_stays_masked_and_redacted if {
 	o := obligations_for(call(analyst, "evidence.view", {"zone": "medina"}, theft_case))
 	o.mask_faces == true
 	o.mask_plates == true
-	o.redact_fields == ["plate_text", "watchlist_subject"]
+	o.redact_fields == ["sightings.plate"]
 }
 
 test_allow_role_redaction_applies_only_if_every_granting_role_redacts if {
@@ -41,8 +41,12 @@ test_allow_role_redaction_applies_only_if_every_granting_role_redacts if {
 
 test_allow_traffic_answers_redact_classes_it_is_not_granted if {
 	o := obligations_for(call(traffic_operator, "camera.list", {}, {}))
-	o.redact_fields == ["face_box", "face_crop", "face_embedding", "frame", "snapshot", "snapshot_ref", "stream_url", "watchlist_subject"]
+	o.redact_fields == [
+		"alert.snapshot_id", "camera.source_url", "cameras.source_url",
+		"sightings.distance", "sightings.face", "sightings.snapshot_id",
+	]
 	o.zones == ["downtown", "medina", "port", "ring-road"]
+	o.cameras == []
 }
 
 test_allow_max_results_per_action_and_default if {
@@ -52,10 +56,28 @@ test_allow_max_results_per_action_and_default if {
 	obligations_for(allowed_examples["alert.stream"]).max_results == 7 with data.basira.settings.default_max_results as 7
 }
 
-test_allow_zones_limited_to_the_authorization_scope if {
+test_allow_zones_and_cameras_of_the_agreement if {
+	o := obligations_for(allowed_examples["camera.list"])
+	o.zones == ["downtown", "medina", "port", "ring-road"]
+	o.cameras == ["bwc-police-01", "bwc-police-02"]
+}
+
+test_allow_zones_and_cameras_limited_to_the_authorization_scope if {
 	o := obligations_for(allowed_examples["search.trajectory"])
 	o.zones == ["downtown", "medina"]
+	o.cameras == ["bwc-police-01"]
 	obligations_for(face_search).zones == ["medina"]
+}
+
+test_allow_agreement_camera_inside_an_authorized_zone if {
+	order := object.union(court_order, {"scope": {"zones": ["medina"], "cameras": []}})
+	trajectory := object.union(allowed_examples["search.trajectory"], {"context": {"authorization": order}, "resource": {"zone": "medina"}})
+	obligations_for(trajectory).cameras == ["bwc-police-01", "bwc-police-02"]
+}
+
+test_allow_zones_limited_to_the_requested_filter if {
+	o := obligations_for(call(operator, "alert.stream", {"zones": ["medina", "port"]}, {}))
+	o.zones == ["medina", "port"]
 }
 
 test_allow_unscoped_actions_carry_no_zone_filter if {

@@ -39,7 +39,9 @@ deny contains msg if {
 	msg := sprintf("agency \"%v\" is not granted data class \"%v\"", [agency_id, class])
 }
 
+# Clearance is a person's: delivery acts are cleared when a person of the recipient streams or views.
 deny contains msg if {
+	not action.on_behalf
 	some class in data_classes
 	needed := data.basira.data_classes[class].min_clearance
 	clearance < needed
@@ -56,10 +58,21 @@ deny contains msg if {
 	msg := sprintf("action \"%v\" needs resource.zone", [action_id])
 }
 
+# Zones a call names: resource.zone, and resource.zones (e.g. an alert stream's filter).
+requested_zones contains zone if {
+	zone := resource.zone
+	is_string(zone)
+}
+
+requested_zones contains zone if {
+	is_array(resource.zones)
+	some zone in resource.zones
+}
+
 deny contains msg if {
 	zone_scoped
 	agreement
-	zone := resource.zone
+	some zone in requested_zones
 	not zone in agreement.zones
 	msg := sprintf("agency \"%v\" is not granted zone \"%v\"", [agency_id, zone])
 }

@@ -17,7 +17,7 @@ test_deny_traffic_agency_never_gets_biometric_data if {
 	traffic_investigator := object.union(investigator, {"agency": "traffic"})
 	r := reasons(object.union(face_search, {"subject": traffic_investigator}))
 	"agency \"traffic\" is not granted data class \"biometric\"" in r
-	"agency \"traffic\" is not granted data class \"biometric\"" in reasons(call(traffic_operator, "watchlist.list", {"agency": "traffic"}, {}))
+	"agency \"traffic\" is not granted data class \"watchlist\"" in reasons(call(traffic_operator, "watchlist.list", {"agency": "traffic"}, {}))
 }
 
 test_allow_traffic_agency_counts_and_plates if {
@@ -27,7 +27,7 @@ test_allow_traffic_agency_counts_and_plates if {
 
 test_deny_traffic_agency_evidence_images if {
 	r := reasons(call(traffic_operator, "evidence.view", {"zone": "ring-road"}, {"purpose": "traffic-enforcement"}))
-	"agency \"traffic\" is not granted data class \"snapshot\"" in r
+	"agency \"traffic\" is not granted data class \"video\"" in r
 }
 
 test_deny_clearance_below_the_data_class_minimum if {
@@ -43,6 +43,12 @@ test_deny_camera_registration_without_a_zone if {
 test_deny_zone_outside_the_agreement if {
 	r := reasons(call(camera_admin, "camera.register", {"zone": "airport", "cameras": ["cam-airport-09"]}, {}))
 	"agency \"police\" is not granted zone \"airport\"" in r
+}
+
+test_deny_stream_filter_naming_a_zone_outside_the_agreement if {
+	r := reasons(call(operator, "alert.stream", {"zones": ["medina", "airport"]}, {}))
+	"agency \"police\" is not granted zone \"airport\"" in r
+	not "agency \"police\" is not granted zone \"medina\"" in r
 }
 
 test_deny_camera_outside_the_agreement if {
@@ -101,4 +107,21 @@ test_allow_privacy_officer_queries_own_agency_records if {
 
 test_allow_oversight_reads_every_agency_records if {
 	allow with input as call(auditor, "audit.query", {"agency": "intelligence"}, {})
+}
+
+test_allow_delivery_judged_on_the_recipient_agreement if {
+	plate_hit := allowed_examples["match.plate"]
+	allow with input as plate_hit
+	r := reasons(object.union(plate_hit, {"resource": {"recipient_agency": "intelligence"}}))
+	"camera \"cam-ring-01\" is not granted to agency \"intelligence\"" in r
+}
+
+test_deny_face_match_delivered_to_traffic if {
+	r := reasons(object.union(allowed_examples["match.live_face"], {"resource": {"recipient_agency": "traffic"}}))
+	"agency \"traffic\" is not granted data class \"biometric\"" in r
+}
+
+test_deny_delivery_without_a_recipient if {
+	r := reasons(json.remove(allowed_examples["alert.camera_health"], ["resource/recipient_agency"]))
+	"agency \"platform\" is not granted zone \"port\"" in r
 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import ClassVar
 
 from pydantic import Field
 
@@ -16,7 +15,7 @@ DEFAULT_AGENCIES_FILE = REPO_ROOT / "policy" / "basira" / "agencies" / "data.jso
 
 
 class AlertingSettings(ServiceSettings):
-    service_name_default: ClassVar[str] = "alerting"
+    service_name_default = "alerting"
 
     dedupe_window_s: float = Field(120.0, ge=0, description=(
         "Repeat sightings of the same target at the same camera within this many seconds fold into "
@@ -29,7 +28,7 @@ class AlertingSettings(ServiceSettings):
     service_user: str = Field("service:alerting", description="User this service acts as in policy.")
     service_agency: str = Field("platform", description="Agency this service acts for in policy.")
     face_match_purpose: str = Field("serious-crime", description="Purpose given to policy for face hits.")
-    health_purpose: str = Field("public-order", description="Purpose given to policy for camera alarms.")
+    health_purpose: str = Field("", description="Purpose given to policy for camera alarms ('' = none).")
     open_alert_replay_limit: int = Field(500, ge=0, description=(
         "At most this many still-open alerts are replayed to a StreamAlerts call with after_sequence 0."))
     republish_interval_s: float = Field(5.0, gt=0, description=(

@@ -39,6 +39,7 @@ from basira.common.auth import Subject
 from basira.common.errors import PermissionDenied, Unavailable
 from basira.common.gate import Gate
 from basira.common.nats import Outcome, PullConsumer, publish
+from basira.common.policy_input import context_from_request
 from basira.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -143,11 +144,17 @@ class AlertEngine:
         seen = when(event.seen)
         resource: dict[str, Any] = {"zone": event.zone, "cameras": [event.camera_id], "seen": _iso(seen)}
         record: dict[str, Any] = {}
+        # Purpose, case and authorization travel with the candidate if its contract carries an
+        # `access` field (needed for live face matching); otherwise purposes come from settings.
+        context = context_from_request(event)
         if kind == KIND_FACE_MATCH:
             action = FACE_ACTION
             resource.update({"data_class": "biometric", "watchlist": event.watchlist_id,
                              "subject_id": event.subject_id})
-            context = {"purpose": self.settings.face_match_purpose, "time": utc_now_iso()}
+            expires = getattr(event, "entry_expires", None)
+            if expires is not None:
+                resource["entry_expires"] = _iso(when(expires))
+            context.setdefault("purpose", self.settings.face_match_purpose)
             record["biometric"] = {"watchlist": event.watchlist_id, "subject_id": event.subject_id,
                                    "input": event.detection_id, "distance": event.distance,
                                    "verified_by": []}
@@ -156,7 +163,7 @@ class AlertEngine:
             resource.update({"data_class": "plate", "hotlist_entry": entry.id, "plate": event.plate.text,
                              "owner_agency": entry.owner_agency,
                              "entry_expires": _iso(when(entry.expires))})
-            context = {"purpose": plate_purpose(entry.reason), "time": utc_now_iso()}
+            context.setdefault("purpose", plate_purpose(entry.reason))
         for agency in recipient_candidates(entry.owner_agency, self.agencies):
             if not await self._may_receive(agency, action, resource, context, **record):
                 continue
@@ -175,9 +182,11 @@ class AlertEngine:
             return Outcome.TERM
         if not is_alarm(event):
             return Outcome.ACK
-        resource = {"zone": event.zone, "cameras": [event.camera_id], "data_class": "metadata",
-                    "health_kind": event.kind}
-        context = {"purpose": self.settings.health_purpose, "time": utc_now_iso()}
+        # No data_class: the action's own (camera metadata) applies.
+        resource = {"zone": event.zone, "cameras": [event.camera_id], "health_kind": event.kind}
+        context: dict[str, Any] = {"time": utc_now_iso()}
+        if self.settings.health_purpose:
+            context["purpose"] = self.settings.health_purpose
         try:
             for agency in recipient_candidates("", self.agencies):
                 if not await self._may_receive(agency, HEALTH_ACTION, resource, context):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from basira.alerting.alerts import (
     KIND_CAMERA_HEALTH,
@@ -76,8 +76,9 @@ def alert_from_health(event: events_pb2.CameraHealthEvent, agency: str, *, now: 
 
 def alert_to_proto(alert: AlertRecord, *, sequence: int | None = None) -> alert_pb2.Alert:
     message = alert_pb2.Alert(
-        id=alert.id, sequence=alert.sequence if sequence is None else sequence, kind=alert.kind,
-        state=alert.state, agency=alert.agency, zone=alert.zone, camera_id=alert.camera_id,
+        id=alert.id, sequence=alert.sequence if sequence is None else sequence,
+        kind=cast(alert_pb2.AlertKind, alert.kind), state=cast(alert_pb2.AlertState, alert.state),
+        agency=alert.agency, zone=alert.zone, camera_id=alert.camera_id,
         sightings=alert.sightings, summary=alert.summary, snapshot_id=alert.snapshot_id,
         acknowledged_by=list(alert.acknowledged_by), confirmed_by=list(alert.confirmed_by),
         escalated_to=alert.escalated_to, actor=alert.actor,

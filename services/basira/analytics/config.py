@@ -25,14 +25,21 @@ class AnalyticsSettings(ServiceSettings):
                                         "'insightface' (needs `model_dir`).")
     counting: dict[str, Any] = Field(default_factory=lambda: {"type": "mog2-line"},
                                      description="Vehicle counter table; `type` 'mog2-line'.")
-    engine_threads: int = Field(2, ge=1, le=64, description="Threads running plate/face engines at once.")
-    frame_workers: bool = Field(True, description="Consume frames.> (off: RPCs and hotlist matching only).")
-    frames_in_flight: int = Field(4, ge=1, le=256, description="Frames one copy handles at once.")
-    max_image_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1024, description="Largest image or frame accepted.")
-    max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1024, description="Most pixels in an image or frame.")
-    count_idle_close_s: float = Field(90.0, gt=0, description="A camera silent this long has its open "
-                                      "minute bucket closed and published.")
-    hotlist_matcher: bool = Field(True, description="Match plate detections against the hotlist.")
-    hotlist_refresh_s: float = Field(30.0, gt=0, description="Reload the hotlist at least this often.")
-    hotlist_max_distance: float = Field(0.6, ge=0, le=3, description="Look-alike edit distance accepted for "
-                                        "confusable-tolerant entries (0.3 per look-alike).")
+    engine_threads: int = Field(
+        default=2, ge=1, le=64, description="Threads running plate/face engines at once.")
+    frame_workers: bool = Field(
+        default=True, description="Consume frames.> (off: RPCs and hotlist matching only).")
+    frames_in_flight: int = Field(default=4, ge=1, le=256, description="Frames one copy handles at once.")
+    max_image_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES, ge=1024, description="Largest image or frame accepted (bytes).")
+    max_image_pixels: int = Field(
+        default=DEFAULT_MAX_PIXELS, ge=1024, description="Most pixels in an image or frame.")
+    count_idle_close_s: float = Field(
+        default=90.0, gt=0,
+        description="A camera silent this long has its open minute bucket closed and published.")
+    hotlist_matcher: bool = Field(default=True, description="Match plate detections against the hotlist.")
+    hotlist_refresh_s: float = Field(
+        default=30.0, gt=0, description="Reload the hotlist at least this often (seconds).")
+    hotlist_max_distance: float = Field(
+        default=0.6, ge=0, le=3,
+        description="Look-alike edit distance accepted for confusable-tolerant entries (0.3 per look-alike).")

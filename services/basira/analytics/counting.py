@@ -156,27 +156,38 @@ class Mog2LineCounterConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["mog2-line"] = Field("mog2-line", description="Counter selector.")
-    process_width: int = Field(320, ge=64, le=1920, description="Frames are shrunk to this width (px) first.")
+    type: Literal["mog2-line"] = Field(default="mog2-line", description="Counter selector.")
+    process_width: int = Field(
+        default=320, ge=64, le=1920, description="Frames are shrunk to this width (px) first.")
     line: tuple[float, float, float, float] = Field(
-        (0.0, 0.5, 1.0, 0.5), description="Counting line x1, y1, x2, y2 as fractions of width and height.")
-    history: int = Field(200, ge=10, le=10000, description="Frames the background model remembers.")
-    var_threshold: float = Field(25.0, gt=0, description="MOG2 squared Mahalanobis distance for foreground.")
-    min_area: float = Field(0.01, gt=0, lt=1, description="Smallest object counted, as a fraction of the frame.")
-    min_fragment: float = Field(0.003, gt=0, lt=1, description="Smallest blob kept for merging into an "
-                                "object, as a fraction of the frame (smaller ones are noise).")
-    merge_gap: float = Field(0.025, ge=0, lt=1, description="Blobs closer than this (fraction of the width) "
-                             "are one object.")
-    max_jump: float = Field(0.35, gt=0, le=2, description="Farthest a centroid moves between two frames, "
-                            "as a fraction of the frame diagonal (raise it for low frame rates).")
-    max_missed: int = Field(3, ge=0, le=100, description="Frames a track survives without a blob.")
-    min_track_frames: int = Field(3, ge=1, le=100, description="Frames an object must be followed before it "
-                                  "can count (drops flicker).")
-    max_foreground: float = Field(0.6, gt=0, le=1, description="Frames with more foreground than this "
-                                  "(a lighting change, a moved camera) are learnt but not counted.")
-    normalise_exposure: bool = Field(True, description="Scale each frame to a fixed median brightness so "
-                                     "camera auto-exposure swings are not taken for motion.")
-
+        default=(0.0, 0.5, 1.0, 0.5),
+        description="Counting line x1, y1, x2, y2 as fractions of width and height.")
+    history: int = Field(default=200, ge=10, le=10000, description="Frames the background model remembers.")
+    var_threshold: float = Field(
+        default=25.0, gt=0, description="MOG2 squared Mahalanobis distance for foreground.")
+    min_area: float = Field(
+        default=0.01, gt=0, lt=1, description="Smallest object counted, as a fraction of the frame.")
+    min_fragment: float = Field(
+        default=0.003, gt=0, lt=1,
+        description="Smallest blob kept for merging into an object, as a fraction of the frame (smaller "
+        "ones are noise).")
+    merge_gap: float = Field(
+        default=0.025, ge=0, lt=1, description="Blobs closer than this (fraction of width) are one object.")
+    max_jump: float = Field(
+        default=0.35, gt=0, le=2,
+        description="Farthest a centroid moves between two frames, as a fraction of the frame diagonal "
+        "(raise it for low frame rates).")
+    max_missed: int = Field(default=3, ge=0, le=100, description="Frames a track survives without a blob.")
+    min_track_frames: int = Field(
+        default=3, ge=1, le=100, description="Frames an object must be followed before it can count.")
+    max_foreground: float = Field(
+        default=0.6, gt=0, le=1,
+        description="Frames with more foreground than this (a lighting change, a moved camera) are learnt "
+        "but not counted.")
+    normalise_exposure: bool = Field(
+        default=True,
+        description="Scale each frame to a fixed median brightness so camera auto-exposure swings are not "
+        "taken for motion.")
 
 class Mog2LineCounter:
     """The default vehicle counter; one instance per camera (not thread-safe)."""
@@ -217,8 +228,11 @@ class Mog2LineCounter:
         mask = cv2.dilate(mask, self._kernel, iterations=2)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         frame_area = mask.shape[0] * mask.shape[1]
-        fragments: list[Box] = [cv2.boundingRect(contour) for contour in contours
-                                if cv2.contourArea(contour) >= c.min_fragment * frame_area]
+        fragments: list[Box] = []
+        for contour in contours:
+            if cv2.contourArea(contour) >= c.min_fragment * frame_area:
+                x, y, w, h = cv2.boundingRect(contour)
+                fragments.append((x, y, w, h))
         objects = merge_near_boxes(fragments, c.merge_gap * mask.shape[1])
         centroids = [(x + w / 2.0, y + h / 2.0) for x, y, w, h in objects if w * h >= c.min_area * frame_area]
         return mask, centroids

@@ -100,10 +100,11 @@ class FrameWorker:
     """Handles `frames.>` messages: decode → count (ordered) → read plates (engine threads) → publish."""
 
     def __init__(self, js: JetStreamContext, plates: PlateEngine, threads: EngineThreads,
-                 counting: CameraCounting, *, limits: FrameLimits = FrameLimits(), max_in_flight: int = 4,
+                 counting: CameraCounting, *, limits: FrameLimits | None = None, max_in_flight: int = 4,
                  idle_check_s: float = 5.0, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.js, self.plates, self.threads, self.counting = js, plates, threads, counting
-        self.limits, self.max_in_flight, self.idle_check_s = limits, max_in_flight, idle_check_s
+        self.limits = limits or FrameLimits()
+        self.max_in_flight, self.idle_check_s = max_in_flight, idle_check_s
         self._monotonic = monotonic
         self._ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-count")
         self._pending: list[events_pb2.CountEvent] = []
@@ -161,7 +162,8 @@ class FrameWorker:
             while self._pending:
                 event = self._pending[0]
                 try:
-                    await publish(self.js, count_subject(event.camera_id), event.SerializeToString(), event.id)
+                    await publish(self.js, count_subject(event.camera_id), event.SerializeToString(),
+                                  event.id)
                 except Unavailable as exc:
                     log.warning("count event not published yet: %s", exc.message, extra={"count": event.id})
                     return

@@ -63,24 +63,25 @@ class DlibFaceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["dlib"] = Field("dlib", description="Engine selector; this engine is 'dlib'.")
-    detect_max_side: int = Field(800, ge=160, le=4096, description="Longest side (px) the HOG detector "
-                                 "sees; larger images are shrunk first (HOG cost grows with the area).")
-    upsample: int = Field(1, ge=0, le=3, description="Times the detector upsamples; finds smaller faces, "
-                          "at 4× cost each.")
-    min_score: float = Field(0.0, description="HOG detection threshold adjustment (higher = fewer, surer faces).")
-    jitters: int = Field(0, ge=0, le=100, description="Re-sampled embeddings averaged per face (slower, "
-                         "slightly more robust).")
-
+    type: Literal["dlib"] = Field(default="dlib", description="Engine selector; this engine is 'dlib'.")
+    detect_max_side: int = Field(
+        default=800, ge=160, le=4096,
+        description="Longest side (px) the HOG detector sees; larger images are shrunk first.")
+    upsample: int = Field(
+        default=1, ge=0, le=3, description="Times the detector upsamples: smaller faces, 4x cost each.")
+    min_score: float = Field(
+        default=0.0, description="HOG threshold adjustment (higher = fewer, surer faces).")
+    jitters: int = Field(
+        default=0, ge=0, le=100, description="Re-sampled embeddings averaged per face (slower, steadier).")
 
 class InsightFaceConfig(BaseModel):
-    """insightface SCRFD + ArcFace from an operator's model directory (not shipped: non-commercial weights)."""
+    """insightface SCRFD + ArcFace from an operator's model directory (public weights: non-commercial)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["insightface"] = Field("insightface", description="Engine selector.")
-    model_dir: Path | None = Field(None, description="Directory holding the operator's SCRFD and ArcFace ONNX "
-                                   "models.")
+    type: Literal["insightface"] = Field(default="insightface", description="Engine selector.")
+    model_dir: Path | None = Field(default=None, description="Directory holding the operator's SCRFD and "
+                                   "ArcFace ONNX models.")
 
 
 class DlibFaceEngine:
@@ -146,7 +147,8 @@ class DlibFaceEngine:
 
 def _insightface(config: InsightFaceConfig) -> FaceEngine:
     if config.model_dir is None or not config.model_dir.is_dir():
-        where = "no model_dir is set" if config.model_dir is None else f"{config.model_dir} is not a directory"
+        where = ("no model_dir is set" if config.model_dir is None
+                 else f"{config.model_dir} is not a directory")
         raise FailedPrecondition(
             f"the insightface face engine needs the operator's model directory (SCRFD + ArcFace ONNX "
             f"models), but {where}; set face_engine.model_dir, or use the default 'dlib' engine")

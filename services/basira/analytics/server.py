@@ -61,7 +61,8 @@ async def setup(host: ServiceHost) -> None:
         host.resolver(method, resolver)
 
     if settings.frame_workers:
-        counting = CameraCounting(counter_factory(settings.counting), idle_close_s=settings.count_idle_close_s)
+        counting = CameraCounting(counter_factory(settings.counting),
+                                  idle_close_s=settings.count_idle_close_s)
         worker = FrameWorker(host.jetstream, plates, threads, counting, limits=limits,
                              max_in_flight=settings.frames_in_flight)
         host.loop(worker.consumer().run)

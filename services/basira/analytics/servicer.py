@@ -38,8 +38,9 @@ def requested_face(box: common_pb2.Box, width: int, height: int) -> Face:
 
 class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
     def __init__(self, plates: PlateEngine, faces: LazyFaceEngine, threads: EngineThreads,
-                 limits: FrameLimits = FrameLimits()) -> None:
-        self.plates, self.faces, self.threads, self.limits = plates, faces, threads, limits
+                 limits: FrameLimits | None = None) -> None:
+        self.plates, self.faces, self.threads = plates, faces, threads
+        self.limits = limits or FrameLimits()
 
     def _read_plates(self, data: bytes) -> tuple[list[PlateRead], int, int]:
         image = decode_upload(data, self.limits)

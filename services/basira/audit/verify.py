@@ -358,9 +358,10 @@ def _verify_stream(f: IO[bytes], public_key: Ed25519PublicKey, trusted: list[Sig
     elif expected > signed_size and heads:
         problems.add(ProblemKind.UNSIGNED, f"leaves {signed_size}..{expected - 1} are beyond the last signed "
                                            "tree head", signed_size, expected)
-    if header.get("tree_size") not in (None, signed_size) and heads:
+    exported_size = max((h.tree_size for h in heads), default=0)
+    if header.get("tree_size") not in (None, exported_size) and heads:
         problems.add(ProblemKind.MALFORMED, f"header announces tree size {header.get('tree_size')}, "
-                                            f"the signed tree heads reach {signed_size}")
+                                            f"the exported tree heads reach {exported_size}")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -145,7 +145,11 @@ class PolicyClient:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            raise Unavailable(f"policy service at {self.url} did not answer: {type(error).__name__}: {error}") from error
+            raise Unavailable(
+                f"policy service at {self.url} did not answer: {type(error).__name__}: {error}"
+            ) from error
         if not isinstance(response, dict) or "result" not in response:
-            raise Unavailable(f"policy service at {self.url} returned no decision (data.basira.authz.decision undefined)")
+            raise Unavailable(
+                f"policy service at {self.url} returned no decision (data.basira.authz.decision undefined)"
+            )
         return parse_decision(response["result"])

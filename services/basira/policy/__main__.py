@@ -56,13 +56,15 @@ def opa_binary(settings: PolicySettings) -> str:
 
 
 def write_bundle(policy_dir: Path, target: Path) -> str:
-    """Copy the served modules and data of `policy_dir` into `target` with a `.manifest`; return the revision."""
+    """Copy the served modules and data into `target`, add a `.manifest`; return the revision."""
     policy_set = load_policy_dir(policy_dir)
     for source in sorted(policy_dir.rglob("*")):
         relative = source.relative_to(policy_dir)
         if any(part.startswith(".") for part in relative.parts) or not source.is_file():
             continue
-        if (source.suffix == ".rego" and not is_test_module(relative.as_posix())) or source.name == "data.json":
+        if (
+            source.suffix == ".rego" and not is_test_module(relative.as_posix())
+        ) or source.name == "data.json":
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target / relative)
     manifest = {"revision": policy_set.revision, "roots": [""]}
@@ -75,7 +77,15 @@ def run_opa(settings: PolicySettings) -> int:
     binary = opa_binary(settings)
     with tempfile.TemporaryDirectory(prefix="basira-bundle-") as bundle:
         revision = write_bundle(settings.policy_dir, Path(bundle))
-        command = [binary, "run", "--server", "--addr", f"{settings.host}:{settings.port}", "--bundle", bundle]
+        command = [
+            binary,
+            "run",
+            "--server",
+            "--addr",
+            f"{settings.host}:{settings.port}",
+            "--bundle",
+            bundle,
+        ]
         log.info("exec %s (revision %s)", " ".join(command), revision)
         process = subprocess.Popen(command)
         try:
@@ -95,7 +105,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, PolicySe
     args = parser.parse_args(argv)
     overrides = {
         key: value
-        for key, value in (("policy_dir", args.policy_dir), ("host", args.host), ("port", args.port), ("engine", args.engine))
+        for key, value in (
+            ("policy_dir", args.policy_dir),
+            ("host", args.host),
+            ("port", args.port),
+            ("engine", args.engine),
+        )
         if value is not None
     }
     return args, PolicySettings(**overrides)

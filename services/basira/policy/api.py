@@ -31,6 +31,7 @@ from basira.policy.store import PatchOp, PolicyStore
 
 log = logging.getLogger("basira.policy")
 
+
 class ServiceMetrics:
     """Prometheus figures of one server (own registry, so several servers can share a process)."""
 
@@ -51,7 +52,9 @@ STORE_KEY = web.AppKey("store", PolicyStore)
 METRICS_KEY = web.AppKey("metrics", ServiceMetrics)
 
 
-def error_response(status: int, code: str, message: str, errors: list[dict[str, Any]] | None = None) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, errors: list[dict[str, Any]] | None = None
+) -> web.Response:
     body: dict[str, Any] = {"code": code, "message": message}
     if errors:
         body["errors"] = errors
@@ -131,7 +134,10 @@ async def health(request: web.Request) -> web.Response:
 async def list_policies(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     asts = store.compiled.module_asts()
-    result = [{"id": module_id, "raw": raw, "ast": asts.get(module_id, {})} for module_id, raw in sorted(store.modules.items())]
+    result = [
+        {"id": module_id, "raw": raw, "ast": asts.get(module_id, {})}
+        for module_id, raw in sorted(store.modules.items())
+    ]
     return pretty_json(request, {"result": result})
 
 

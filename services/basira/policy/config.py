@@ -21,5 +21,7 @@ class PolicySettings(BaseSettings):
         "regorus", description="embedded regorus engine, or exec a real OPA on the same policies"
     )
     opa_binary: str = Field(
-        "", validation_alias="BASIRA_OPA_BINARY", description="path of the opa binary (default: `opa` on PATH)"
+        "",
+        validation_alias="BASIRA_OPA_BINARY",
+        description="path of the opa binary (default: `opa` on PATH)",
     )

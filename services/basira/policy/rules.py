@@ -78,7 +78,10 @@ def rule_definitions(ast_json: str) -> list[RuleDefinition]:
 
 def opa_module_asts(ast_json: str) -> dict[str, dict[str, Any]]:
     """Per module id, the slice of OPA's module AST clients read (package path, rule head names)."""
-    packages = {module["source"]["file"]: _head_name(module["ast"]["package"]["refr"]) for module in json.loads(ast_json)}
+    packages = {
+        module["source"]["file"]: _head_name(module["ast"]["package"]["refr"])
+        for module in json.loads(ast_json)
+    }
     names: dict[str, list[str]] = {module_id: [] for module_id in packages}
     for rule in rule_definitions(ast_json):
         names[rule.module].append(rule.name)
@@ -86,5 +89,8 @@ def opa_module_asts(ast_json: str) -> dict[str, dict[str, Any]]:
     for module_id, package in packages.items():
         path: list[dict[str, str]] = [{"type": "var", "value": "data"}]
         path.extend({"type": "string", "value": part} for part in package.split("."))
-        asts[module_id] = {"package": {"path": path}, "rules": [{"head": {"name": name}} for name in names[module_id]]}
+        asts[module_id] = {
+            "package": {"path": path},
+            "rules": [{"head": {"name": name}} for name in names[module_id]],
+        }
     return asts

@@ -94,7 +94,9 @@ def read_data(document: Mapping[str, Any], path: Sequence[str]) -> tuple[bool, A
     return True, node
 
 
-def apply_patch(document: dict[str, Any], base: Sequence[str], operations: Sequence[PatchOp]) -> dict[str, Any]:
+def apply_patch(
+    document: dict[str, Any], base: Sequence[str], operations: Sequence[PatchOp]
+) -> dict[str, Any]:
     """Apply operations whose paths are relative to `base`; all or nothing."""
     updated = document
     for operation in operations:

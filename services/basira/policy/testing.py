@@ -95,7 +95,9 @@ def measure_coverage(report_json: str, rules: Iterable[RuleDefinition]) -> list[
         span = set(range(rule.first_line, rule.last_line + 1))
         missed = span & missed_lines.get(rule.module, set())
         hit = span & covered_lines.get(rule.module, set())
-        results.append(RuleCoverage(rule=rule, missed_lines=tuple(sorted(missed)), covered=bool(hit) and not missed))
+        results.append(
+            RuleCoverage(rule=rule, missed_lines=tuple(sorted(missed)), covered=bool(hit) and not missed)
+        )
     return results
 
 
@@ -183,7 +185,9 @@ def format_report(report: TestReport, verbose: bool = False) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m basira.policy.testing", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m basira.policy.testing", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("directory", nargs="?", default="policy", help="policy directory (default: policy)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every test's print output")
     parser.add_argument("--run", help="only run tests whose data.<package>.<name> matches this regex")

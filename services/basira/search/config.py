@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import Field
 
 from basira.common.config import ServiceSettings
 
 
 class SearchSettings(ServiceSettings):
-    service_name_default: ClassVar[str] = "search"
+    service_name_default = "search"
 
     default_page_size: int = Field(50, ge=1, le=1000, description="Sightings per page when none asked.")
     max_page_size: int = Field(500, ge=1, le=5000, description="Largest page a caller may ask for.")

@@ -31,7 +31,7 @@ def _face_cascade() -> cv2.CascadeClassifier:
     global _cascade
     with _cascade_lock:
         if _cascade is None:
-            path = Path(cv2.data.haarcascades) / FACE_CASCADE
+            path = Path(cv2.data.haarcascades) / FACE_CASCADE  # type: ignore[attr-defined]
             classifier = cv2.CascadeClassifier(str(path))
             if classifier.empty():
                 raise FailedPrecondition(f"OpenCV's face cascade is missing at {path}: install "

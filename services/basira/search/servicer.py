@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf.message import Message
@@ -74,7 +74,8 @@ def _box(rect: Rect | None) -> common_pb2.Box | None:
 
 def sighting_to_proto(row: SightingRow) -> search_pb2.Sighting:
     message = search_pb2.Sighting(
-        id=row.id, kind=row.kind, camera_id=row.camera_id, zone=row.zone, distance=row.distance,
+        id=row.id, kind=cast(search_pb2.SightingKind, row.kind), camera_id=row.camera_id, zone=row.zone,
+        distance=row.distance,
         snapshot_id=row.snapshot_id,
         plate=analytics_pb2.PlateReading(text=row.plate_key, display=row.plate_display,
                                          country=row.plate_country, confidence=row.confidence,

@@ -210,7 +210,10 @@ class SearchStore:
             row = await (await conn.execute(
                 "SELECT snapshot_id, camera_id, zone, owner_agency, seen, jpeg FROM search_snapshots"
                 " WHERE snapshot_id = %s", (snapshot_id,))).fetchone()
-        return Snapshot(*row[:5], jpeg=bytes(row[5])) if row else None
+        if row is None:
+            return None
+        return Snapshot(snapshot_id=row[0], camera_id=row[1], zone=row[2], owner_agency=row[3], seen=row[4],
+                        jpeg=bytes(row[5]))
 
     async def snapshot_place(self, snapshot_id: str) -> tuple[str, str, str] | None:
         """(camera_id, zone, owner_agency) of a snapshot, without loading the image."""

@@ -159,7 +159,8 @@ def validate_new_entry(*, plate: str, country: str, reason: int, legal_basis: Le
     try:
         why = HotlistReason(reason)
     except ValueError:
-        raise InvalidInput(f"entry.reason {reason} is not a known HotlistReason", field="entry.reason") from None
+        raise InvalidInput(f"entry.reason {reason} is not a known HotlistReason",
+                           field="entry.reason") from None
     if why is HotlistReason.UNSPECIFIED:
         raise InvalidInput("entry.reason is required (stolen, wanted, amber alert, uninsured, other)",
                            field="entry.reason")

@@ -35,7 +35,8 @@ class HotlistIndex:
     otherwise they are scanned with a length pre-filter.
     """
 
-    def __init__(self, entries: Iterable[HotlistEntry], *, max_distance: float = DEFAULT_MAX_DISTANCE) -> None:
+    def __init__(self, entries: Iterable[HotlistEntry], *,
+                 max_distance: float = DEFAULT_MAX_DISTANCE) -> None:
         if max_distance < 0:
             raise ValueError(f"max_distance must be >= 0, got {max_distance}")
         self.max_distance = max_distance

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncCursor
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -46,6 +47,12 @@ def page_after(token: str) -> int:
     return int(token)
 
 
+def _dicts(conn: Any) -> AsyncCursor[dict[str, Any]]:
+    """A cursor returning rows as dicts keyed by column name."""
+    cursor: AsyncCursor[dict[str, Any]] = conn.cursor(row_factory=dict_row)
+    return cursor
+
+
 def _hotlist_entry(row: dict[str, Any]) -> HotlistEntry:
     return HotlistEntry(
         id=str(row["id"]), plate=row["plate"], country=row["country"], reason=HotlistReason(row["reason"]),
@@ -64,7 +71,8 @@ class WatchlistStore:
 
     # -- plate hotlist -----------------------------------------------------------------------
 
-    async def add_hotlist_entry(self, new: NewHotlistEntry, *, created_by: str, now: datetime) -> HotlistEntry:
+    async def add_hotlist_entry(self, new: NewHotlistEntry, *, created_by: str, now: datetime
+                                ) -> HotlistEntry:
         """Store a validated entry; AlreadyExists if the agency has an active entry for that plate."""
         entry_id = uuid.uuid4()
         async with self.pool.connection() as conn, conn.transaction():
@@ -78,8 +86,8 @@ class WatchlistStore:
             if existing is not None:
                 raise AlreadyExists(f"{new.owner_agency} already has hotlist entry {existing[0]} for plate "
                                     f"{new.plate}; remove it first or let it expire")
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
+            rows = _dicts(conn)
+            await rows.execute(
                 f"""INSERT INTO watchlists_hotlist (id, plate, plate_as_reported, country, reason, legal_kind,
                        legal_reference, legal_issued_by, owner_agency, created_by, created, expires,
                        confusable_tolerant, note)
@@ -88,14 +96,14 @@ class WatchlistStore:
                 (entry_id, new.plate, new.plate_as_reported, new.country, int(new.reason),
                  new.legal_basis.kind, new.legal_basis.reference, new.legal_basis.issued_by,
                  new.owner_agency, created_by, now, new.expires, new.confusable_tolerant, new.note))
-            row = await cur.fetchone()
+            row = await rows.fetchone()
         assert row is not None
         return _hotlist_entry(row)
 
     async def get_hotlist_entry(self, entry_id: uuid.UUID) -> HotlistEntry:
         """The entry (removed or not); NotFound if there is none with that id."""
         async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
+            cur = _dicts(conn)
             await cur.execute(f"SELECT {_HOTLIST_COLUMNS} FROM watchlists_hotlist WHERE id = %s", (entry_id,))
             row = await cur.fetchone()
         if row is None:
@@ -107,7 +115,7 @@ class WatchlistStore:
         """Take an entry off the list. NotFound if absent or already removed; PermissionDenied if
         `agency` does not own it."""
         async with self.pool.connection() as conn, conn.transaction():
-            cur = conn.cursor(row_factory=dict_row)
+            cur = _dicts(conn)
             await cur.execute(f"SELECT {_HOTLIST_COLUMNS} FROM watchlists_hotlist WHERE id = %s FOR UPDATE",
                               (entry_id,))
             row = await cur.fetchone()
@@ -127,7 +135,7 @@ class WatchlistStore:
                            ) -> tuple[list[HotlistEntry], str]:
         """Entries on the list (not removed), oldest first; returns (page, next page token or "")."""
         async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
+            cur = _dicts(conn)
             await cur.execute(
                 f"""SELECT {_HOTLIST_COLUMNS} FROM watchlists_hotlist
                    WHERE removed IS NULL AND seq > %s AND (%s OR expires > %s)
@@ -139,7 +147,7 @@ class WatchlistStore:
     async def active_hotlist(self, now: datetime) -> list[HotlistEntry]:
         """Every entry that may match at `now` (for the in-memory matcher)."""
         async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
+            cur = _dicts(conn)
             await cur.execute(f"""SELECT {_HOTLIST_COLUMNS} FROM watchlists_hotlist
                                  WHERE removed IS NULL AND expires > %s ORDER BY seq""", (now,))
             rows = await cur.fetchall()
@@ -154,7 +162,8 @@ class WatchlistStore:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 """INSERT INTO watchlists_lists (id, name, owner_agency, description, created_by, created)
-                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (owner_agency, name) DO NOTHING RETURNING id""",
+                   VALUES (%s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (owner_agency, name) DO NOTHING RETURNING id""",
                 (list_id, name, owner_agency, description, created_by, now))
             if await cur.fetchone() is None:
                 raise AlreadyExists(f"{owner_agency} already has a watchlist named {name!r}")
@@ -163,7 +172,7 @@ class WatchlistStore:
 
     async def _watchlists(self, where: str, params: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
+            cur = _dicts(conn)
             await cur.execute(
                 f"""SELECT l.id, l.seq, l.name, l.owner_agency, l.description, l.created,
                        (SELECT count(*) FROM watchlists_subjects s WHERE s.watchlist_id = l.id

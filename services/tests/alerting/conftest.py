@@ -26,7 +26,8 @@ class StandInPolicy:
 
     Acts by the alerting service (`match.*`, `alert.camera_health`) are allowed when the subject has
     the service role and the recipient agency's agreement covers the zone; person actions when the
-    subject's agency covers the zone. ConfirmMatch is refused to the person who confirmed first.
+    subject's agency covers the zone; a person's request naming no zone is scoped to the agreement's
+    zones by an obligation. ConfirmMatch is refused to the person who confirmed first.
     """
 
     agreements: dict[str, set[str]] = field(default_factory=dict)
@@ -43,12 +44,16 @@ class StandInPolicy:
             agency = resource.get("recipient_agency", "")
         else:
             agency = subject["agency"]
-        if resource.get("zone", "") not in self.agreements.get(agency, set()):
+        obligations = dict(self.obligations)
+        zones = self.agreements.get(agency, set())
+        if "zone" not in resource and not action.startswith("match."):
+            obligations.setdefault("zones", sorted(zones))  # no zone asked: scoped to the agreement
+        elif resource.get("zone", "") not in zones:
             reasons.append(f"zone {resource.get('zone')!r} is outside agency {agency!r}'s agreement")
         if action == "alert.confirm" and resource.get("first_confirmed_by") == subject["user"]:
             reasons.append("two-person rule: a different person must confirm")
-        return Decision(allow=not reasons, deny=reasons,
-                        obligations=dict(self.obligations) if not reasons else {}, revision="test")
+        return Decision(allow=not reasons, deny=reasons, obligations=obligations if not reasons else {},
+                        revision="test")
 
 
 @dataclass

@@ -77,7 +77,8 @@ def test_reject_ack_and_escalate() -> None:
     pending = alerts.acknowledge(alerts.confirm(_alert(), "amina"), "karim")
     assert pending.state == alerts.PENDING_CONFIRMATION  # acknowledging does not reopen a confirmation
     escalated = alerts.escalate(_alert(), "amina", " gendarmerie ")
-    assert (escalated.state, escalated.escalated_to, escalated.actor) == (alerts.ESCALATED, "gendarmerie", "amina")
+    assert (escalated.state, escalated.escalated_to, escalated.actor) == (
+        alerts.ESCALATED, "gendarmerie", "amina")
     with pytest.raises(InvalidInput):
         alerts.escalate(_alert(), "amina", " ")
 

@@ -24,7 +24,8 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _at(i: int, camera: str) -> SightingRow:
-    return SightingRow(id=f"s{i}", kind=KIND_PLATE, camera_id=camera, zone="z", seen=T0 + timedelta(minutes=i))
+    return SightingRow(id=f"s{i}", kind=KIND_PLATE, camera_id=camera, zone="z",
+                       seen=T0 + timedelta(minutes=i))
 
 
 def test_collapse_keeps_the_first_sighting_of_each_visit() -> None:

@@ -68,7 +68,8 @@ def test_lookalike_only_search_uses_the_skeleton() -> None:
 
 
 def test_ranking_charges_lookalikes_less_and_respects_the_cut_off() -> None:
-    ranked = rank_candidates("AB123CD", ["AB123CD", "A8123CD", "AB123C0", "AB124CD", "AB12CD", "ZZ999ZZ"], 0.5)
+    stored = ["AB123CD", "A8123CD", "AB123C0", "AB124CD", "AB12CD", "ZZ999ZZ"]
+    ranked = rank_candidates("AB123CD", stored, 0.5)
     assert ranked == {"AB123CD": 0.0, "A8123CD": 0.3, "AB123C0": 0.3}
     wider = rank_candidates("AB123CD", ["AB124CD", "AB12CD", "A8124CD"], 1.0)
     assert wider == {"AB124CD": 1.0, "AB12CD": 1.0}  # A8124CD costs 1.3

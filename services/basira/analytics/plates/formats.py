@@ -22,7 +22,7 @@ fixed ones: a fit to a layout that accepts almost anything is weaker evidence.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from basira.common.plate_text import (
@@ -37,6 +37,17 @@ ALNUM = LETTERS + DIGITS
 
 REPAIR_PENALTY = 0.1
 """Cost of one look-alike substitution forced by a layout."""
+
+CharProbabilities = Mapping[str, float]
+"""For one read character: the recogniser's probability of each plate character (A-Z, 0-9) there."""
+
+LOOKALIKE_WEIGHT: dict[frozenset[str], float] = {
+    **{frozenset(pair): 0.8 for pair in ("0O", "1I")},
+    **{frozenset(pair): 1.3 for pair in ("4A", "6G", "7T", "0Q", "OQ", "DQ", "UV")},
+}
+"""REPAIR_PENALTY multiplier for look-alike pairs that plate fonts make more (<1) or less (>1) alike
+than the rest of CONFUSABLE_CLASSES: in DIN 1451 / FE-Schrift / UK Charles Wright, 0 and O, 1 and I
+differ by a stroke width; 4 and A, 6 and G, 7 and T by a whole stroke."""
 
 STICKER_PENALTY = 0.1
 """Cost of reading a character where the layout has a seal / sticker / emblem slot."""
@@ -223,15 +234,24 @@ def formats_for(countries: Iterable[str] | None = None) -> tuple[PlateFormat, ..
 
 
 def _char_cost(ch: str, group: Group) -> tuple[float, int, str] | None:
-    """(cost, repairs, character) to put `ch` in a slot of `group`; None if it cannot go there."""
+    """(cost, repairs, character) to put `ch` in a slot of `group`; None if it cannot go there.
+
+    The cheapest allowed look-alike wins (LOOKALIKE_WEIGHT; ties go to the class's preference order),
+    so `0` becomes `O` rather than `D`, and `1` becomes `I` rather than `A` becoming `4`, whatever
+    order the layouts are tried in. The recogniser's runner-up probabilities are not used: measured
+    on the eu set, they pick D over O and 4 over A more often than they are right.
+    """
     if group.sticker:
         return (STICKER_PENALTY, 0, "") if ch in group.allowed else None
     if ch in group.allowed:
         return 0.0, 0, ch
+    best: tuple[float, int, str] | None = None
     for alternative in confusable_alternatives(ch):
         if alternative in group.allowed:
-            return REPAIR_PENALTY, 1, alternative
-    return None
+            cost = REPAIR_PENALTY * LOOKALIKE_WEIGHT.get(frozenset((ch, alternative)), 1.0)
+            if best is None or cost < best[0] - 1e-12:
+                best = (cost, 1, alternative)
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +265,9 @@ class _Partial:
 _DONE = (-1, -1)  # state after the plate text ended: only trailing deletions follow
 
 
-def _fit_groups(text: str, confidences: Sequence[float], groups: Sequence[Group]) -> _Partial | None:
+def _fit_groups(
+    text: str, probabilities: Sequence[CharProbabilities | None], groups: Sequence[Group]
+) -> _Partial | None:
     """Cheapest way to lay all of `text` into `groups` (see module docstring), or None.
 
     A dynamic programme over states (group, characters placed in it); a group whose minimum is met
@@ -268,7 +290,7 @@ def _fit_groups(text: str, confidences: Sequence[float], groups: Sequence[Group]
         return key == _DONE or (key[0] == last and key[1] >= groups[last].low)
 
     states = closure({(0, 0): _Partial(0.0, 0, 0, ("",))})
-    for ch, confidence in zip(text, confidences, strict=True):
+    for ch, char_probabilities in zip(text, probabilities, strict=True):
         following: dict[tuple[int, int], _Partial] = {}
 
         def offer(key: tuple[int, int], candidate: _Partial) -> None:
@@ -276,6 +298,7 @@ def _fit_groups(text: str, confidences: Sequence[float], groups: Sequence[Group]
             if known is None or candidate.cost < known.cost - 1e-12:
                 following[key] = candidate
 
+        confidence = 1.0 if char_probabilities is None else char_probabilities.get(ch, 0.0)
         certainty = confidence * confidence
         for key, partial in states.items():
             if partial.deleted < MAX_DELETIONS:
@@ -303,10 +326,12 @@ def _fit_groups(text: str, confidences: Sequence[float], groups: Sequence[Group]
     return min(finals, key=lambda p: p.cost) if finals else None
 
 
-def _fit_one(text: str, confidences: Sequence[float], fmt: PlateFormat, band_bonus: float) -> FormatFit | None:
+def _fit_one(
+    text: str, probabilities: Sequence[CharProbabilities | None], fmt: PlateFormat, band_bonus: float
+) -> FormatFit | None:
     if len(text) < fmt.min_len or len(text) > fmt.max_len + MAX_DELETIONS:
         return None
-    fitted = _fit_groups(text, confidences, fmt.groups)
+    fitted = _fit_groups(text, probabilities, fmt.groups)
     if fitted is None:
         return None
     parts = [part for part, group in zip(fitted.parts, fmt.groups, strict=True) if not group.sticker]
@@ -329,24 +354,27 @@ def _fit_one(text: str, confidences: Sequence[float], fmt: PlateFormat, band_bon
 def repair(
     raw: str,
     countries: Iterable[str] | None = None,
-    confidences: Sequence[float] | None = None,
+    probabilities: Sequence[CharProbabilities] | None = None,
 ) -> list[FormatFit]:
     """Every plausible reading of `raw` (A-Z0-9 text), best first, at most one per layout.
 
     `countries` limits and orders the layouts (see formats_for); among equal scores the earlier layout
-    wins. `confidences` (one per character of `raw`, 0..1) make dropping unsure characters cheap; without
-    them every character counts as certain. Returns [] when no layout, not even a generic one, fits.
-    Raises ValueError if `confidences` does not match `raw` in length.
+    wins. `probabilities` (one mapping per character of `raw`, see CharProbabilities) make dropping
+    unsure characters cheap; without them every character counts as certain. Returns [] when no layout, not even a generic one, fits.
+    Raises ValueError if `probabilities` does not match `raw` in length.
     """
-    if confidences is None:
-        confidences = [1.0] * len(raw)
-    elif len(confidences) != len(raw):
-        raise ValueError(f"{len(confidences)} confidences for {len(raw)} characters of {raw!r}")
+    per_char: Sequence[CharProbabilities | None]
+    if probabilities is None:
+        per_char = [None] * len(raw)
+    elif len(probabilities) != len(raw):
+        raise ValueError(f"{len(probabilities)} probability maps for {len(raw)} characters of {raw!r}")
+    else:
+        per_char = probabilities
     fits: list[tuple[float, int, FormatFit]] = []
     for order, fmt in enumerate(formats_for(countries)):
         best: FormatFit | None = None
         for start in [0] + [len(code) for code in fmt.band_codes if raw.startswith(code)]:
-            fit = _fit_one(raw[start:], confidences[start:], fmt, BAND_CODE_BONUS if start else 0.0)
+            fit = _fit_one(raw[start:], per_char[start:], fmt, BAND_CODE_BONUS if start else 0.0)
             if fit is not None and (best is None or fit.score > best.score):
                 best = fit
         if best is not None:
@@ -358,8 +386,8 @@ def repair(
 def best_fit(
     raw: str,
     countries: Iterable[str] | None = None,
-    confidences: Sequence[float] | None = None,
+    probabilities: Sequence[CharProbabilities] | None = None,
 ) -> FormatFit | None:
     """The best reading of `raw` (see repair), or None if nothing fits."""
-    fits = repair(raw, countries, confidences)
+    fits = repair(raw, countries, probabilities)
     return fits[0] if fits else None

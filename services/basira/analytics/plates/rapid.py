@@ -96,12 +96,18 @@ class _Region:
 
 @dataclass(frozen=True, slots=True)
 class _Decoded:
+    """Greedy CTC text and, per character, the plate-character probabilities at its most certain frame."""
+
     text: str
-    char_confidences: tuple[float, ...]
+    probabilities: tuple[dict[str, float], ...]
+
+    @property
+    def char_confidences(self) -> list[float]:
+        return [p[ch] for ch, p in zip(self.text, self.probabilities, strict=True)]
 
     @property
     def confidence(self) -> float:
-        return float(np.mean(self.char_confidences)) if self.char_confidences else 0.0
+        return float(np.mean(self.char_confidences)) if self.text else 0.0
 
 
 def _session(path: Path, threads: int) -> ort.InferenceSession:
@@ -213,7 +219,7 @@ class RapidPlateEngine:
             if crop is None:
                 continue
             decoded = self._recognise(crop)
-            fit = best_fit(decoded.text, self.config.countries, decoded.char_confidences) if decoded.text else None
+            fit = best_fit(decoded.text, self.config.countries, decoded.probabilities) if decoded.text else None
             if fit is None:
                 continue
             confidence = decoded.confidence * fit.score
@@ -318,22 +324,25 @@ class RapidPlateEngine:
     def _decode(self, probs: np.ndarray) -> _Decoded:
         """Greedy CTC decoding over blank, A-Z0-9 and 'other' (probabilities summed per folded class)."""
         folded = self._fold.apply(probs)
-        best = folded.argmax(axis=1)
-        best_p = folded.max(axis=1)
+        best = folded.argmax(axis=1).tolist()
         other = folded.shape[1] - 1
         chars: list[str] = []
-        confs: list[float] = []
+        peaks: list[int] = []
         previous = -1
-        for cls, p in zip(best.tolist(), best_p.tolist(), strict=True):
+        for frame, cls in enumerate(best):
             if cls == previous:
-                if 0 < cls < other:
-                    confs[-1] = max(confs[-1], p)
+                if 0 < cls < other and folded[frame, cls] > folded[peaks[-1], cls]:
+                    peaks[-1] = frame
                 continue
             previous = cls
             if 0 < cls < other:
                 chars.append(PLATE_ALPHABET[cls - 1])
-                confs.append(p)
-        return _Decoded("".join(chars), tuple(confs))
+                peaks.append(frame)
+        probabilities = tuple(
+            {ch: float(p) for ch, p in zip(PLATE_ALPHABET, folded[frame, 1:-1].tolist(), strict=True) if p >= 1e-4}
+            for frame in peaks
+        )
+        return _Decoded("".join(chars), probabilities)
 
 
 def _same_line(a: _Region, b: _Region) -> bool:

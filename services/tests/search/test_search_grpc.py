@@ -1,0 +1,97 @@
+"""The search wiring over real gRPC: indexer loop, gate interceptor, the GetEvidence resolver."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from basira.common.auth import Subject
+from basira.common.db import migrate, open_pool
+from basira.common.errors import Unauthenticated
+from basira.common.gate import Gate
+from basira.common.nats import connect, ensure_streams, publish
+from basira.common.service import ServiceHost
+from basira.search.config import SearchSettings
+from basira.search.server import MIGRATIONS, setup
+from basira.v1 import analytics_pb2, common_pb2, events_pb2, search_pb2, search_pb2_grpc
+
+pytestmark = pytest.mark.integration
+
+
+class TokenTable:
+    """Stand-in verifier: the bearer token is a key into a table of subjects."""
+
+    def __init__(self, subjects: dict[str, Subject]) -> None:
+        self.subjects = subjects
+
+    async def verify(self, token: str) -> Subject:
+        if token not in self.subjects:
+            raise Unauthenticated("unknown test token")
+        return self.subjects[token]
+
+
+async def test_search_and_evidence_over_grpc(postgres_url: str, nats_url: str, policy: Any, audit: Any,
+                                             shared_data: Path) -> None:
+    settings = SearchSettings(nats_url=nats_url, database_url=postgres_url, grpc_port=0, grace_period_s=0.5)
+    host = ServiceHost("search", settings, migrations=MIGRATIONS)
+    host.nc, host.js = await connect(nats_url, "search-grpc-test")
+    await ensure_streams(host.js)
+    host.pool = await open_pool(postgres_url, max_size=4)
+    await migrate(host.pool, "search", MIGRATIONS)
+    amina = Subject(user="amina", agency="police", roles=("investigator",), clearance=2)
+    host.gate = Gate("search", TokenTable({"t-amina": amina}), policy, audit, host._resolvers)
+    await setup(host)
+    serving = asyncio.create_task(host.serve())
+    try:
+        for _ in range(100):
+            if host.grpc_port:
+                async with grpc.aio.insecure_channel(f"127.0.0.1:{host.grpc_port}") as channel:
+                    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        break
+            await asyncio.sleep(0.05)
+        fields = (shared_data / "plates" / "eu" / "eu3.txt").read_text().strip().split("\t")
+        x, y, w, h = (int(v) for v in fields[1:5])
+        snapshot_id, plate = f"snap-{uuid.uuid4().hex[:8]}", fields[5]
+        event = events_pb2.PlateDetectionEvent(
+            id=uuid.uuid4().hex, camera_id="cam-medina-03", zone="medina", owner_agency="police",
+            snapshot_id=snapshot_id, snapshot_jpeg=(shared_data / "plates" / "eu" / "eu3.jpg").read_bytes(),
+            plate=analytics_pb2.PlateReading(text=plate, display=plate, confidence=0.9,
+                                             box=common_pb2.Box(x=x, y=y, width=w, height=h)))
+        event.captured.FromDatetime(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+        await publish(host.js, "detections.plate.cam-medina-03", event.SerializeToString(), event.id)
+
+        metadata = [("authorization", "Bearer t-amina")]
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{host.grpc_port}") as channel:
+            stub = search_pb2_grpc.SearchServiceStub(channel)
+            request = search_pb2.SearchPlatesRequest(plate=plate, mode=search_pb2.PLATE_MATCH_MODE_EXACT,
+                                                     scope=search_pb2.SearchScope(zone="medina"))
+            found: list[search_pb2.Sighting] = []
+            for _ in range(100):  # the indexer runs in the background
+                found = [s for s in (await stub.SearchPlates(request, metadata=metadata)).sightings
+                         if s.snapshot_id == snapshot_id]
+                if found:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(found) == 1 and found[0].plate.box.width == w
+            evidence = await stub.GetEvidence(search_pb2.GetEvidenceRequest(snapshot_id=snapshot_id),
+                                              metadata=metadata)
+            assert evidence.plates_masked and evidence.camera_id == "cam-medina-03"
+            unmasked = await stub.GetEvidence(search_pb2.GetEvidenceRequest(snapshot_id=snapshot_id,
+                                                                            unmask=True), metadata=metadata)
+            assert not unmasked.plates_masked and unmasked.image == event.snapshot_jpeg
+        view = [i for i in policy.inputs if i["action"] == "evidence.view"]
+        assert view and view[0]["resource"]["zone"] == "medina"  # the resolver told policy where it was
+        assert view[0]["resource"]["cameras"] == ["cam-medina-03"]
+        [unmask] = [r for r in audit.records if r.action == "evidence.unmask"]
+        assert unmask.allowed and unmask.resource["data_class"] == "plate"  # eu3 shows no face
+    finally:
+        host.stop.set()
+        await asyncio.wait_for(serving, timeout=10)
