@@ -167,7 +167,7 @@ async def run(args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
         print("durable appends (each batch one committed transaction, fsync on)")
         for batch, total in ((1, args.single_appends), (100, 20_000), (1000, 50_000)):
             figures[f"appends_per_s_batch_{batch}"] = await appends_per_second(store, batch, total, rng)
-        figures["appends_per_s_group_commit_64_writers"] = await group_commit_per_second(store, 64, 20_000, rng)
+        figures["appends_per_s_group_commit_256_writers"] = await group_commit_per_second(store, 256, 20_000, rng)
     return figures
 
 

@@ -39,9 +39,15 @@ deny contains msg if {
 	msg := sprintf("agency \"%v\" is not granted data class \"%v\"", [agency_id, class])
 }
 
-# Clearance is a person's: delivery acts are cleared when a person of the recipient streams or views.
+# Clearance is a person's: roles marked "machine" (devices, services) are exempt; what a service
+# delivers is cleared again when a person of the recipient streams or views it.
+person_granted if {
+	some role in granting_roles
+	not data.basira.roles[role].machine
+}
+
 deny contains msg if {
-	not action.on_behalf
+	person_granted
 	some class in data_classes
 	needed := data.basira.data_classes[class].min_clearance
 	clearance < needed

@@ -35,6 +35,11 @@ test_deny_clearance_below_the_data_class_minimum if {
 	"data class \"biometric\" needs clearance 2; subject has 1" in r
 }
 
+test_allow_machine_roles_need_no_clearance if {
+	allow with input as call(object.union(body_camera, {"clearance": 0}), "ingest.push_frames", {"cameras": ["bwc-police-01"]}, {})
+	allow with input as call(object.union(platform_service, {"clearance": 0}), "audit.tree_head", {}, {})
+}
+
 test_deny_camera_registration_without_a_zone if {
 	r := reasons(call(camera_admin, "camera.register", {"cameras": ["cam-new"]}, {}))
 	"action \"camera.register\" needs resource.zone" in r

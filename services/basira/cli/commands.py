@@ -51,7 +51,7 @@ def _access(args: argparse.Namespace) -> common_pb2.AccessContext:
 
 def camera_add(args: argparse.Namespace) -> int:
     s = _session(args)
-    kind = camera_pb2.CameraKind.Value(f"CAMERA_KIND_{args.kind.upper().replace('-', '_')}")
+    kind = f"CAMERA_KIND_{args.kind.upper().replace('-', '_')}"
     camera = camera_pb2.Camera(id=args.id, name=args.name or args.id, kind=kind, zone=args.zone,
                                owner_agency=args.agency, source_url=args.source, analysis_fps=args.fps,
                                loop=args.loop)
@@ -85,7 +85,7 @@ def hotlist_add(args: argparse.Namespace) -> int:
     s = _session(args)
     entry = watchlist_pb2.HotlistEntry(
         plate=args.plate, country=args.country or "",
-        reason=watchlist_pb2.HotlistReason.Value(f"HOTLIST_REASON_{args.reason.upper()}"),
+        reason=f"HOTLIST_REASON_{args.reason.upper()}",
         legal_basis=watchlist_pb2.LegalBasis(kind=args.basis, reference=args.reference,
                                              issued_by=args.issued_by),
         confusable_tolerant=not args.exact, note=args.note or "")

@@ -84,13 +84,18 @@ END $$;
 -- Group roles (NOLOGIN) for deployments to grant to the service's and tools' login roles. Needs
 -- CREATEROLE; without it the tables still work and the notice says what to ask a DBA for.
 DO $$
+DECLARE
+  r text;
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'basira_audit_writer') THEN
-    CREATE ROLE basira_audit_writer NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'basira_audit_reader') THEN
-    CREATE ROLE basira_audit_reader NOLOGIN;
-  END IF;
+  FOREACH r IN ARRAY ARRAY['basira_audit_writer', 'basira_audit_reader'] LOOP
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;  -- roles are cluster-wide: another database's migration made it first
+      END;
+    END IF;
+  END LOOP;
   GRANT SELECT, INSERT ON audit_leaves, audit_nodes, audit_tree_heads TO basira_audit_writer;
   GRANT SELECT ON audit_leaves, audit_nodes, audit_tree_heads TO basira_audit_reader;
 EXCEPTION WHEN insufficient_privilege THEN

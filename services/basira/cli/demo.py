@@ -1,0 +1,193 @@
+"""The demo `make demo` runs: sample cameras from ../shared/data/video feed the platform, a body-worn
+camera pushes a photo of a hotlisted car, the command room is alerted, an investigator finds it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+from nats.aio.msg import Msg
+
+from basira.cli.session import load_endpoints, password_token
+from basira.common.nats import connect
+from basira.v1 import (
+    alert_pb2,
+    alert_pb2_grpc,
+    camera_pb2,
+    camera_pb2_grpc,
+    common_pb2,
+    events_pb2,
+    search_pb2,
+    search_pb2_grpc,
+    watchlist_pb2,
+    watchlist_pb2_grpc,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+DATA = (REPO / ".." / "shared" / "data").resolve()
+SAMPLE_CAMERAS = (
+    ("cam-ring-01", "Ring road gantry", "ring-road", "video/car-detection.mp4"),
+    ("cam-downtown-01", "Downtown entrance", "downtown", "video/one-by-one-person-detection.mp4"),
+    ("cam-medina-01", "Medina street", "medina", "video/people-detection.gif"),
+    ("cam-medina-02", "Medina square", "medina", "video/face-demographics-walking-and-pause.gif"),
+)
+BODYCAM = "bwc-police-01"
+DEMO_PLATE_IMAGE = "plates/eu/eu3.jpg"
+
+
+def _password(user: str) -> str:
+    return f"{user}-dev-password"
+
+
+def _meta(token: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+def _ts(when: datetime) -> common_pb2.TimeRange:
+    rng = common_pb2.TimeRange()
+    rng.start.FromDatetime(when)
+    return rng
+
+
+def register_cameras(endpoints: dict[str, str]) -> list[str]:
+    """Register (or find already registered) the sample cameras and start their streams."""
+    token = password_token(endpoints["identity"], "police-admin", _password("police-admin"))
+    cameras = camera_pb2_grpc.CameraServiceStub(grpc.insecure_channel(endpoints["ingest"]))
+    started = []
+    for camera_id, name, zone, relative in SAMPLE_CAMERAS:
+        source = DATA / relative
+        if not source.exists():
+            print(f"  (skipping {camera_id}: {source} not found)")
+            continue
+        camera = camera_pb2.Camera(id=camera_id, name=name, kind=camera_pb2.CAMERA_KIND_FIXED, zone=zone,
+                                   owner_agency="police", source_url=str(source), analysis_fps=2.0,
+                                   loop=True)
+        try:
+            cameras.RegisterCamera(camera_pb2.RegisterCameraRequest(camera=camera), metadata=_meta(token))
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+        cameras.StartStream(camera_pb2.StartStreamRequest(camera_id=camera_id), metadata=_meta(token))
+        started.append(camera_id)
+        print(f"  camera {camera_id:<16} {zone:<10} <- {relative}")
+    body = camera_pb2.Camera(id=BODYCAM, name="Body-worn camera 01", kind=camera_pb2.CAMERA_KIND_BODY_WORN,
+                             zone="medina", owner_agency="police", analysis_fps=5.0)
+    try:
+        cameras.RegisterCamera(camera_pb2.RegisterCameraRequest(camera=body), metadata=_meta(token))
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+    return started
+
+
+def watch_alerts(endpoints: dict[str, str], seen: list[alert_pb2.Alert], stop: threading.Event) -> None:
+    """The police command room's alert stream, in a thread, printing what arrives."""
+    token = password_token(endpoints["identity"], "police-operator", _password("police-operator"))
+    stub = alert_pb2_grpc.AlertServiceStub(grpc.insecure_channel(endpoints["alerting"]))
+    call = stub.StreamAlerts(alert_pb2.StreamAlertsRequest(), metadata=_meta(token))
+    threading.Thread(target=lambda: (stop.wait(), call.cancel()), daemon=True).start()
+    try:
+        for reply in call:
+            seen.append(reply.alert)
+            a = reply.alert
+            print(f"  ALERT police command room: {a.summary or a.plate.display} at {a.camera_id} "
+                  f"({a.zone}), sightings={a.sightings}, seq={a.sequence}")
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.CANCELLED:
+            print(f"  alert stream ended: {exc.code().name}: {exc.details()}")
+
+
+def hotlist_and_push(endpoints: dict[str, str]) -> str:
+    """Hotlist the plate in a real road photo, then push that photo from the body-worn camera."""
+    truth = (DATA / DEMO_PLATE_IMAGE).with_suffix(".txt").read_text().split("\t")[-1].strip()
+    investigator = password_token(endpoints["identity"], "police-investigator",
+                                  _password("police-investigator"))
+    entry = watchlist_pb2.HotlistEntry(
+        plate=truth, reason=watchlist_pb2.HOTLIST_REASON_STOLEN, confusable_tolerant=True,
+        legal_basis=watchlist_pb2.LegalBasis(kind="stolen-vehicle-report", reference="PV-2026-1187",
+                                             issued_by="police"), note="demo")
+    entry.expires.FromDatetime(datetime.now(UTC) + timedelta(days=30))
+    hotlists = watchlist_pb2_grpc.WatchlistServiceStub(grpc.insecure_channel(endpoints["analytics"]))
+    access = common_pb2.AccessContext(purpose="stolen-vehicle", case_id="CASE-2026-0042")
+    hotlists.AddHotlistPlate(watchlist_pb2.AddHotlistPlateRequest(entry=entry, access=access),
+                             metadata=_meta(investigator))
+    print(f"  hotlisted {truth} (stolen) by police-investigator")
+    device = password_token(endpoints["identity"], "bodycam-01", _password("bodycam-01"))
+    frames = camera_pb2_grpc.FrameIngestServiceStub(grpc.insecure_channel(endpoints["ingest"]))
+    image = (DATA / DEMO_PLATE_IMAGE).read_bytes()
+
+    def pushes() -> object:
+        for i in range(3):
+            message = camera_pb2.PushFramesRequest(camera_id=BODYCAM if i == 0 else "", image=image)
+            message.captured.FromDatetime(datetime.now(UTC))
+            yield message
+            time.sleep(0.3)
+
+    reply = frames.PushFrames(pushes(), metadata=_meta(device))
+    print(f"  {BODYCAM} pushed {reply.frames_received} frames, {reply.frames_published} published")
+    return truth
+
+
+def search_plate(endpoints: dict[str, str], plate: str) -> None:
+    token = password_token(endpoints["identity"], "police-investigator", _password("police-investigator"))
+    stub = search_pb2_grpc.SearchServiceStub(grpc.insecure_channel(endpoints["search"]))
+    request = search_pb2.SearchPlatesRequest(
+        plate=plate, mode=search_pb2.PLATE_MATCH_MODE_FUZZY, max_distance=1.0,
+        access=common_pb2.AccessContext(purpose="stolen-vehicle", case_id="CASE-2026-0042"))
+    reply = stub.SearchPlates(request, metadata=_meta(token))
+    for s in reply.sightings:
+        print(f"  sighting {s.plate.display or s.plate.text} at {s.camera_id} ({s.zone}) "
+              f"{s.seen.ToDatetime():%H:%M:%S} distance={s.distance:.1f} snapshot={s.snapshot_id[:12]}")
+    if not reply.sightings:
+        print("  no sighting yet")
+
+
+async def _flow(endpoints: dict[str, str], seconds: float, should_stop: Callable[[], bool]) -> None:
+    """Count messages per subject family and camera without consuming them (core NATS subscribers)."""
+    nc, _ = await connect(endpoints["nats"], "basira-demo")
+    counts: Counter[str] = Counter()
+
+    async def tally(msg: Msg) -> None:
+        parts = msg.subject.split(".")
+        counts[f"{parts[0]}.{parts[1] if parts[0] == 'detections' else '*'} {parts[-1]}"] += 1
+        if parts[0] == "counts":
+            event = events_pb2.CountEvent.FromString(msg.data)
+            counts[f"vehicles {event.camera_id}"] += event.vehicles
+
+    for subject in ("frames.>", "detections.>", "counts.>", "camera.health.>"):
+        await nc.subscribe(subject, cb=tally)
+    started = time.monotonic()
+    try:
+        while not should_stop() and (not seconds or time.monotonic() - started < seconds):
+            await asyncio.sleep(5)
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing yet"
+            print(f"  [{time.monotonic() - started:5.0f}s] {shown}", flush=True)
+    finally:
+        await nc.close()
+
+
+def run_demo(data_dir: Path, *, seconds: float = 0, should_stop: Callable[[], bool] = lambda: False) -> None:
+    """Drive the running platform through the demo story, then show traffic until stopped."""
+    endpoints = load_endpoints(data_dir)
+    print("\n1. Registering the sample cameras (police-admin):")
+    register_cameras(endpoints)
+    alerts: list[alert_pb2.Alert] = []
+    stop = threading.Event()
+    threading.Thread(target=watch_alerts, args=(endpoints, alerts, stop), daemon=True).start()
+    time.sleep(1.0)
+    print("\n2. A stolen car, a body-worn camera, an alert:")
+    plate = hotlist_and_push(endpoints)
+    deadline = time.monotonic() + 30
+    while not alerts and time.monotonic() < deadline and not should_stop():
+        time.sleep(0.2)
+    print("\n3. The investigator searches the plate (fuzzy, confusable characters):")
+    search_plate(endpoints, plate)
+    print("\n4. Frames, plate reads, counts and health events flowing (Ctrl-C to stop):")
+    asyncio.run(_flow(endpoints, seconds, should_stop))
+    stop.set()
