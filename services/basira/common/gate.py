@@ -149,6 +149,12 @@ class Gate:
         try:
             decision = await self.authorizer.decide(policy_input(subject.to_policy(), action, resource,
                                                                  context))
+        except InvalidInput as exc:
+            GATE_DECISIONS.labels(action, "invalid_input").inc()
+            await self.record(self._record(subject, action, resource, context, allowed=False,
+                                           reasons=[f"invalid request: {exc.message}"], method=method,
+                                           status="INVALID_ARGUMENT"))
+            raise
         except Unavailable as exc:
             GATE_DECISIONS.labels(action, "policy_unavailable").inc()
             await self.record(self._record(subject, action, resource, context, allowed=False,

@@ -29,8 +29,10 @@ _SEPARATORS = frozenset(
     "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # bidi marks from RTL text
 )
 
-# Arabic-Indic (U+0660..0669) and Eastern Arabic-Indic (Persian/Urdu, U+06F0..06F9) digits.
-_ARABIC_DIGITS = {chr(0x0660 + i): str(i) for i in range(10)} | {chr(0x06F0 + i): str(i) for i in range(10)}
+ARABIC_INDIC_DIGITS: dict[str, str] = {chr(0x0660 + i): str(i) for i in range(10)} | {
+    chr(0x06F0 + i): str(i) for i in range(10)
+}
+"""Arabic-Indic (U+0660..0669) and Eastern Arabic-Indic (Persian/Urdu, U+06F0..06F9) digits → 0-9."""
 
 MOROCCAN_LETTERS: dict[str, str] = {
     "أ": "A",  # alif with hamza: first series
@@ -116,8 +118,8 @@ def normalize_plate(text: str) -> str:
     for ch in unicodedata.normalize("NFKC", text):
         if ch in _SEPARATORS:
             continue
-        if ch in _ARABIC_DIGITS:
-            out.append(_ARABIC_DIGITS[ch])
+        if ch in ARABIC_INDIC_DIGITS:
+            out.append(ARABIC_INDIC_DIGITS[ch])
         elif ch in MOROCCAN_LETTERS:
             out.append(MOROCCAN_LETTERS[ch])
         elif ch.isascii() and ch.isalnum():

@@ -65,13 +65,21 @@ def normalise_time(value: Any, where: str) -> str:
 
 
 def normalise_policy_input(policy_input: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of the input with every time of TIME_FIELDS normalised; raises InvalidInput on a bad one."""
+    """A copy of the input with every time of TIME_FIELDS normalised; raises InvalidInput on a bad one.
+
+    An empty string (an unset protobuf Timestamp) counts as absent and is dropped, so the policy
+    denies with its own reason (e.g. "authorization ... has no valid expiry") instead.
+    """
     normalised = copy.deepcopy(dict(policy_input))
     for path in TIME_FIELDS:
         node: Any = normalised
         for key in path[:-1]:
             node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and node.get(path[-1]) is not None:
+        if not isinstance(node, dict) or node.get(path[-1]) is None:
+            continue
+        if node[path[-1]] == "":
+            del node[path[-1]]
+        else:
             node[path[-1]] = normalise_time(node[path[-1]], ".".join(path))
     return normalised
 
@@ -116,6 +124,7 @@ class PolicyClient:
             retries=retries,
         )
         self._opened = False
+        self._opening = asyncio.Lock()
 
     async def __aenter__(self) -> PolicyClient:
         return self
@@ -137,8 +146,10 @@ class PolicyClient:
         normalised = normalise_policy_input(policy_input)
         try:
             if not self._opened:
-                await self._opa.__aenter__()
-                self._opened = True
+                async with self._opening:
+                    if not self._opened:
+                        await self._opa.__aenter__()  # opens the HTTP session on this loop
+                        self._opened = True
             response = await asyncio.wait_for(
                 self._opa.query_rule(normalised, DECISION_PACKAGE, DECISION_RULE), timeout=self.timeout
             )

@@ -174,13 +174,14 @@ class SearchStore:
                     "SELECT plate_key FROM search_plate_keys WHERE skeleton = %s LIMIT %s",
                     (plan.skeleton, limit))).fetchall()
             elif plan.uses_grams:
+                # Aggregate the (indexed) bigram rows first; only the few survivors meet the keys table.
                 rows = await (await conn.execute(
-                    "SELECT g.plate_key FROM search_plate_grams g JOIN search_plate_keys k"
-                    " ON k.plate_key = g.plate_key WHERE g.gram = ANY(%s)"
-                    " AND k.length BETWEEN %s AND %s GROUP BY g.plate_key"
-                    " HAVING count(*) >= %s LIMIT %s",
-                    (list(plan.grams), plan.min_length, plan.max_length, plan.min_shared_grams,
-                     limit))).fetchall()
+                    "SELECT k.plate_key FROM (SELECT plate_key FROM search_plate_grams"
+                    " WHERE gram = ANY(%s) GROUP BY plate_key HAVING count(*) >= %s) g"
+                    " JOIN search_plate_keys k ON k.plate_key = g.plate_key"
+                    " WHERE k.length BETWEEN %s AND %s LIMIT %s",
+                    (list(plan.grams), plan.min_shared_grams, plan.min_length, plan.max_length,
+                     limit), prepare=False)).fetchall()
             else:
                 rows = await (await conn.execute(
                     "SELECT plate_key FROM search_plate_keys WHERE length BETWEEN %s AND %s LIMIT %s",

@@ -93,8 +93,12 @@ class HotlistCache:
         sub = await nc.subscribe(WATCHLIST_CHANGED, cb=on_changed)
         try:
             while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=refresh_interval_s)
+                waiters = [asyncio.create_task(self._changed.wait()), asyncio.create_task(stop.wait())]
+                try:
+                    await asyncio.wait(waiters, timeout=refresh_interval_s, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
                 self._changed.clear()
                 if stop.is_set():
                     break

@@ -39,6 +39,13 @@ async def test_allowed_decision(server: Server) -> None:
     assert decision.obligations["zones"] == ["medina"]
 
 
+async def test_concurrent_first_calls_share_one_session(server: Server) -> None:
+    host, port, store = server
+    async with PolicyClient(f"http://{host}:{port}", timeout=5.0) as client:
+        decisions = await asyncio.gather(*(client.decide(example_input()) for _ in range(20)))
+    assert {(d.allow, d.revision) for d in decisions} == {(True, store.revision)}
+
+
 async def test_denied_decision_keeps_the_reasons(server: Server) -> None:
     host, port, _ = server
     analyst = {"user": "salma", "agency": "police", "roles": ["analyst"], "clearance": 1}
@@ -196,3 +203,12 @@ def test_normalise_input_touches_only_time_fields_and_copies() -> None:
     assert original["resource"]["entry_expires"] == "2026-03-20T01:00:00+01:00"
     assert normalised["context"]["authorization"]["id"] == "AUTH-2026-17"
     assert normalise_policy_input({"action": "x"}) == {"action": "x"}
+
+
+async def test_unset_time_is_dropped_so_the_policy_names_the_reason(server: Server) -> None:
+    host, port, _ = server
+    context = example_input()["context"]
+    context["authorization"]["expires"] = ""
+    async with PolicyClient(f"http://{host}:{port}") as client:
+        decision = await client.decide(example_input(context=context))
+    assert 'authorization "AUTH-2026-17" has no valid expiry ("")' in decision.deny

@@ -188,32 +188,34 @@ def _german_display(parts: Sequence[str]) -> str:
 
 
 FORMATS: tuple[PlateFormat, ...] = (
-    PlateFormat("SK", "1997 district series", (L(2), D(3), L(2)), _joined("-", ""), band_codes=("SK",)),
+    PlateFormat("MA", "2000 series", (D(1, 5), L(1, allowed=_MA_LETTERS), D(1, 2)), _moroccan_display,
+                prior=0.9, band_codes=("MA",), canonical=_moroccan_canonical),
     PlateFormat("CZ", "2001 series", (D(1), L(1, allowed="ABCEHJKLMPSTUZ"), A(1, allowed=_no("GOQW", ALNUM)),
                                        STICKER, D(4)), _joined("", "", " "), band_codes=("CZ",)),
     PlateFormat("CZ", "1960 district series", (L(3), D(4)), _joined(" "), prior=0.9),
-    *_polish_formats(),
     PlateFormat("DE", "area, letters, digits", (L(1, 3), STICKER, L(1, 2), D(1, 4)), _german_display, prior=0.9,
                 band_codes=("D",)),
+    PlateFormat("ES", "2000 series", (D(4), L(3, allowed=_no("AEIOUQ"))), _joined(" "), band_codes=("E",)),
+    PlateFormat("FR", "SIV", (L(2, allowed=_no("IOU")), D(3), L(2, allowed=_no("IOU"))), _joined("-", "-"),
+                band_codes=("F",)),
     PlateFormat("GB", "2001 series", (L(2, allowed=_no("IQZ")), D(2), L(3, allowed=_no("IQ"))), _joined("", " "),
                 band_codes=("GB", "UK")),
     PlateFormat("GB", "prefix series", (L(1, allowed=_no("IQUZ")), D(1, 3), L(3, allowed=_no("IQ"))),
                 _joined("", " "), prior=0.9),
-    PlateFormat("FR", "SIV", (L(2, allowed=_no("IOU")), D(3), L(2, allowed=_no("IOU"))), _joined("-", "-"),
-                band_codes=("F",)),
-    PlateFormat("IT", "1994 series", (L(2, allowed=_no("IOQU")), D(3), L(2, allowed=_no("IOQU"))),
-                _joined(" ", ""), band_codes=("I",)),
-    PlateFormat("ES", "2000 series", (D(4), L(3, allowed=_no("AEIOUQ"))), _joined(" "), band_codes=("E",)),
     PlateFormat("HR", "district series", (L(2), D(3, 4), L(1, 2)), _joined(" ", "-"), prior=0.9,
                 band_codes=("HR",)),
+    PlateFormat("IT", "1994 series", (L(2, allowed=_no("IOQU")), D(3), L(2, allowed=_no("IOQU"))),
+                _joined(" ", ""), band_codes=("I",)),
+    *_polish_formats(),
+    PlateFormat("SK", "1997 district series", (L(2), D(3), L(2)), _joined("-", ""), band_codes=("SK",)),
     PlateFormat("US", "digit, 3 letters, 3 digits", (D(1), L(3), D(3)), _joined("", " ")),
     PlateFormat("US", "3 letters, 4 digits", (L(3), D(4)), _joined("-")),
-    PlateFormat("MA", "2000 series", (D(1, 5), L(1, allowed=_MA_LETTERS), D(1, 2)), _moroccan_display,
-                prior=0.9, band_codes=("MA",), canonical=_moroccan_canonical),
     PlateFormat("", "letters and digits", (A(2, 10),), _joined(), prior=0.7, min_digits=1),
     PlateFormat("", "letters only", (L(4, 8),), _joined(), prior=0.5),
 )
-"""Every layout repair knows, in default preference order (earlier wins a tie)."""
+"""Every layout repair knows, in default preference order (earlier wins a tie): Morocco, Basira's home,
+first, then the others alphabetically by country code, then the generic fallbacks. A deployment puts
+its own country first with `countries`; that order only decides exact ties."""
 
 COUNTRIES: tuple[str, ...] = tuple(dict.fromkeys(f.country for f in FORMATS if f.country))
 

@@ -1,0 +1,115 @@
+"""Pure geometry of plate candidates: from a text detector's boxes to the regions worth reading.
+
+A text detector splits a plate into pieces (the EU band's country code, the district, the number,
+parts separated by a seal) or misses a thin character at its end. Candidates are therefore the single
+boxes plus every run of neighbouring boxes on one line, filtered by shape and ranked by how much they
+look like a one-line plate; reads of overlapping candidates are later reduced to the best one.
+Boxes are (x, y, width, height) in image pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+Box = tuple[int, int, int, int]
+
+MIN_ASPECT = 1.3
+"""Narrowest candidate (width / height) worth reading: a plate line is wider than tall."""
+
+MAX_ASPECT = 12.0
+"""Widest candidate worth reading: beyond this it is a sign, a banner or a whole text line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A text box in image pixels with the detector's mean probability inside it (0..1)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float
+
+    @property
+    def box(self) -> Box:
+        return (self.x, self.y, self.w, self.h)
+
+
+def same_line(a: Region, b: Region) -> bool:
+    """True if `b` (to the right of `a`) continues the same line of similar-sized text."""
+    overlap = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if overlap < 0.6 * min(a.h, b.h) or max(a.h, b.h) > 1.6 * min(a.h, b.h):
+        return False
+    return b.x - (a.x + a.w) < 1.2 * max(a.h, b.h)
+
+
+def union(a: Region, b: Region) -> Region:
+    """The smallest region holding both; its score is the weaker of the two."""
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+    return Region(x0, y0, x1 - x0, y1 - y0, min(a.score, b.score))
+
+
+def plate_likeness(region: Region) -> float:
+    """Ranking key: one-line-plate shape (width 2-6.5 × height), detector certainty, size."""
+    aspect = region.w / region.h
+    shape = 1.0 if 2.0 <= aspect <= 6.5 else 0.6
+    return shape * region.score * math.log1p(region.w * region.h)
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 when either is empty)."""
+    inter = _intersection(a, b)
+    total = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / total if total > 0 else 0.0
+
+
+def same_plate(a: Box, b: Box) -> bool:
+    """Boxes that overlap well, or one mostly inside the other (a run and one of its pieces)."""
+    smaller = min(a[2] * a[3], b[2] * b[3])
+    return iou(a, b) > 0.3 or (smaller > 0 and _intersection(a, b) / smaller > 0.6)
+
+
+def _intersection(a: Box, b: Box) -> int:
+    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return iw * ih
+
+
+def plate_candidates(regions: Sequence[Region], limit: int, min_height: int = 6) -> list[Region]:
+    """Up to `limit` regions to read, most plate-like first: boxes and runs of boxes along a line.
+
+    Regions lower than `min_height` pixels are ignored; near-duplicates (IoU ≥ 0.9) are read once.
+    """
+    tall_enough = sorted((r for r in regions if r.h >= min_height), key=lambda r: r.x)
+    runs: list[Region] = []
+    for i, first in enumerate(tall_enough):
+        run = first
+        for other in tall_enough[i + 1 :]:
+            if same_line(run, other):
+                run = union(run, other)
+                runs.append(run)
+    shaped = [c for c in (*tall_enough, *runs) if MIN_ASPECT <= c.w / c.h <= MAX_ASPECT]
+    shaped.sort(key=plate_likeness, reverse=True)
+    chosen: list[Region] = []
+    for candidate in shaped:
+        if len(chosen) == limit:
+            break
+        if all(iou(candidate.box, kept.box) < 0.9 for kept in chosen):
+            chosen.append(candidate)
+    return chosen
+
+
+T = TypeVar("T")
+
+
+def best_per_plate(items: Sequence[T], box: Callable[[T], Box], confidence: Callable[[T], float]) -> list[T]:
+    """Most confident first, dropping any item whose box is the same plate as a kept one's."""
+    kept: list[T] = []
+    for item in sorted(items, key=confidence, reverse=True):
+        if all(not same_plate(box(item), box(other)) for other in kept):
+            kept.append(item)
+    return kept
