@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -40,7 +40,7 @@ class ServiceSettings(BaseSettings):
     """What every service needs: where it listens and where the shared parts are."""
 
     model_config = SettingsConfigDict(env_prefix="BASIRA_", extra="ignore")
-    service_name_default = ""
+    service_name_default: ClassVar[str] = ""
 
     host: str = Field("127.0.0.1", description="Address the gRPC server binds to.")
     grpc_port: int = Field(0, ge=0, le=65535, description="gRPC port; 0 picks a free one.")

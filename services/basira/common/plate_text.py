@@ -56,7 +56,9 @@ E in some tables, O in others). The key uses W; `MOROCCAN_LATIN_ALIASES` accepts
 transcription is parsed as a Moroccan plate.
 """
 
-LATIN_TO_MOROCCAN: dict[str, str] = {"A": "أ", "B": "ب", "D": "د", "H": "هـ", "W": "و", "T": "ط", "Y": "ي", "J": "ج"}
+LATIN_TO_MOROCCAN: dict[str, str] = {
+    "A": "أ", "B": "ب", "D": "د", "H": "هـ", "W": "و", "T": "ط", "Y": "ي", "J": "ج",
+}
 """Latin key letter → the Arabic letter printed on the plate (for display)."""
 
 MOROCCAN_LATIN_ALIASES: dict[str, str] = {"E": "W"}
@@ -125,7 +127,9 @@ def normalize_plate(text: str) -> str:
         elif ch.isascii() and ch.isalnum():
             out.append(ch.upper())
         else:
-            raise PlateTextError(f"plate text {text!r} has a character no plate carries: {ch!r} (U+{ord(ch):04X})")
+            raise PlateTextError(
+                f"plate text {text!r} has a character no plate carries: {ch!r} (U+{ord(ch):04X})"
+            )
     key = "".join(out)
     if not key:
         raise PlateTextError(f"plate text {text!r} has no letter or digit")

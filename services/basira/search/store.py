@@ -181,7 +181,7 @@ class SearchStore:
                     " JOIN search_plate_keys k ON k.plate_key = g.plate_key"
                     " WHERE k.length BETWEEN %s AND %s LIMIT %s",
                     (list(plan.grams), plan.min_shared_grams, plan.min_length, plan.max_length,
-                     limit), prepare=False)).fetchall()
+                     limit))).fetchall()
             else:
                 rows = await (await conn.execute(
                     "SELECT plate_key FROM search_plate_keys WHERE length BETWEEN %s AND %s LIMIT %s",

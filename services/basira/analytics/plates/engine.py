@@ -86,5 +86,7 @@ def create_plate_engine(config: BaseModel | Mapping[str, Any]) -> PlateEngine:
         except ValidationError as exc:
             raise ConfigError(f"plate engine {type_name!r} config is invalid: {exc}") from exc
     elif not isinstance(config, config_model):
-        raise ConfigError(f"plate engine {type_name!r} needs a {config_model.__name__}, got {type(config).__name__}")
+        raise ConfigError(
+            f"plate engine {type_name!r} needs a {config_model.__name__}, got {type(config).__name__}"
+        )
     return factory(config)

@@ -79,15 +79,15 @@ class Group:
     sticker: bool = False
 
 
-def L(n: int, high: int | None = None, allowed: str = LETTERS) -> Group:  # noqa: N802 - reads like the layout
+def L(n: int, high: int | None = None, allowed: str = LETTERS) -> Group:
     return Group(allowed, n, n if high is None else high)
 
 
-def D(n: int, high: int | None = None, allowed: str = DIGITS) -> Group:  # noqa: N802
+def D(n: int, high: int | None = None, allowed: str = DIGITS) -> Group:
     return Group(allowed, n, n if high is None else high)
 
 
-def A(n: int, high: int | None = None, allowed: str = ALNUM) -> Group:  # noqa: N802
+def A(n: int, high: int | None = None, allowed: str = ALNUM) -> Group:
     return Group(allowed, n, n if high is None else high)
 
 
@@ -168,7 +168,10 @@ class FormatFit:
 
 _MA_LETTERS = "".join(sorted(set(LATIN_TO_MOROCCAN) | set(MOROCCAN_LATIN_ALIASES)))
 _PL_RESOURCE_LETTERS = _no("BDIOZ")  # Polish serials avoid letters that look like digits
-_PL_PATTERNS = {2: ("DDDDD", "DDDDL", "DDDLL", "DLDDD", "DLLDD"), 3: ("LDDD", "DDLL", "DLDD", "DDLD", "DLLD", "LLDD")}
+_PL_PATTERNS = {
+    2: ("DDDDD", "DDDDL", "DDDLL", "DLDDD", "DLLDD"),
+    3: ("LDDD", "DDLL", "DLDD", "DDLD", "DLLD", "LLDD"),
+}
 
 
 def _polish_formats() -> list[PlateFormat]:
@@ -193,13 +196,13 @@ FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("CZ", "2001 series", (D(1), L(1, allowed="ABCEHJKLMPSTUZ"), A(1, allowed=_no("GOQW", ALNUM)),
                                        STICKER, D(4)), _joined("", "", " "), band_codes=("CZ",)),
     PlateFormat("CZ", "1960 district series", (L(3), D(4)), _joined(" "), prior=0.9),
-    PlateFormat("DE", "area, letters, digits", (L(1, 3), STICKER, L(1, 2), D(1, 4)), _german_display, prior=0.9,
-                band_codes=("D",)),
+    PlateFormat("DE", "area, letters, digits", (L(1, 3), STICKER, L(1, 2), D(1, 4)), _german_display,
+                prior=0.9, band_codes=("D",)),
     PlateFormat("ES", "2000 series", (D(4), L(3, allowed=_no("AEIOUQ"))), _joined(" "), band_codes=("E",)),
     PlateFormat("FR", "SIV", (L(2, allowed=_no("IOU")), D(3), L(2, allowed=_no("IOU"))), _joined("-", "-"),
                 band_codes=("F",)),
-    PlateFormat("GB", "2001 series", (L(2, allowed=_no("IQZ")), D(2), L(3, allowed=_no("IQ"))), _joined("", " "),
-                band_codes=("GB", "UK")),
+    PlateFormat("GB", "2001 series", (L(2, allowed=_no("IQZ")), D(2), L(3, allowed=_no("IQ"))),
+                _joined("", " "), band_codes=("GB", "UK")),
     PlateFormat("GB", "prefix series", (L(1, allowed=_no("IQUZ")), D(1, 3), L(3, allowed=_no("IQ"))),
                 _joined("", " "), prior=0.9),
     PlateFormat("HR", "district series", (L(2), D(3, 4), L(1, 2)), _joined(" ", "-"), prior=0.9,
@@ -267,6 +270,12 @@ class _Partial:
 _DONE = (-1, -1)  # state after the plate text ended: only trailing deletions follow
 
 
+def _offer(states: dict[tuple[int, int], _Partial], key: tuple[int, int], candidate: _Partial) -> None:
+    known = states.get(key)
+    if known is None or candidate.cost < known.cost - 1e-12:
+        states[key] = candidate
+
+
 def _fit_groups(
     text: str, probabilities: Sequence[CharProbabilities | None], groups: Sequence[Group]
 ) -> _Partial | None:
@@ -294,12 +303,6 @@ def _fit_groups(
     states = closure({(0, 0): _Partial(0.0, 0, 0, ("",))})
     for ch, char_probabilities in zip(text, probabilities, strict=True):
         following: dict[tuple[int, int], _Partial] = {}
-
-        def offer(key: tuple[int, int], candidate: _Partial) -> None:
-            known = following.get(key)
-            if known is None or candidate.cost < known.cost - 1e-12:
-                following[key] = candidate
-
         confidence = 1.0 if char_probabilities is None else char_probabilities.get(ch, 0.0)
         certainty = confidence * confidence
         for key, partial in states.items():
@@ -310,7 +313,8 @@ def _fit_groups(
                     cost = END_DELETE_PENALTY * certainty
                 else:
                     to, cost = key, DELETE_PENALTY * certainty
-                offer(to, _Partial(partial.cost + cost, partial.repairs, partial.deleted + 1, partial.parts))
+                _offer(following, to, _Partial(partial.cost + cost, partial.repairs, partial.deleted + 1,
+                                               partial.parts))
             if key == _DONE:
                 continue
             g, count = key
@@ -318,9 +322,10 @@ def _fit_groups(
                 step = _char_cost(ch, groups[g])
                 if step is not None:
                     cost, repairs, placed = step
-                    offer((g, count + 1), _Partial(partial.cost + cost, partial.repairs + repairs,
-                                                   partial.deleted + (1 if groups[g].sticker else 0),
-                                                   (*partial.parts[:-1], partial.parts[-1] + placed)))
+                    _offer(following, (g, count + 1),
+                           _Partial(partial.cost + cost, partial.repairs + repairs,
+                                    partial.deleted + (1 if groups[g].sticker else 0),
+                                    (*partial.parts[:-1], partial.parts[-1] + placed)))
         states = closure(following)
         if not states:
             return None
@@ -362,7 +367,8 @@ def repair(
 
     `countries` limits and orders the layouts (see formats_for); among equal scores the earlier layout
     wins. `probabilities` (one mapping per character of `raw`, see CharProbabilities) make dropping
-    unsure characters cheap; without them every character counts as certain. Returns [] when no layout, not even a generic one, fits.
+    unsure characters cheap; without them every character counts as certain. Returns [] when no
+    layout, not even a generic one, fits.
     Raises ValueError if `probabilities` does not match `raw` in length.
     """
     per_char: Sequence[CharProbabilities | None]

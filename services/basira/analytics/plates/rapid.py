@@ -1,4 +1,4 @@
-"""The default plate engine: PP-OCRv4 text detection and recognition (rapidocr's ONNX weights) + layout repair.
+"""The default plate engine: PP-OCRv4 text detection and recognition (rapidocr's ONNX) + layout repair.
 
 Per image: the text detector runs once on the frame scaled to `det_max_side`; its boxes, and runs
 of neighbouring boxes on one line, become candidates (`regions.plate_candidates`); each is cut from
@@ -52,26 +52,37 @@ class RapidPlateEngineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["rapidocr"] = Field("rapidocr", description="Engine selector; this engine is 'rapidocr'.")
+    type: Literal["rapidocr"] = Field(default="rapidocr", description="Engine selector: 'rapidocr'.")
     model_dir: Path | None = Field(
-        None,
-        description="Operator model directory with det.onnx and/or rec.onnx (+ rec_keys.txt) replacing the "
-        "wheel's PP-OCRv4 models; unset: the wheel's models.",
+        default=None,
+        description="Operator model directory with det.onnx and/or rec.onnx (+ rec_keys.txt) replacing "
+        "the wheel's PP-OCRv4 models; unset: the wheel's models.",
     )
-    intra_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per model run (1 = one core).")
+    intra_op_threads: int = Field(
+        default=1, ge=1, le=64, description="onnxruntime threads per model run (1 = one core)."
+    )
     det_max_side: int = Field(
-        640, ge=160, le=4096,
+        default=640, ge=160, le=4096,
         description="Longest side (px) of the frame the text detector sees; larger finds smaller plates "
         "at quadratic cost. Frames are never enlarged.",
     )
-    det_threshold: float = Field(0.3, gt=0, lt=1, description="Detector pixel probability that counts as text.")
-    box_threshold: float = Field(0.5, gt=0, lt=1, description="Mean detector probability a text box needs.")
-    max_candidates: int = Field(10, ge=1, le=100, description="Most regions read per image (each costs one "
-                                "recogniser run, ~10-30 ms on one core).")
-    min_confidence: float = Field(0.3, ge=0, le=1, description="Reads below this confidence are dropped.")
+    det_threshold: float = Field(
+        default=0.3, gt=0, lt=1, description="Detector pixel probability that counts as text."
+    )
+    box_threshold: float = Field(
+        default=0.5, gt=0, lt=1, description="Mean detector probability a text box needs."
+    )
+    max_candidates: int = Field(
+        default=10, ge=1, le=100,
+        description="Most regions read per image (each costs one recogniser run, ~10-30 ms on one core).",
+    )
+    min_confidence: float = Field(
+        default=0.3, ge=0, le=1, description="Reads below this confidence (0..1) are dropped."
+    )
     countries: tuple[str, ...] | None = Field(
-        None, description="Plate layouts to try, home country first (ISO 3166-1 alpha-2); unset: all known. "
-        f"Known: {', '.join(COUNTRIES)}.",
+        default=None,
+        description="Plate layouts to try, home country first (ISO 3166-1 alpha-2); the order only "
+        f"breaks exact ties. Unset: all known ({', '.join(COUNTRIES)}).",
     )
 
     @field_validator("countries")
@@ -119,7 +130,8 @@ class CharacterFold:
         """
         sources: list[list[int]] = [[] for _ in PLATE_ALPHABET]
         for index, ch in enumerate(characters[1:], start=1):
-            key = MOROCCAN_LETTERS.get(ch) or ARABIC_INDIC_DIGITS.get(ch) or (ch.upper() if ch.isascii() else "")
+            latin = ch.upper() if ch.isascii() else ""
+            key = MOROCCAN_LETTERS.get(ch) or ARABIC_INDIC_DIGITS.get(ch) or latin
             if len(key) == 1 and key in PLATE_ALPHABET:
                 sources[PLATE_ALPHABET.index(key)].append(index)
         missing = "".join(PLATE_ALPHABET[k] for k, found in enumerate(sources) if not found)
@@ -206,8 +218,11 @@ def as_bgr(image: object) -> np.ndarray | None:
 
 
 class RapidPlateEngine:
-    """PlateEngine on the PP-OCRv4 detector and recogniser (see module docstring). Not thread-safe:
-    give each worker thread its own engine."""
+    """PlateEngine on the PP-OCRv4 detector and recogniser (see module docstring).
+
+    Thread-safe: `read` keeps no per-call state on the engine and onnxruntime sessions accept
+    concurrent runs, so one engine can serve a pool of worker threads.
+    """
 
     def __init__(self, config: RapidPlateEngineConfig | None = None) -> None:
         """Load both models; raises ConfigError if a model is missing, unreadable or unsuitable."""
@@ -251,7 +266,7 @@ class RapidPlateEngine:
         else:
             metadata = session.get_modelmeta().custom_metadata_map
             if "character" not in metadata:
-                raise ConfigError("the plate recogniser has no 'character' metadata: put rec_keys.txt beside it")
+                raise ConfigError("the plate recogniser has no 'character' metadata: add rec_keys.txt")
             keys = metadata["character"].splitlines()
         return ["<blank>", *keys, " "]
 
@@ -279,7 +294,8 @@ class RapidPlateEngine:
         scale = min(1.0, self.config.det_max_side / max(height, width))
         det_w = max(32, round(width * scale / 32) * 32)
         det_h = max(32, round(height * scale / 32) * 32)
-        resized = cv2.resize(image, (det_w, det_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        resized = cv2.resize(image, (det_w, det_h), interpolation=interpolation)
         if float(cv2.meanStdDev(resized)[1].max()) < _FLAT_STDDEV:
             return []
         prob = self._det.run(None, {self._det_input: _to_blob(resized)})[0][0, 0]
