@@ -61,7 +61,8 @@ class BoundedPullConsumer(PullConsumer):
     """A PullConsumer that handles up to `max_in_flight` messages concurrently (each still acked alone).
 
     It fetches only as many messages as it has room for, so none waits unacknowledged in a local queue
-    while its ack deadline runs out. On stop, messages in flight get `drain_s` to finish.
+    while its ack deadline runs out. On stop, messages in flight get `drain_s` to finish, then the pull
+    subscription is closed (an open one makes the connection's drain() wait its full timeout).
     """
 
     def __init__(self, js: JetStreamContext, stream: str, subject: str, durable: str, handler: Handler, *,
@@ -94,6 +95,9 @@ class BoundedPullConsumer(PullConsumer):
         finally:
             if in_flight:
                 await asyncio.wait(in_flight, timeout=self.drain_s)
+            # A pull subscription left open makes the connection's drain() wait its full timeout.
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
 
 class FrameWorker:

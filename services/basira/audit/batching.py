@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from basira.common.errors import BasiraError, Unavailable
 
 from .sth import SignedTreeHead
-from .store import Appendable, AuditStore, PreparedRecord, prepare_record
+from .store import MAX_BATCH, Appendable, AuditStore, PreparedRecord, prepare_record
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class GroupCommitter:
                  on_signed: Callable[[SignedTreeHead], Awaitable[None]] | None = None) -> None:
         """`on_signed` is awaited with each tree head signed here (e.g. to publish it on audit.sth)."""
         self._store = store
-        self._max_batch = max_batch
+        self._max_batch = min(max_batch, MAX_BATCH)
         self._sign_interval = sign_interval
         self._on_signed = on_signed
         self._queue: asyncio.Queue[tuple[PreparedRecord, asyncio.Future[int]]] = asyncio.Queue()

@@ -298,13 +298,26 @@ class AuditStore:
         return sth
 
     async def _lock_and_load(self, conn: AsyncConnection) -> tuple[CompactRange, SignedTreeHead | None]:
-        """Take the writer lock (until commit) and return the current frontier and latest tree head."""
+        """Take the writer lock (until commit) and return the current frontier and latest tree head.
+
+        When the frontier is (re)loaded from the tables, the stored tree must still give the latest
+        signed root: a writer never signs on top of a tree that was altered under it (StorageCorrupted).
+        """
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         size = await self._size(conn)
+        latest = await self._latest_sth(conn)
         frontier = self._cache.frontier
         if frontier is None or frontier.size != size:
+            if latest is not None and latest.tree_size > size:
+                raise StorageCorrupted(f"the log has {size} leaves but a tree head signed {latest.tree_size}")
             frontier = await self._load_frontier(conn, size)
-        latest = await self._latest_sth(conn)
+            if latest is not None:
+                root = (frontier.root() if latest.tree_size == size
+                        else await self._root(conn, latest.tree_size))
+                if root != latest.root_hash:
+                    raise StorageCorrupted(
+                        f"the stored tree at size {latest.tree_size} has root {root.hex()}, but the signed "
+                        f"tree head says {latest.root_hash.hex()}: the log's tables were altered")
         return frontier, latest
 
     async def _insert_sth(
@@ -362,24 +375,20 @@ class AuditStore:
     async def _fetch_nodes(conn: AsyncConnection, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
         """Hashes of perfect nodes (leaves from audit_leaves); raises StorageCorrupted if any is missing."""
         wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
         leaves = [n.index for n in wanted if n.level == 0]
         inner = [n for n in wanted if n.level > 0]
-        found: dict[NodeId, bytes] = {}
-        if leaves:
-            cur = await conn.execute(
-                "SELECT idx, leaf_hash FROM audit_leaves WHERE idx = ANY(%s)", (leaves,), prepare=False
-            )
-            for idx, h in await cur.fetchall():
-                found[NodeId(0, int(idx))] = bytes(h)
-        if inner:
-            cur = await conn.execute(
-                "SELECT n.level, n.idx, n.hash FROM audit_nodes n "
-                "JOIN unnest(%s::smallint[], %s::bigint[]) AS w(level, idx) "
-                "ON n.level = w.level AND n.idx = w.idx",
-                ([n.level for n in inner], [n.index for n in inner]), prepare=False,
-            )
-            for level, idx, h in await cur.fetchall():
-                found[NodeId(int(level), int(idx))] = bytes(h)
+        # One round trip; not prepared, as a generic plan cached while the table was small seq-scans.
+        cur = await conn.execute(
+            "SELECT 0::smallint, idx, leaf_hash FROM audit_leaves WHERE idx = ANY(%s::bigint[]) "
+            "UNION ALL "
+            "SELECT n.level, n.idx, n.hash FROM audit_nodes n "
+            "JOIN unnest(%s::smallint[], %s::bigint[]) AS w(level, idx) "
+            "ON n.level = w.level AND n.idx = w.idx",
+            (leaves, [n.level for n in inner], [n.index for n in inner]), prepare=False,
+        )
+        found = {NodeId(int(level), int(idx)): bytes(h) for level, idx, h in await cur.fetchall()}
         missing = [n for n in wanted if n not in found]
         if missing:
             raise StorageCorrupted(f"audit log storage is missing tree nodes {missing[:5]}")

@@ -7,6 +7,7 @@ Publishers pass an event id as `Nats-Msg-Id` so JetStream drops redelivered dupl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -147,15 +148,20 @@ class PullConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         sub = await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream,
                                            config=self.config)
-        while not stop.is_set():
-            try:
-                messages = await sub.fetch(self.batch, timeout=1.0)
-            except NatsTimeoutError:
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-                return
-            for msg in messages:
-                await self._handle(msg)
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await sub.fetch(self.batch, timeout=1.0)
+                except NatsTimeoutError:
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                    return
+                for msg in messages:
+                    await self._handle(msg)
+        finally:
+            # An open pull subscription makes the connection's drain wait its full timeout.
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
 
     async def _handle(self, msg: Msg) -> None:
         try:

@@ -1,4 +1,4 @@
-"""The camera registry: validation (errors name the field), field-mask updates, and the `ingest_cameras` table.
+"""The camera registry: validation naming the bad field, field-mask updates, the `ingest_cameras` table.
 
 The table also records who reads each camera's stream. `stream_wanted` is what an operator asked for
 (StartStream / StopStream); `stream_state` is what the reader last saw. The instance reading a stream
@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from basira.common.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound
+from basira.common.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound, Unavailable
 from basira.ingest.sources import redact_url
 from basira.v1 import camera_pb2
 
@@ -310,13 +311,22 @@ class CameraStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; an unreachable database becomes Unavailable (callers retry later)."""
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise Unavailable(f"the camera registry (PostgreSQL) is unreachable: {exc}") from exc
+
     async def _one(self, sql: str, params: Any) -> CameraRecord | None:
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             row = await (await conn.execute(sql, params)).fetchone()  # type: ignore[arg-type]
         return _record(row) if row is not None else None
 
     async def _many(self, sql: str, params: Any) -> list[CameraRecord]:
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
         return [_record(row) for row in rows]
 
@@ -365,7 +375,7 @@ class CameraStore:
                                      "again and retry")
         return record
 
-    async def list(self, query: CameraQuery, *, after: str, limit: int) -> list[CameraRecord]:
+    async def list_cameras(self, query: CameraQuery, *, after: str, limit: int) -> list[CameraRecord]:
         """Cameras matching `query` with id > `after`, in id order, at most `limit`."""
         where = ["id > %(after)s"]
         params: dict[str, Any] = {"after": after, "limit": limit}
@@ -441,7 +451,7 @@ class CameraStore:
         """Extend this instance's leases; returns id → revision for those still ours and wanted."""
         if not camera_ids:
             return {}
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             rows = await (await conn.execute(
                 f"UPDATE ingest_cameras SET stream_lease_until = {_LEASE} WHERE stream_owner = %(me)s"
                 f" AND id = ANY(%(ids)s) AND {_STREAMABLE} RETURNING id, revision",
@@ -452,13 +462,13 @@ class CameraStore:
         """Give leases back (shutdown): the streams stay wanted, so the next instance resumes them."""
         if not camera_ids:
             return
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute("UPDATE ingest_cameras SET stream_owner = '', stream_lease_until = NULL"
                                " WHERE stream_owner = %s AND id = ANY(%s)", (me, list(camera_ids)))
 
     async def set_stream_state(self, camera_id: str, me: str, state: int, detail: str) -> bool:
         """Record a stream state seen by the lease holder; False if `me` no longer holds it."""
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 "UPDATE ingest_cameras SET stream_state = %s, stream_detail = %s, updated = now()"
                 " WHERE id = %s AND stream_owner = %s AND stream_wanted", (state, detail, camera_id, me))
@@ -466,7 +476,7 @@ class CameraStore:
 
     async def finish_stream(self, camera_id: str, me: str, state: int, detail: str) -> bool:
         """The source ended (file done) or failed for good: not wanted any more, lease released."""
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 "UPDATE ingest_cameras SET stream_state = %s, stream_detail = %s, stream_wanted = false,"
                 " stream_owner = '', stream_lease_until = NULL, updated = now()"
@@ -475,7 +485,7 @@ class CameraStore:
 
     async def set_push_state(self, camera_id: str, state: int, detail: str) -> None:
         """The state of a push session (cameras whose stream is not read from a source)."""
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(
                 "UPDATE ingest_cameras SET stream_state = %s, stream_detail = %s, updated = now()"
                 " WHERE id = %s AND NOT stream_wanted AND NOT decommissioned", (state, detail, camera_id))
@@ -484,7 +494,7 @@ class CameraStore:
         """Of `camera_ids`, those decommissioned or gone (push sessions for them must end)."""
         if not camera_ids:
             return set()
-        async with self.pool.connection() as conn:
+        async with self._connection() as conn:
             rows = await (await conn.execute(
                 "SELECT id FROM ingest_cameras WHERE id = ANY(%s) AND NOT decommissioned",
                 (list(camera_ids),))).fetchall()

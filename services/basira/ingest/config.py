@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from basira.common.config import ServiceSettings
 from basira.ingest.frames import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE
@@ -24,7 +24,8 @@ class IngestSettings(ServiceSettings):
                                         description="analysis_fps of a camera registered without one.")
     motion_gate: bool = Field(True, description="Skip still frames of fixed/PTZ cameras (a keep-alive "
                                                 "frame still goes out every motion_keepalive_s).")
-    motion_keepalive_s: float = Field(10.0, gt=0, description="A still camera still sends a frame this often.")
+    motion_keepalive_s: float = Field(10.0, gt=0,
+                                      description="A still camera still sends a frame this often (s).")
     file_realtime: bool = Field(True, description="Play file cameras at their media rate, like a live "
                                                   "camera; false reads as fast as analytics accepts.")
 
@@ -60,10 +61,11 @@ class IngestSettings(ServiceSettings):
                                            "a frame (stream full or NATS slow) before retrying it.")
     publish_retry_max_s: float = Field(2.0, gt=0, description="Longest wait between retries of one frame.")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> IngestSettings:
-        if self.reconnect_max_s < self.reconnect_initial_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_initial_s")
-        if self.publish_retry_max_s < self.publish_retry_initial_s:
-            raise ValueError("publish_retry_max_s must be >= publish_retry_initial_s")
-        return self
+    @field_validator("reconnect_max_s", "publish_retry_max_s")
+    @classmethod
+    def _not_below_initial(cls, value: float, info: ValidationInfo) -> float:
+        initial_name = info.field_name.replace("_max_s", "_initial_s") if info.field_name else ""
+        initial = info.data.get(initial_name)
+        if initial is not None and value < initial:
+            raise ValueError(f"must be >= {initial_name} ({initial:g})")
+        return value

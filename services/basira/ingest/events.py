@@ -140,10 +140,12 @@ class EventPublisher:
         self.frames_prefix, self.health_prefix = frames_prefix, health_prefix
         self._sleep = sleep
 
-    async def publish_frame(self, event: events_pb2.FrameEvent) -> Published:
+    async def publish_frame(self, event: events_pb2.FrameEvent,
+                            on_refusal: Callable[[float], None] | None = None) -> Published:
         """Publish a frame, retrying the same frame until JetStream takes it (never drops it).
 
         `published` is stamped just before each attempt, so it is the time of the accepted one.
+        `on_refusal(wait_s)` is called at each refusal, before waiting `wait_s` seconds.
         """
 
         def payload() -> bytes:
@@ -151,14 +153,15 @@ class EventPublisher:
             return event.SerializeToString()
 
         return await self._until_accepted(frame_subject(event.camera_id, self.frames_prefix), payload,
-                                          event.id)
+                                          event.id, on_refusal)
 
     async def publish_health(self, event: events_pb2.CameraHealthEvent) -> Published:
         data = event.SerializeToString()
         return await self._until_accepted(health_subject(event.camera_id, self.health_prefix),
                                           lambda: data, event.id)
 
-    async def _until_accepted(self, subject: str, payload: Callable[[], bytes], event_id: str) -> Published:
+    async def _until_accepted(self, subject: str, payload: Callable[[], bytes], event_id: str,
+                              on_refusal: Callable[[float], None] | None = None) -> Published:
         delay, refusals, waited = self.retry.initial_s, 0, 0.0
         while True:
             try:
@@ -169,6 +172,8 @@ class EventPublisher:
                     log.warning("JetStream refused %s; holding it and retrying (backpressure): %s",
                                 subject, exc.message)
                 refusals += 1
+                if on_refusal is not None:
+                    on_refusal(delay)
                 await self._sleep(delay)
                 waited += delay
                 delay = min(self.retry.max_s, delay * 2)

@@ -31,8 +31,8 @@ import psycopg
 from prometheus_client import Counter, Gauge
 from psycopg_pool import PoolTimeout
 
-from basira.common.errors import BasiraError, FailedPrecondition, InvalidInput, TooLarge
-from basira.ingest.cameras import FAILED, RUNNING, STOPPED, CameraRecord, CameraStore
+from basira.common.errors import BasiraError, FailedPrecondition, InvalidInput, TooLarge, Unavailable
+from basira.ingest.cameras import ENDED, FAILED, STOPPED, CameraRecord, CameraStore
 from basira.ingest.config import IngestSettings
 from basira.ingest.events import (
     STREAM_STATE_FOR_SOURCE,
@@ -42,7 +42,13 @@ from basira.ingest.events import (
     stream_health,
 )
 from basira.ingest.frames import FrameLimits, encode_jpeg
-from basira.ingest.health import CameraHealthMonitor, HealthEvent, PowerReport
+from basira.ingest.health import (
+    CameraHealthMonitor,
+    HealthEvent,
+    HysteresisConfig,
+    PowerReport,
+    TamperConfig,
+)
 from basira.ingest.motion import MotionConfig, MotionGate
 from basira.ingest.sampling import FrameRateSampler
 from basira.ingest.sources import (
@@ -69,6 +75,11 @@ STATE_QUEUE_MAX = 100
 DRAIN_TIMEOUT_S = 5.0
 
 StateSink = Callable[[int, str], Awaitable[object]]
+
+# A body-worn, vehicle or drone camera's view moves and blurs all the time: only a blocked lens
+# means something there, so "moved" and "defocused" are never raised for them.
+_NEVER = HysteresisConfig(raise_after_s=float("inf"), raise_min_frames=2**31)
+MOVING_TAMPER = TamperConfig(moved=_NEVER, defocused=_NEVER)
 
 
 @dataclass
@@ -163,7 +174,8 @@ class CameraSession:
                  stats: StreamStats, on_state: StateSink) -> None:
         self.camera, self.publisher, self.settings, self.stats = camera, publisher, settings, stats
         self._on_state = on_state
-        self.health = CameraHealthMonitor(camera.id, offline_after_s=settings.offline_after_s)
+        tamper = MOVING_TAMPER if camera.moving else TamperConfig()
+        self.health = CameraHealthMonitor(camera.id, tamper=tamper, offline_after_s=settings.offline_after_s)
         gated = settings.motion_gate and not camera.moving
         self.motion = MotionGate(MotionConfig(keepalive_s=settings.motion_keepalive_s)) if gated else None
         self.last_detail = ""
@@ -173,27 +185,35 @@ class CameraSession:
 
     # -- called by the source (a plain function, on the event loop) --
     def on_source_event(self, event: SourceEvent) -> None:
+        self._enqueue(event)
+        if event.state is SourceState.CONNECTED:
+            self._reset_motion = True  # a reconnect: the first frame is always passed
+
+    def _enqueue(self, event: SourceEvent | None) -> None:
         if self._queue.full():  # a state loop stuck on NATS: keep the newest changes
             self._queue.get_nowait()
         self._queue.put_nowait(event)
-        if event.state is SourceState.CONNECTED:
-            self._reset_motion = True  # a reconnect: the first frame is always passed
 
     async def run(self, source: FrameSource) -> None:
         states = asyncio.create_task(self._state_loop(), name=f"ingest-state-{self.camera.id}")
         watchdog = asyncio.create_task(self._watch(), name=f"ingest-watch-{self.camera.id}")
+        cancelled = False
         try:
             async with source:
                 await self._pump(source)
         except asyncio.CancelledError:
-            states.cancel()
+            cancelled = True
             raise
         finally:
             watchdog.cancel()
-            if not states.done():
-                self._queue.put_nowait(None) if not self._queue.full() else None
-                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            if cancelled:
+                states.cancel()
+            else:  # let the last changes (ended, failed) reach the table and NATS
+                self._enqueue(None)
+                try:
                     await asyncio.wait_for(states, DRAIN_TIMEOUT_S)
+                except TimeoutError:
+                    log.warning("camera %s: last stream states not published in time", self.camera.id)
 
     async def publish_health(self, events: list[HealthEvent],
                              device: camera_pb2.DeviceStatus | None = None) -> None:
@@ -231,14 +251,19 @@ class CameraSession:
             height, width = image.shape[:2]
             event = frame_event(self.camera, number=source.delivered, captured=timestamp, jpeg=jpeg,
                                 width=width, height=height)
-            result = await self.publisher.publish_frame(event)
+            await self.publisher.publish_frame(event, self._refused)
             stats.published += 1
-            stats.refusals += result.refusals
-            stats.waited_s += result.waited_s
             FRAMES_TOTAL.labels("published").inc()
-            if result.waited_s:
-                BACKPRESSURE_SECONDS.inc(result.waited_s)
         stats.reads = source.reads
+
+    def _refused(self, wait_s: float) -> None:
+        self.stats.refusals += 1
+        self.stats.waited_s += wait_s
+        BACKPRESSURE_SECONDS.inc(wait_s)
+        # The source is not silent: we are not reading it while analytics catches up. Without this,
+        # a long wait would be reported as the camera going offline.
+        with self._lock:
+            self.health.watchdog.frame_seen()
 
     async def _watch(self) -> None:
         while True:
@@ -268,7 +293,7 @@ class CameraSession:
 @dataclass
 class _Pulled:
     task: asyncio.Task[None]
-    revision: int
+    record: CameraRecord
     stats: StreamStats
     renewed: float = field(default_factory=time.monotonic)
 
@@ -294,18 +319,24 @@ class PushSession:
                                    max_width=settings.analysis_max_width, limits=manager.limits,
                                    on_state=self.session.on_source_event)
         self._task = asyncio.create_task(self._run(), name=f"ingest-push-{camera.id}")
-        STREAMS_OPEN.labels("pushed").inc()
 
     async def _run(self) -> None:
+        STREAMS_OPEN.labels("pushed").inc()
         try:
             await self.session.run(self.source)
         finally:
             STREAMS_OPEN.labels("pushed").dec()
             self._manager._push_done(self)
 
+    def _failure(self) -> str | None:
+        """Why the frame pipeline stopped on its own, if it did (NATS closed, an internal error)."""
+        if not self._task.done() or self._task.cancelled() or self._task.exception() is None:
+            return None
+        return f"the frame pipeline of camera {self.camera.id} stopped: {self._task.exception()}"
+
     async def push(self, data: bytes, captured: float | None) -> None:
         """One encoded frame; a bad or over-rate frame is tallied, never raised. Waits while the
-        queue is full. Raises FailedPrecondition once the service ended this session."""
+        queue is full. Raises FailedPrecondition once the session has been ended by the service."""
         self.received += 1
         if not self.bucket.take():
             self._reject("rate", f"camera {self.camera.id} may push {self.rate:g} frames/s (bursts of "
@@ -314,10 +345,7 @@ class PushSession:
         try:
             await self.source.push(data, captured)
         except FailedPrecondition as exc:
-            if self._task.done() and not self.ended_because and self._task.exception() is not None:
-                raise FailedPrecondition(f"frame pipeline of camera {self.camera.id} failed: "
-                                         f"{self._task.exception()}") from exc
-            raise FailedPrecondition(self.ended_because or exc.message) from exc
+            raise FailedPrecondition(self.ended_because or self._failure() or exc.message) from exc
         except TooLarge as exc:
             self._reject("too_large", exc.message)
         except InvalidInput as exc:
@@ -329,6 +357,7 @@ class PushSession:
                                f"{self.camera.id}; open one stream per camera")
 
     async def report_power(self, report: PowerReport, device: camera_pb2.DeviceStatus | None) -> None:
+        """A device's power report; an impossible one (battery over 100 %) is tallied, not raised."""
         try:
             await self.session.report_power(report, device)
         except InvalidInput as exc:
@@ -339,25 +368,33 @@ class PushSession:
         FRAMES_TOTAL.labels("rejected").inc()
 
     async def finish(self) -> None:
-        """The sender is done: wait until every queued frame is published (or the session ended)."""
+        """The sender is done: returns once every queued frame is published. Raises
+        FailedPrecondition if the service ended the session, Unavailable if the pipeline failed."""
         await self.source.end("sender finished")
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await self._task
         if self.ended_because:
             raise FailedPrecondition(self.ended_because)
+        failure = self._failure()
+        if failure:
+            raise Unavailable(failure)
 
-    async def stop(self, reason: str) -> None:
-        """End the session from the service side (stopped, decommissioned, replaced, shutting down)."""
-        self.ended_because = reason
+    async def stop(self, reason: str, *, final_state: int | None = ENDED) -> None:
+        """End the session from the service side; `final_state` is recorded unless None (replaced)."""
+        if self.ended_because is None:
+            self.ended_because = reason
         await self.source.end(reason)
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await self._task
+        if final_state is not None:
+            with contextlib.suppress(psycopg.Error, PoolTimeout, BasiraError):
+                await self._manager.store.set_push_state(self.camera.id, final_state, reason)
 
     async def close(self) -> None:
-        """Release everything (the call ended, normally or not); idempotent."""
+        """Release everything once the call is over, however it ended; idempotent."""
         if not self._task.done():
-            await self.stop(self.ended_because or "push stream closed")
+            await self.stop("the push stream was closed before it finished")
 
 
 class StreamManager:
@@ -365,7 +402,8 @@ class StreamManager:
 
     def __init__(self, store: CameraStore, publisher: EventPublisher, settings: IngestSettings) -> None:
         self.store, self.publisher, self.settings = store, publisher, settings
-        self.me = settings.instance_id or f"ingest-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.me = settings.instance_id or (
+            f"ingest-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
         self.limits = FrameLimits(max_bytes=settings.max_frame_bytes, max_pixels=settings.max_frame_pixels,
                                   max_side=settings.max_frame_side)
         self.options = StreamOptions(
@@ -428,7 +466,7 @@ class StreamManager:
         stopped = await self._halt(camera_id)
         push = self._pushes.get(camera_id)
         if push is not None:
-            await push.stop(f"camera {camera_id}: {detail}")
+            await push.stop(f"camera {camera_id}: {detail}", final_state=None)  # the caller recorded it
             stopped = True
         if stopped or announce:
             await self.publisher.publish_health(health_message(camera, stream_health(camera, STOPPED,
@@ -446,7 +484,7 @@ class StreamManager:
                                      "started); stop the stream before pushing frames for it")
         previous = self._pushes.pop(camera.id, None)
         if previous is not None:
-            await previous.stop(f"replaced by a newer push stream for camera {camera.id}")
+            await previous.stop(f"replaced by a newer push stream for camera {camera.id}", final_state=None)
         bucket = self._buckets.get(camera.id)
         if bucket is None:
             bucket = self._buckets[camera.id] = TokenBucket(self.settings.push_rate_fps,
@@ -464,19 +502,19 @@ class StreamManager:
     def _launch(self, record: CameraRecord) -> None:
         stats = StreamStats(record.id, "pulled")
         task = asyncio.create_task(self._run_pulled(record, stats), name=f"ingest-stream-{record.id}")
-        self._pulled[record.id] = _Pulled(task, record.revision, stats)
-        STREAMS_OPEN.labels("pulled").inc()
+        self._pulled[record.id] = _Pulled(task, record, stats)
         log.info("stream started", extra={"camera": record.id, "instance": self.me})
 
     async def _run_pulled(self, record: CameraRecord, stats: StreamStats) -> None:
         me, store = self.me, self.store
 
         async def record_state(state: int, detail: str) -> None:
-            if state in (camera_pb2.STREAM_STATE_ENDED, FAILED):
+            if state in (ENDED, FAILED):
                 return  # final states are written below, once the source is closed
             await store.set_stream_state(record.id, me, state, detail)
 
         session = CameraSession(record, self.publisher, self.settings, stats, record_state)
+        STREAMS_OPEN.labels("pulled").inc()
         try:
             source = open_source(record.source_url, name=record.id, loop=record.loop,
                                  realtime=self.settings.file_realtime, options=self.options,
@@ -493,7 +531,7 @@ class StreamManager:
             log.exception("stream crashed", extra={"camera": record.id})
             await self._finish(record, FAILED, f"internal error: {type(exc).__name__}: {exc}")
         else:
-            await self._finish(record, camera_pb2.STREAM_STATE_ENDED, session.last_detail or "source ended")
+            await self._finish(record, ENDED, session.last_detail or "source ended")
         finally:
             current = self._pulled.get(record.id)
             if current is not None and current.task is asyncio.current_task():
@@ -527,11 +565,8 @@ class StreamManager:
                 continue
             if camera_id not in revisions:
                 await self._halt(camera_id)  # stopped, decommissioned, or the lease was taken
-            elif revisions[camera_id] != current.revision:
-                await self._halt(camera_id)  # changed: restart with the new settings below
-                claimed = await self.store.claim(camera_id, self.me, lease)
-                if claimed is not None:
-                    self._launch(claimed)
+            elif revisions[camera_id] != current.record.revision:
+                await self._apply_update(camera_id, current)
             else:
                 current.renewed = now
         room = self.settings.max_streams - len(self._pulled)
@@ -540,7 +575,18 @@ class StreamManager:
         for camera_id in await self.store.unusable(list(self._pushes)):
             push = self._pushes.get(camera_id)
             if push is not None:
-                await push.stop(f"camera {camera_id} was decommissioned")
+                await push.stop(f"camera {camera_id} was decommissioned", final_state=None)
+
+    async def _apply_update(self, camera_id: str, current: _Pulled) -> None:
+        """The camera was updated: restart its reader if what it reads or publishes changed."""
+        fresh = await self.store.find(camera_id)
+        if fresh is not None and _stream_settings(fresh) == _stream_settings(current.record):
+            current.record, current.renewed = fresh, time.monotonic()
+            return
+        await self._halt(camera_id)
+        claimed = await self.store.claim(camera_id, self.me, self.settings.stream_lease_s)
+        if claimed is not None:
+            self._launch(claimed)
 
     async def _drop_expired(self) -> None:
         """The database is unreachable: a stream whose lease may have passed to another instance
@@ -583,20 +629,7 @@ class StreamManager:
             await self.store.release(self.me, ids)
 
 
-def device_power(status: camera_pb2.DeviceStatus) -> PowerReport:
-    """A device's status as a power report: battery_percent < 0 (or 0 on mains / unknown power) is
-    "not reported" (proto3 cannot tell 0 from unset)."""
-    from basira.ingest.health import PowerSource
-
-    source = {camera_pb2.POWER_SOURCE_MAINS: PowerSource.MAINS, camera_pb2.POWER_SOURCE_SOLAR: PowerSource.SOLAR,
-              camera_pb2.POWER_SOURCE_BATTERY: PowerSource.BATTERY}.get(status.power_source,
-                                                                        PowerSource.UNKNOWN)
-    percent: float | None = float(status.battery_percent)
-    if status.battery_percent < 0 or (status.battery_percent == 0
-                                      and source in (PowerSource.MAINS, PowerSource.UNKNOWN)):
-        percent = None
-    return PowerReport(source, percent)
-
-
-__all__ = ["RUNNING", "CameraSession", "PushSession", "RejectionTally", "StreamManager", "StreamStats",
-           "TokenBucket", "device_power"]
+def _stream_settings(record: CameraRecord) -> tuple[object, ...]:
+    """What a running reader depends on (a name change needs no restart)."""
+    return (record.source_url, record.analysis_fps, record.loop, record.kind, record.zone,
+            record.owner_agency)

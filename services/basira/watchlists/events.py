@@ -95,7 +95,8 @@ class HotlistCache:
             while not stop.is_set():
                 waiters = [asyncio.create_task(self._changed.wait()), asyncio.create_task(stop.wait())]
                 try:
-                    await asyncio.wait(waiters, timeout=refresh_interval_s, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(waiters, timeout=refresh_interval_s,
+                                       return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     for waiter in waiters:
                         waiter.cancel()

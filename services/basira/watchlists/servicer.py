@@ -6,6 +6,7 @@ field of the request. Lists change → `watchlist.changed` so matchers reload.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import grpc
@@ -155,28 +156,49 @@ class WatchlistServicer(watchlist_pb2_grpc.WatchlistServiceServicer):
         return watchlist_pb2.RemoveSubjectResponse()
 
 
-def resource_resolvers(store: WatchlistStore, clock: Clock = utc_now) -> dict[str, ResourceResolver]:
-    """Resolvers telling the gate who owns the entry or list a request touches (`owner_agency`).
+def _rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-    A malformed or unknown id resolves to nothing; the servicer then answers InvalidInput / NotFound.
+
+def resource_resolvers(store: WatchlistStore, clock: Clock = utc_now) -> dict[str, ResourceResolver]:
+    """Resolvers telling the gate what a request touches beyond its plain fields.
+
+    `entry_expires` (RFC 3339) for requests that create list entries, which the policy checks against
+    the authorization's expiry; `owner_agency` for requests on an existing entry or list. A missing or
+    malformed value resolves to nothing: the policy or the servicer then refuses the request.
     """
+
+    async def entry_expiry(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
+        entry = request.entry  # type: ignore[attr-defined]
+        expires = datetime_or_none(entry.expires, entry.HasField("expires"))
+        return {"entry_expires": _rfc3339(expires)} if expires else {}
 
     async def hotlist_owner(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
         try:
-            entry = await store.get_hotlist_entry(hotlist.parse_id(request.entry_id, "entry_id"))  # type: ignore[attr-defined]
+            entry = await store.get_hotlist_entry(
+                hotlist.parse_id(request.entry_id, "entry_id"))  # type: ignore[attr-defined]
         except (InvalidInput, NotFound):
             return {}
         return {"owner_agency": entry.owner_agency}
 
     async def watchlist_owner(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
         try:
-            found = await store.get_watchlist(hotlist.parse_id(request.watchlist_id, "watchlist_id"), clock())  # type: ignore[attr-defined]
+            found = await store.get_watchlist(
+                hotlist.parse_id(request.watchlist_id, "watchlist_id"), clock())  # type: ignore[attr-defined]
         except (InvalidInput, NotFound):
             return {}
         return {"owner_agency": found.owner_agency}
 
+    async def enrolment(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
+        resolved = await watchlist_owner(request, subject, resource)
+        expires = datetime_or_none(request.expires, request.HasField("expires"))  # type: ignore[attr-defined]
+        if expires:
+            resolved["entry_expires"] = _rfc3339(expires)
+        return resolved
+
     return {
+        f"/{SERVICE_NAME}/AddHotlistPlate": entry_expiry,
         f"/{SERVICE_NAME}/RemoveHotlistPlate": hotlist_owner,
-        f"/{SERVICE_NAME}/EnrolSubject": watchlist_owner,
+        f"/{SERVICE_NAME}/EnrolSubject": enrolment,
         f"/{SERVICE_NAME}/RemoveSubject": watchlist_owner,
     }

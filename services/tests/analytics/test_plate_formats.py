@@ -116,12 +116,15 @@ def test_look_alike_choice_does_not_depend_on_layout_order() -> None:
         assert fit is not None and (fit.country, fit.text) == ("SK", "LM298AI")
 
 
-def test_exact_ties_go_to_the_first_country() -> None:
+def test_a_text_two_countries_read_equally_has_no_country() -> None:
     first_sk = best_fit("RK099AN", ["SK", "PL"])
     first_pl = best_fit("RK099AN", ["PL", "SK"])
     assert first_sk is not None and first_pl is not None
-    assert (first_sk.country, first_pl.country) == ("SK", "PL")
-    assert first_sk.text == first_pl.text
+    assert first_sk.text == first_pl.text == "RK099AN"
+    assert first_sk.country == first_pl.country == ""
+    assert (first_sk.display, first_pl.display) == ("RK-099AN", "RK 099AN")  # the preferred layout's
+    only_sk = best_fit("RK099AN", ["SK"])
+    assert only_sk is not None and only_sk.country == "SK"
 
 
 def test_repair_lists_every_fitting_layout_best_first() -> None:

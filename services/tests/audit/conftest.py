@@ -26,7 +26,8 @@ def postgres_url() -> Iterator[str]:
     The data dir is under /tmp because, run as root, pgserver starts postgres as its own system user,
     which must be able to reach it.
     """
-    pgserver = pytest.importorskip("pgserver")
+    import pgserver
+
     data_dir = tempfile.mkdtemp(prefix="basira-audit-pg-", dir="/tmp")
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,7 +16,7 @@ from basira.audit import merkle
 from basira.audit.batching import GroupCommitter
 from basira.audit.merkle import MemoryTree
 from basira.audit.sth import SignedTreeHead, TreeHeadSigner, verify_tree_head
-from basira.audit.store import AuditStore, LogQuery, prepare_record
+from basira.audit.store import AuditStore, LogQuery, StorageCorrupted, prepare_record
 from basira.audit.verify import verify_export
 from basira.common.access_record import AccessRecord
 from basira.common.errors import FailedPrecondition, InvalidInput, NotFound
@@ -82,7 +83,8 @@ async def test_unusual_text_is_stored_exactly(store: AuditStore, make_record: Ma
     assert [e.index for e in page.entries] == [0]
 
 
-async def test_proofs_match_an_in_memory_tree_at_every_size(store: AuditStore, make_record: MakeRecord) -> None:
+async def test_proofs_match_an_in_memory_tree_at_every_size(store: AuditStore,
+                                                            make_record: MakeRecord) -> None:
     records = [make_record(i) for i in range(70)]
     position = 0
     for size in (1, 2, 5, 8, 13, 31, 32, 33, 50, 70):  # uneven batches, every size signed
@@ -140,7 +142,7 @@ async def test_sign_tree_head_is_idempotent_unless_forced(store: AuditStore, mak
     assert fresh.tree_size == 3 and fresh.timestamp >= sth.timestamp and fresh.signature != sth.signature
     heads = await store.tree_heads()
     assert [h.tree_size for h in heads] == [3, 3]
-    assert all(a.timestamp <= b.timestamp for a, b in zip(heads, heads[1:], strict=False))
+    assert all(a.timestamp <= b.timestamp for a, b in itertools.pairwise(heads))
 
 
 async def test_query_filters_and_pages(store: AuditStore, make_record: MakeRecord) -> None:
@@ -233,6 +235,24 @@ async def test_two_writers_stay_consistent(pool: AsyncConnectionPool, signer: Tr
     assert [h.tree_size for h in heads] == sorted(h.tree_size for h in heads)
     for head in heads:  # every head either writer signed agrees with the stored leaves
         assert head.root_hash == tree.root(head.tree_size)
+
+
+async def test_a_writer_refuses_to_extend_an_altered_log(pool: AsyncConnectionPool, signer: TreeHeadSigner,
+                                                        db_url: str, make_record: MakeRecord) -> None:
+    first = AuditStore(pool, signer)
+    await first.migrate()
+    await first.append_batch([make_record(i) for i in range(12)])
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE audit_nodes DISABLE TRIGGER audit_nodes_no_change")
+        conn.execute("UPDATE audit_nodes SET hash = sha256(hash) WHERE level = 3 AND idx = 0")
+    with pytest.raises(StorageCorrupted, match="altered"):
+        await AuditStore(pool, signer).append_batch([make_record(12)])  # a fresh writer reloads the tree
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE audit_leaves DISABLE TRIGGER audit_leaves_no_change")
+        conn.execute("DELETE FROM audit_leaves WHERE idx >= 10")
+    with pytest.raises(StorageCorrupted, match="signed 12"):
+        await AuditStore(pool, signer).sign_tree_head()
+    assert await first.size() == 10
 
 
 async def test_a_single_connection_works_too(db_url: str, signer: TreeHeadSigner,

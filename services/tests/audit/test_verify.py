@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from basira.audit import merkle
 from basira.audit.sth import TreeHeadSigner, public_key_b64, public_key_pem
@@ -110,7 +111,8 @@ async def test_swapped_records_are_pinpointed(store: AuditStore, make_record: Ma
                    "WHERE (a.idx, b.idx) IN ((9, 23), (23, 9))")
     report = check(await exported(store), signer)
     assert report.first_bad_index == 9
-    assert [(p.kind, p.index) for p in report.problems] == [(ProblemKind.MODIFIED, 9), (ProblemKind.MODIFIED, 23)]
+    assert [(p.kind, p.index) for p in report.problems] == [
+        (ProblemKind.MODIFIED, 9), (ProblemKind.MODIFIED, 23)]
 
 
 async def test_swapped_rows_with_their_hashes_are_located_by_the_tree_head_chain(
@@ -148,10 +150,12 @@ async def test_a_rewritten_record_and_leaf_hash_are_located(store: AuditStore, m
 
 
 async def test_a_truncated_log_is_caught_with_a_tree_head_seen_before(
-        store: AuditStore, make_record: MakeRecord, db_url: str, signer: TreeHeadSigner, tmp_path: Path) -> None:
+        store: AuditStore, make_record: MakeRecord, db_url: str, signer: TreeHeadSigner,
+        tmp_path: Path) -> None:
     await fill(store, make_record)
     witnessed = await store.tree_head()
-    tamper(db_url, "DELETE FROM audit_leaves WHERE idx >= 30", "DELETE FROM audit_tree_heads WHERE tree_size > 30")
+    tamper(db_url, "DELETE FROM audit_leaves WHERE idx >= 30",
+           "DELETE FROM audit_tree_heads WHERE tree_size > 30")
     data = await exported(store)
     assert check(data, signer).ok  # consistent on its own: only an earlier tree head can tell
     report = check(data, signer, trusted_heads=[witnessed])
@@ -170,8 +174,7 @@ async def test_a_forged_tree_head_and_a_wrong_key_are_rejected(store: AuditStore
     tamper(db_url, "UPDATE audit_tree_heads SET root_hash = sha256('x') WHERE tree_size = 20")
     report = check(await exported(store), signer)
     assert kinds(report) == {ProblemKind.BAD_SIGNATURE}
-    other = TreeHeadSigner(__import__("cryptography.hazmat.primitives.asymmetric.ed25519",
-                                      fromlist=["Ed25519PrivateKey"]).Ed25519PrivateKey.generate())
+    other = TreeHeadSigner(Ed25519PrivateKey.generate())
     wrong = check(await exported(store), other)
     assert ProblemKind.BAD_SIGNATURE in kinds(wrong) and not wrong.ok
 
@@ -191,7 +194,8 @@ def leaf_line(index: int, record: bytes) -> bytes:
         index, merkle.leaf_hash(record).hex().encode(), record)
 
 
-async def test_hand_edited_exports(store: AuditStore, make_record: MakeRecord, signer: TreeHeadSigner) -> None:
+async def test_hand_edited_exports(store: AuditStore, make_record: MakeRecord,
+                                   signer: TreeHeadSigner) -> None:
     await fill(store, make_record, n=20)
     lines = lines_of(await exported(store))
     first_leaf = 1 + 4  # header and four tree heads
@@ -199,7 +203,8 @@ async def test_hand_edited_exports(store: AuditStore, make_record: MakeRecord, s
     moved = list(lines)
     moved[first_leaf + 3], moved[first_leaf + 4] = moved[first_leaf + 4], moved[first_leaf + 3]
     report = check(join(moved), signer)
-    assert report.first_bad_index == 3 and {ProblemKind.REMOVED, ProblemKind.REORDERED} <= kinds(report)
+    assert [(p.kind, p.index) for p in report.problems] == [
+        (ProblemKind.REMOVED, 3), (ProblemKind.REORDERED, 3)]
 
     spaced = list(lines)
     record = json.loads(lines[first_leaf + 6].split(b'"record":', 1)[1][:-1])

@@ -22,9 +22,17 @@ BASIS = LegalBasis("stolen-vehicle-report", "PV-2026-118", "police-casablanca")
 
 
 def entry(**changes: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = dict(plate="rk-099 an", country="", reason=HotlistReason.STOLEN, legal_basis=BASIS,
-                                  expires=NOW + timedelta(days=30), confusable_tolerant=False, note="",
-                                  owner_agency="police", now=NOW)
+    fields: dict[str, Any] = dict(
+        plate="rk-099 an",
+        country="",
+        reason=HotlistReason.STOLEN,
+        legal_basis=BASIS,
+        expires=NOW + timedelta(days=30),
+        confusable_tolerant=False,
+        note="",
+        owner_agency="police",
+        now=NOW,
+    )
     fields.update(changes)
     return fields
 
@@ -95,9 +103,18 @@ def test_ids_and_removal_reasons() -> None:
 
 
 def test_entries_stop_being_active_at_expiry_or_removal() -> None:
-    stored = HotlistEntry(id="e1", plate="RK099AN", country="", reason=HotlistReason.WANTED, legal_basis=BASIS,
-                          owner_agency="police", expires=NOW + timedelta(hours=1), confusable_tolerant=False,
-                          note="", created=NOW)
+    stored = HotlistEntry(
+        id="e1",
+        plate="RK099AN",
+        country="",
+        reason=HotlistReason.WANTED,
+        legal_basis=BASIS,
+        owner_agency="police",
+        expires=NOW + timedelta(hours=1),
+        confusable_tolerant=False,
+        note="",
+        created=NOW,
+    )
     assert stored.active(NOW)
     assert not stored.active(NOW + timedelta(hours=1))
     removed = HotlistEntry(**{**{f: getattr(stored, f) for f in stored.__slots__}, "removed": NOW})

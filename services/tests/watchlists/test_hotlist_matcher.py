@@ -26,27 +26,52 @@ def unique_plate() -> str:
     return "H" + uuid.uuid4().hex[:6].upper().replace("0", "7").replace("O", "P")
 
 
-async def add(store: WatchlistStore, agency: str, plate: str, *, expires_in: timedelta = timedelta(days=1),
-              tolerant: bool = False) -> HotlistEntry:
+async def add(
+    store: WatchlistStore,
+    agency: str,
+    plate: str,
+    *,
+    expires_in: timedelta = timedelta(days=1),
+    tolerant: bool = False,
+) -> HotlistEntry:
     now = datetime.now(UTC)
-    return await store.add_hotlist_entry(NewHotlistEntry(
-        plate=plate, plate_as_reported=plate, country="", reason=HotlistReason.WANTED,
-        legal_basis=LegalBasis("arrest-warrant", "W-1", "court"), owner_agency=agency, expires=now + expires_in,
-        confusable_tolerant=tolerant, note=""), created_by="tester", now=now)
+    return await store.add_hotlist_entry(
+        NewHotlistEntry(
+            plate=plate,
+            plate_as_reported=plate,
+            country="",
+            reason=HotlistReason.WANTED,
+            legal_basis=LegalBasis("arrest-warrant", "W-1", "court"),
+            owner_agency=agency,
+            expires=now + expires_in,
+            confusable_tolerant=tolerant,
+            note="",
+        ),
+        created_by="tester",
+        now=now,
+    )
 
 
 def detection(text: str, camera: str = "cam-hot-1") -> events_pb2.PlateDetectionEvent:
     now = Timestamp()
     now.GetCurrentTime()
     return events_pb2.PlateDetectionEvent(
-        id=f"frame-{uuid.uuid4().hex}:plate:0", frame_id="f", camera_id=camera, zone="medina",
-        owner_agency="police", captured=now, frame_published=now, snapshot_id="snap-1",
-        plate=analytics_pb2.PlateReading(text=text, display=text, country="", confidence=0.9))
+        id=f"frame-{uuid.uuid4().hex}:plate:0",
+        frame_id="f",
+        camera_id=camera,
+        zone="medina",
+        owner_agency="police",
+        captured=now,
+        frame_published=now,
+        snapshot_id="snap-1",
+        plate=analytics_pb2.PlateReading(text=text, display=text, country="", confidence=0.9),
+    )
 
 
 @pytest.fixture
-async def matcher(watchlist_store: WatchlistStore, nats_js: tuple[Any, Any]
-                  ) -> AsyncIterator[tuple[HotlistCache, asyncio.Queue[events_pb2.MatchCandidateEvent]]]:
+async def matcher(
+    watchlist_store: WatchlistStore, nats_js: tuple[Any, Any]
+) -> AsyncIterator[tuple[HotlistCache, asyncio.Queue[events_pb2.MatchCandidateEvent]]]:
     """A running matcher (cache + consumer) and a queue of the candidates stored in the MATCHES stream."""
     nc, js = nats_js
     cache = HotlistCache(watchlist_store.active_hotlist)
@@ -58,10 +83,13 @@ async def matcher(watchlist_store: WatchlistStore, nats_js: tuple[Any, Any]
         await candidates.put(events_pb2.MatchCandidateEvent.FromString(msg.data))
 
     # An ordered JetStream consumer sees what the stream stored (after de-duplication), not raw publishes.
-    sub = await js.subscribe(PLATE_CANDIDATES, cb=on_candidate, ordered_consumer=True,
-                             deliver_policy=DeliverPolicy.NEW)
-    tasks = [asyncio.create_task(HotlistMatcher(js, cache).consumer().run(stop)),
-             asyncio.create_task(cache.run(nc, stop, refresh_interval_s=60))]
+    sub = await js.subscribe(
+        PLATE_CANDIDATES, cb=on_candidate, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+    )
+    tasks = [
+        asyncio.create_task(HotlistMatcher(js, cache).consumer().run(stop)),
+        asyncio.create_task(cache.run(nc, stop, refresh_interval_s=60)),
+    ]
     yield cache, candidates
     stop.set()
     await asyncio.wait(tasks, timeout=5)
@@ -71,24 +99,33 @@ async def matcher(watchlist_store: WatchlistStore, nats_js: tuple[Any, Any]
         await sub.unsubscribe()
 
 
-async def candidates_for(queue: asyncio.Queue[events_pb2.MatchCandidateEvent], detection_id: str,
-                         wait_s: float) -> list[events_pb2.MatchCandidateEvent]:
-    """Candidates of one detection seen within `wait_s` seconds (other tests' candidates are skipped)."""
+async def candidates_for(
+    queue: asyncio.Queue[events_pb2.MatchCandidateEvent],
+    detection_id: str,
+    wait_s: float,
+    settle_s: float = 0.7,
+) -> list[events_pb2.MatchCandidateEvent]:
+    """Candidates of one detection: waits up to `wait_s` for the first, then `settle_s` for duplicates.
+
+    Other tests' candidates are skipped.
+    """
+    loop = asyncio.get_running_loop()
     found: list[events_pb2.MatchCandidateEvent] = []
-    deadline = asyncio.get_running_loop().time() + wait_s
-    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+    deadline = loop.time() + wait_s
+    while (left := deadline - loop.time()) > 0:
         try:
             event = await asyncio.wait_for(queue.get(), timeout=left)
         except TimeoutError:
             break
         if event.detection_id == detection_id:
             found.append(event)
+            deadline = min(deadline, loop.time() + settle_s)
     return found
 
 
 async def test_a_hotlisted_plate_becomes_one_candidate_even_when_redelivered(
-        matcher: tuple[HotlistCache, Any], watchlist_store: WatchlistStore, nats_js: tuple[Any, Any],
-        agency: str) -> None:
+    matcher: tuple[HotlistCache, Any], watchlist_store: WatchlistStore, nats_js: tuple[Any, Any], agency: str
+) -> None:
     cache, queue = matcher
     _, js = nats_js
     plate = unique_plate()
@@ -100,7 +137,7 @@ async def test_a_hotlisted_plate_becomes_one_candidate_even_when_redelivered(
     # The same detection delivered again (e.g. a worker crashed before acking): distinct stream messages.
     await publish(js, "detections.plate.cam-hot-1", payload, event.id + "-redelivered")
 
-    found = await candidates_for(queue, event.id, wait_s=3.0)
+    found = await candidates_for(queue, event.id, wait_s=5.0, settle_s=1.0)
     assert len(found) == 1
     candidate = found[0]
     assert candidate.id == f"{event.id}:{entry.id}"
@@ -110,9 +147,9 @@ async def test_a_hotlisted_plate_becomes_one_candidate_even_when_redelivered(
     assert candidate.frame_published == event.frame_published and candidate.seen == event.captured
 
 
-async def test_look_alikes_match_only_tolerant_entries(matcher: tuple[HotlistCache, Any],
-                                                       watchlist_store: WatchlistStore,
-                                                       nats_js: tuple[Any, Any], agency: str) -> None:
+async def test_look_alikes_match_only_tolerant_entries(
+    matcher: tuple[HotlistCache, Any], watchlist_store: WatchlistStore, nats_js: tuple[Any, Any], agency: str
+) -> None:
     cache, queue = matcher
     _, js = nats_js
     strict, tolerant = "S" + unique_plate()[1:] + "1", "T" + unique_plate()[1:] + "1"
@@ -122,14 +159,14 @@ async def test_look_alikes_match_only_tolerant_entries(matcher: tuple[HotlistCac
     misread_strict, misread_tolerant = detection(strict[:-1] + "I"), detection(tolerant[:-1] + "I")
     for event in (misread_strict, misread_tolerant):
         await publish(js, "detections.plate.cam-hot-1", event.SerializeToString(), event.id)
-    found = await candidates_for(queue, misread_tolerant.id, wait_s=3.0)
+    found = await candidates_for(queue, misread_tolerant.id, wait_s=5.0)
     assert [(c.hotlist_entry.id, round(c.distance, 2)) for c in found] == [(tolerant_entry.id, 0.3)]
     assert await candidates_for(queue, misread_strict.id, wait_s=0.5) == []
 
 
-async def test_expired_entries_stop_matching_before_any_reload(matcher: tuple[HotlistCache, Any],
-                                                               watchlist_store: WatchlistStore,
-                                                               nats_js: tuple[Any, Any], agency: str) -> None:
+async def test_expired_entries_stop_matching_before_any_reload(
+    matcher: tuple[HotlistCache, Any], watchlist_store: WatchlistStore, nats_js: tuple[Any, Any], agency: str
+) -> None:
     cache, queue = matcher
     _, js = nats_js
     plate = unique_plate()
@@ -139,12 +176,12 @@ async def test_expired_entries_stop_matching_before_any_reload(matcher: tuple[Ho
     await asyncio.sleep(1.2)
     event = detection(plate)
     await publish(js, "detections.plate.cam-hot-1", event.SerializeToString(), event.id)
-    assert await candidates_for(queue, event.id, wait_s=2.0) == []
+    assert await candidates_for(queue, event.id, wait_s=1.5) == []
 
 
-async def test_watchlist_changed_reloads_the_hotlist(matcher: tuple[HotlistCache, Any],
-                                                     watchlist_store: WatchlistStore,
-                                                     nats_js: tuple[Any, Any], agency: str) -> None:
+async def test_watchlist_changed_reloads_the_hotlist(
+    matcher: tuple[HotlistCache, Any], watchlist_store: WatchlistStore, nats_js: tuple[Any, Any], agency: str
+) -> None:
     cache, queue = matcher
     _, js = nats_js
     version = cache.version
@@ -158,11 +195,12 @@ async def test_watchlist_changed_reloads_the_hotlist(matcher: tuple[HotlistCache
     assert cache.version > version
     event = detection(plate)
     await publish(js, "detections.plate.cam-hot-1", event.SerializeToString(), event.id)
-    assert len(await candidates_for(queue, event.id, wait_s=3.0)) == 1
+    assert len(await candidates_for(queue, event.id, wait_s=5.0)) == 1
 
 
-async def test_undecodable_detections_are_dropped(nats_js: tuple[Any, Any], watchlist_store: WatchlistStore
-                                                  ) -> None:
+async def test_undecodable_detections_are_dropped(
+    nats_js: tuple[Any, Any], watchlist_store: WatchlistStore
+) -> None:
     _, js = nats_js
     cache = HotlistCache(watchlist_store.active_hotlist)
 

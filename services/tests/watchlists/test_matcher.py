@@ -12,11 +12,28 @@ from basira.watchlists.matcher import HotlistIndex
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def entry(entry_id: str, plate: str, *, tolerant: bool = False, country: str = "",
-          expires: datetime = NOW + timedelta(days=1), removed: datetime | None = None) -> HotlistEntry:
-    return HotlistEntry(id=entry_id, plate=plate, country=country, reason=HotlistReason.STOLEN,
-                        legal_basis=LegalBasis("court-order", "X-1"), owner_agency="police", expires=expires,
-                        confusable_tolerant=tolerant, note="", created=NOW - timedelta(days=1), removed=removed)
+def entry(
+    entry_id: str,
+    plate: str,
+    *,
+    tolerant: bool = False,
+    country: str = "",
+    expires: datetime = NOW + timedelta(days=1),
+    removed: datetime | None = None,
+) -> HotlistEntry:
+    return HotlistEntry(
+        id=entry_id,
+        plate=plate,
+        country=country,
+        reason=HotlistReason.STOLEN,
+        legal_basis=LegalBasis("court-order", "X-1"),
+        owner_agency="police",
+        expires=expires,
+        confusable_tolerant=tolerant,
+        note="",
+        created=NOW - timedelta(days=1),
+        removed=removed,
+    )
 
 
 def ids(index: HotlistIndex, text: str, country: str = "") -> list[tuple[str, float]]:
@@ -48,14 +65,24 @@ def test_a_larger_limit_forgives_one_wrong_character() -> None:
 
 
 def test_nearest_first_and_each_entry_once() -> None:
-    index = HotlistIndex([entry("b-tolerant", "8K099AN", tolerant=True), entry("a-exact", "BK099AN"),
-                          entry("c-tolerant", "BK099AN", tolerant=True)])
+    index = HotlistIndex(
+        [
+            entry("b-tolerant", "8K099AN", tolerant=True),
+            entry("a-exact", "BK099AN"),
+            entry("c-tolerant", "BK099AN", tolerant=True),
+        ]
+    )
     assert ids(index, "BK099AN") == [("a-exact", 0.0), ("c-tolerant", 0.0), ("b-tolerant", 0.3)]
 
 
 def test_expired_and_removed_entries_never_match() -> None:
-    index = HotlistIndex([entry("expired", "AB123CD", expires=NOW), entry("removed", "AB123CD", removed=NOW),
-                          entry("live", "AB123CD", expires=NOW + timedelta(seconds=1))])
+    index = HotlistIndex(
+        [
+            entry("expired", "AB123CD", expires=NOW),
+            entry("removed", "AB123CD", removed=NOW),
+            entry("live", "AB123CD", expires=NOW + timedelta(seconds=1)),
+        ]
+    )
     assert ids(index, "AB123CD") == [("live", 0.0)]
     assert len(index) == 2
     assert index.match("AB123CD", "", NOW + timedelta(seconds=1)) == []

@@ -18,9 +18,17 @@ BASIS = LegalBasis("stolen-vehicle-report", "PV-2026-7", "police")
 
 
 def new_entry(agency: str, plate: str, expires: datetime, *, tolerant: bool = False) -> NewHotlistEntry:
-    return NewHotlistEntry(plate=plate, plate_as_reported=plate.lower(), country="", reason=HotlistReason.STOLEN,
-                           legal_basis=BASIS, owner_agency=agency, expires=expires, confusable_tolerant=tolerant,
-                           note="test")
+    return NewHotlistEntry(
+        plate=plate,
+        plate_as_reported=plate.lower(),
+        country="",
+        reason=HotlistReason.STOLEN,
+        legal_basis=BASIS,
+        owner_agency=agency,
+        expires=expires,
+        confusable_tolerant=tolerant,
+        note="test",
+    )
 
 
 def unique_plate() -> str:
@@ -30,8 +38,9 @@ def unique_plate() -> str:
 async def test_add_then_list_and_load_active(watchlist_store: WatchlistStore, agency: str) -> None:
     now = datetime.now(UTC)
     plate = unique_plate()
-    stored = await watchlist_store.add_hotlist_entry(new_entry(agency, plate, now + timedelta(days=2),
-                                                               tolerant=True), created_by="officer-1", now=now)
+    stored = await watchlist_store.add_hotlist_entry(
+        new_entry(agency, plate, now + timedelta(days=2), tolerant=True), created_by="officer-1", now=now
+    )
     assert stored.plate == plate and stored.owner_agency == agency and stored.confusable_tolerant
     assert stored.legal_basis == BASIS and stored.created_by == "officer-1"
     again = await watchlist_store.get_hotlist_entry(uuid.UUID(stored.id))
@@ -40,24 +49,31 @@ async def test_add_then_list_and_load_active(watchlist_store: WatchlistStore, ag
     assert stored.id in {e.id for e in active}
 
 
-async def test_a_second_active_entry_for_the_same_plate_is_refused(watchlist_store: WatchlistStore,
-                                                                   agency: str) -> None:
+async def test_a_second_active_entry_for_the_same_plate_is_refused(
+    watchlist_store: WatchlistStore, agency: str
+) -> None:
     now = datetime.now(UTC)
     plate = unique_plate()
-    await watchlist_store.add_hotlist_entry(new_entry(agency, plate, now + timedelta(days=1)), created_by="a",
-                                            now=now)
+    await watchlist_store.add_hotlist_entry(
+        new_entry(agency, plate, now + timedelta(days=1)), created_by="a", now=now
+    )
     with pytest.raises(AlreadyExists):
-        await watchlist_store.add_hotlist_entry(new_entry(agency, plate, now + timedelta(days=3)), created_by="a",
-                                                now=now)
-    other = await watchlist_store.add_hotlist_entry(new_entry(agency + "-other", plate, now + timedelta(days=1)),
-                                                    created_by="b", now=now)
+        await watchlist_store.add_hotlist_entry(
+            new_entry(agency, plate, now + timedelta(days=3)), created_by="a", now=now
+        )
+    other = await watchlist_store.add_hotlist_entry(
+        new_entry(agency + "-other", plate, now + timedelta(days=1)), created_by="b", now=now
+    )
     assert other.plate == plate
 
 
-async def test_expired_entries_leave_the_list_unless_asked(watchlist_store: WatchlistStore, agency: str) -> None:
+async def test_expired_entries_leave_the_list_unless_asked(
+    watchlist_store: WatchlistStore, agency: str
+) -> None:
     then = datetime.now(UTC) - timedelta(hours=2)
-    expired = await watchlist_store.add_hotlist_entry(new_entry(agency, unique_plate(), then + timedelta(hours=1)),
-                                                      created_by="a", now=then)
+    expired = await watchlist_store.add_hotlist_entry(
+        new_entry(agency, unique_plate(), then + timedelta(hours=1)), created_by="a", now=then
+    )
     now = datetime.now(UTC)
     assert expired.id not in {e.id for e in await watchlist_store.active_hotlist(now)}
 
@@ -65,8 +81,9 @@ async def test_expired_entries_leave_the_list_unless_asked(watchlist_store: Watc
         found: set[str] = set()
         after = 0
         while True:
-            page, token = await watchlist_store.list_hotlist(now=now, include_expired=include_expired,
-                                                             after=after, limit=500)
+            page, token = await watchlist_store.list_hotlist(
+                now=now, include_expired=include_expired, after=after, limit=500
+            )
             found |= {e.id for e in page}
             if not token:
                 return found
@@ -75,14 +92,21 @@ async def test_expired_entries_leave_the_list_unless_asked(watchlist_store: Watc
     assert expired.id not in await listed(False)
     assert expired.id in await listed(True)
     # once expired, the plate can be listed again by the same agency
-    await watchlist_store.add_hotlist_entry(new_entry(agency, expired.plate, now + timedelta(days=1)),
-                                            created_by="a", now=now)
+    await watchlist_store.add_hotlist_entry(
+        new_entry(agency, expired.plate, now + timedelta(days=1)), created_by="a", now=now
+    )
 
 
 async def test_paging_walks_every_entry_once(watchlist_store: WatchlistStore, agency: str) -> None:
     now = datetime.now(UTC)
-    added = {(await watchlist_store.add_hotlist_entry(new_entry(agency, unique_plate(), now + timedelta(days=1)),
-                                                      created_by="a", now=now)).id for _ in range(5)}
+    added = {
+        (
+            await watchlist_store.add_hotlist_entry(
+                new_entry(agency, unique_plate(), now + timedelta(days=1)), created_by="a", now=now
+            )
+        ).id
+        for _ in range(5)
+    }
     seen: list[str] = []
     after, pages = 0, 0
     while True:
@@ -97,46 +121,69 @@ async def test_paging_walks_every_entry_once(watchlist_store: WatchlistStore, ag
     assert pages >= 3
 
 
-async def test_only_the_owner_removes_and_removal_is_final(watchlist_store: WatchlistStore, agency: str) -> None:
+async def test_only_the_owner_removes_and_removal_is_final(
+    watchlist_store: WatchlistStore, agency: str
+) -> None:
     now = datetime.now(UTC)
-    stored = await watchlist_store.add_hotlist_entry(new_entry(agency, unique_plate(), now + timedelta(days=1)),
-                                                     created_by="a", now=now)
+    stored = await watchlist_store.add_hotlist_entry(
+        new_entry(agency, unique_plate(), now + timedelta(days=1)), created_by="a", now=now
+    )
     entry_id = uuid.UUID(stored.id)
     with pytest.raises(PermissionDenied):
-        await watchlist_store.remove_hotlist_entry(entry_id, agency="someone-else", removed_by="x",
-                                                   reason="mine now", now=now)
-    removed = await watchlist_store.remove_hotlist_entry(entry_id, agency=agency, removed_by="b",
-                                                         reason="vehicle recovered", now=now)
+        await watchlist_store.remove_hotlist_entry(
+            entry_id, agency="someone-else", removed_by="x", reason="mine now", now=now
+        )
+    removed = await watchlist_store.remove_hotlist_entry(
+        entry_id, agency=agency, removed_by="b", reason="vehicle recovered", now=now
+    )
     assert removed.removed is not None
     assert stored.id not in {e.id for e in await watchlist_store.active_hotlist(now)}
     with pytest.raises(NotFound):
-        await watchlist_store.remove_hotlist_entry(entry_id, agency=agency, removed_by="b", reason="again", now=now)
+        await watchlist_store.remove_hotlist_entry(
+            entry_id, agency=agency, removed_by="b", reason="again", now=now
+        )
     with pytest.raises(NotFound):
         await watchlist_store.get_hotlist_entry(uuid.uuid4())
 
 
 async def test_face_watchlists_subjects_and_counts(watchlist_store: WatchlistStore, agency: str) -> None:
     now = datetime.now(UTC)
-    created = await watchlist_store.create_watchlist(name="robbery-suspects", description="d", owner_agency=agency,
-                                                     created_by="a", now=now)
+    created = await watchlist_store.create_watchlist(
+        name="robbery-suspects", description="d", owner_agency=agency, created_by="a", now=now
+    )
     with pytest.raises(AlreadyExists):
-        await watchlist_store.create_watchlist(name="robbery-suspects", description="", owner_agency=agency,
-                                               created_by="a", now=now)
+        await watchlist_store.create_watchlist(
+            name="robbery-suspects", description="", owner_agency=agency, created_by="a", now=now
+        )
     list_id = uuid.UUID(created.id)
     subject = await watchlist_store.enrol_subject(
-        watchlist_id=list_id, label="S-1", legal_basis=LegalBasis("arrest-warrant", "W-9", "court"),
-        expires=now + timedelta(days=10), templates=[FaceTemplate("m", (0.25, -0.5)), FaceTemplate("m", (1.0, 0.0))],
-        created_by="a", now=now)
+        watchlist_id=list_id,
+        label="S-1",
+        legal_basis=LegalBasis("arrest-warrant", "W-9", "court"),
+        expires=now + timedelta(days=10),
+        templates=[FaceTemplate("m", (0.25, -0.5)), FaceTemplate("m", (1.0, 0.0))],
+        created_by="a",
+        now=now,
+    )
     assert subject.enrolled_images == 2
     await watchlist_store.enrol_subject(
-        watchlist_id=list_id, label="S-2", legal_basis=LegalBasis("arrest-warrant", "W-10", "court"),
-        expires=now + timedelta(seconds=1), templates=[FaceTemplate("m", (0.0, 1.0))], created_by="a", now=now)
+        watchlist_id=list_id,
+        label="S-2",
+        legal_basis=LegalBasis("arrest-warrant", "W-10", "court"),
+        expires=now + timedelta(seconds=1),
+        templates=[FaceTemplate("m", (0.0, 1.0))],
+        created_by="a",
+        now=now,
+    )
     assert (await watchlist_store.get_watchlist(list_id, now)).subject_count == 2
     assert (await watchlist_store.get_watchlist(list_id, now + timedelta(seconds=2))).subject_count == 1
     async with watchlist_store.pool.connection() as conn:
-        rows = await (await conn.execute(
-            "SELECT model, embedding FROM watchlists_embeddings WHERE subject_id = %s ORDER BY id",
-            (uuid.UUID(subject.id),))).fetchall()
+        rows = await (
+            await conn.execute(
+                "SELECT model, embedding FROM watchlists_embeddings WHERE subject_id = %s ORDER BY id",
+                (uuid.UUID(subject.id),),
+            )
+        ).fetchall()
     assert [(m, [round(v, 3) for v in e]) for m, e in rows] == [("m", [0.25, -0.5]), ("m", [1.0, 0.0])]
 
     page, token = await watchlist_store.list_watchlists(owner_agency=agency, now=now, after=0, limit=10)
@@ -144,9 +191,11 @@ async def test_face_watchlists_subjects_and_counts(watchlist_store: WatchlistSto
     other, _ = await watchlist_store.list_watchlists(owner_agency=agency + "-x", now=now, after=0, limit=10)
     assert other == []
 
-    await watchlist_store.remove_subject(watchlist_id=list_id, subject_id=uuid.UUID(subject.id), removed_by="a",
-                                         reason="acquitted", now=now)
+    await watchlist_store.remove_subject(
+        watchlist_id=list_id, subject_id=uuid.UUID(subject.id), removed_by="a", reason="acquitted", now=now
+    )
     assert (await watchlist_store.get_watchlist(list_id, now)).subject_count == 1
     with pytest.raises(NotFound):
-        await watchlist_store.remove_subject(watchlist_id=list_id, subject_id=uuid.UUID(subject.id),
-                                             removed_by="a", reason="again", now=now)
+        await watchlist_store.remove_subject(
+            watchlist_id=list_id, subject_id=uuid.UUID(subject.id), removed_by="a", reason="again", now=now
+        )

@@ -22,7 +22,8 @@ class PlateRead:
     """One plate found in an image.
 
     text: canonical key (A-Z, 0-9; see basira.common.plate_text); display: as printed on the plate;
-    country: ISO 3166-1 alpha-2 code of the layout it fits, "" if only the generic layout fits;
+    country: ISO 3166-1 alpha-2 code of the layout it fits; "" if only a generic layout fits or
+    layouts of several enabled countries fit it equally well;
     confidence: 0..1, recogniser confidence times layout plausibility;
     box: (x, y, width, height) of the plate in the input image's pixels.
     """

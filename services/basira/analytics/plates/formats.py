@@ -9,12 +9,12 @@ Repair fits a raw read to every enabled layout, at a cost:
 - a character read where the layout has a sticker slot costs STICKER_PENALTY;
 - a character dropped costs in proportion to how sure the recogniser was of it (squared), less at
   the ends of the read (EU band, screws, frame) than in the middle; a leading EU-band country code of
-  the layout's own country is dropped for free and counts as evidence.
+  the layout's own country is dropped for free (and, if two letters long, counts as evidence).
 A fit's score is the layout's prior minus its costs, in [0, 1]; the caller multiplies it with the
 recogniser's confidence.
 
-The layouts cover current series of the countries Basira is deployed in or meets most in the test
-set, plus generic fallbacks for vanity and unknown plates. They are strict about letters a country
+The layouts cover Morocco (Basira's home), the current series of common European countries and the
+commonest US layouts, plus generic fallbacks for vanity and unknown plates. They are strict about letters a country
 never issues (no I/O/U on French plates, no G/O/Q/W in the Czech series letter), because that is what
 lets repair choose between `O` and `0`. Loose layouts (variable group lengths) get a lower prior than
 fixed ones: a fit to a layout that accepts almost anything is weaker evidence.
@@ -23,7 +23,7 @@ fixed ones: a fit to a layout that accepts almost anything is weaker evidence.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from basira.common.plate_text import (
     LATIN_TO_MOROCCAN,
@@ -46,8 +46,8 @@ LOOKALIKE_WEIGHT: dict[frozenset[str], float] = {
     **{frozenset(pair): 1.3 for pair in ("4A", "6G", "7T", "0Q", "OQ", "DQ", "UV")},
 }
 """REPAIR_PENALTY multiplier for look-alike pairs that plate fonts make more (<1) or less (>1) alike
-than the rest of CONFUSABLE_CLASSES: in DIN 1451 / FE-Schrift / UK Charles Wright, 0 and O, 1 and I
-differ by a stroke width; 4 and A, 6 and G, 7 and T by a whole stroke."""
+than the rest of CONFUSABLE_CLASSES: in DIN 1451, FE-Schrift or Charles Wright, 0/O and 1/I are all but
+identical, while 4/A, 6/G and 7/T differ by a whole stroke."""
 
 STICKER_PENALTY = 0.1
 """Cost of reading a character where the layout has a seal / sticker / emblem slot."""
@@ -62,7 +62,8 @@ MAX_DELETIONS = 2
 """Most characters a fit may drop (besides a leading EU-band country code)."""
 
 BAND_CODE_BONUS = 0.04
-"""Score gained when the read starts with the layout's own EU-band country code."""
+"""Score gained when the read starts with the layout's own two-letter EU-band country code (a
+one-letter code such as Germany's D is as likely the plate's own first letter: dropped free, no bonus)."""
 
 
 def _no(excluded: str, base: str = LETTERS) -> str:
@@ -79,6 +80,7 @@ class Group:
     sticker: bool = False
 
 
+# L(2) = two letters, D(1, 4) = one to four digits, A(1) = one letter or digit: reads like a layout.
 def L(n: int, high: int | None = None, allowed: str = LETTERS) -> Group:
     return Group(allowed, n, n if high is None else high)
 
@@ -195,7 +197,7 @@ FORMATS: tuple[PlateFormat, ...] = (
                 prior=0.9, band_codes=("MA",), canonical=_moroccan_canonical),
     PlateFormat("CZ", "2001 series", (D(1), L(1, allowed="ABCEHJKLMPSTUZ"), A(1, allowed=_no("GOQW", ALNUM)),
                                        STICKER, D(4)), _joined("", "", " "), band_codes=("CZ",)),
-    PlateFormat("CZ", "1960 district series", (L(3), D(4)), _joined(" "), prior=0.9),
+    PlateFormat("CZ", "1960 district series", (L(3), D(4)), _joined(" "), prior=0.95),
     PlateFormat("DE", "area, letters, digits", (L(1, 3), STICKER, L(1, 2), D(1, 4)), _german_display,
                 prior=0.9, band_codes=("D",)),
     PlateFormat("ES", "2000 series", (D(4), L(3, allowed=_no("AEIOUQ"))), _joined(" "), band_codes=("E",)),
@@ -382,7 +384,7 @@ def repair(
     for order, fmt in enumerate(formats_for(countries)):
         best: FormatFit | None = None
         for start in [0] + [len(code) for code in fmt.band_codes if raw.startswith(code)]:
-            fit = _fit_one(raw[start:], per_char[start:], fmt, BAND_CODE_BONUS if start else 0.0)
+            fit = _fit_one(raw[start:], per_char[start:], fmt, BAND_CODE_BONUS if start >= 2 else 0.0)
             if fit is not None and (best is None or fit.score > best.score):
                 best = fit
         if best is not None:
@@ -396,6 +398,17 @@ def best_fit(
     countries: Iterable[str] | None = None,
     probabilities: Sequence[CharProbabilities] | None = None,
 ) -> FormatFit | None:
-    """The best reading of `raw` (see repair), or None if nothing fits."""
+    """The best reading of `raw` (see repair), or None if nothing fits.
+
+    When another country's layout reads the same text equally well (Slovak, French, Italian and
+    Polish plates share LL DDD LL), the country is not knowable from the text: the fit keeps the
+    preferred layout's display but its country is "".
+    """
     fits = repair(raw, countries, probabilities)
-    return fits[0] if fits else None
+    if not fits:
+        return None
+    best = fits[0]
+    rivals = {f.country for f in fits[1:] if f.text == best.text and f.score >= best.score - 1e-9}
+    if rivals - {best.country}:
+        return replace(best, country="")
+    return best

@@ -1,0 +1,163 @@
+"""Gate fail-closed over real servers: no policy answer or no audit append means no data, then recovery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+import pytest
+import pytest_asyncio
+
+from basira.common.audit_sink import JetStreamAuditSink
+from basira.common.nats import connect, ensure_streams
+from basira.common.policy_client import PolicyClient
+from basira.policy.api import start_server
+from basira.policy.engine import PolicySet
+from basira.policy.store import PolicyStore
+from basira.v1 import alert_pb2, camera_pb2
+
+from .harness import Harness, Outcome, all_methods, full_method, invoke
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+METHODS = {full_method(m): m for m in all_methods()}
+GET_CAMERA = "/basira.v1.CameraService/GetCamera"
+DECOMMISSION = "/basira.v1.CameraService/DecommissionCamera"
+STREAM_ALERTS = "/basira.v1.AlertService/StreamAlerts"
+ALLOWED = ("police-operator", GET_CAMERA, camera_pb2.GetCameraRequest(camera_id="cam-medina-01"))
+DENIED = ("traffic-analyst", GET_CAMERA, camera_pb2.GetCameraRequest(camera_id="cam-airport-01"))
+
+
+async def call(h: Harness, user: str, method: str, request: object) -> tuple[Outcome, int]:
+    served = len(h.recorder.invocations)
+    outcome = await invoke(h.channel, METHODS[method], request, h.metadata(user))  # type: ignore[arg-type]
+    return outcome, len(h.recorder.invocations) - served
+
+
+async def assert_served_and_logged(h: Harness) -> None:
+    """The control after each failure: the same allowed call works and lands in the log again."""
+    mark = await h.audit.mark()
+    outcome, served = await call(h, *ALLOWED)
+    assert (outcome.code, served) == (grpc.StatusCode.OK, 1), outcome.details
+    records = await h.audit.since(mark)
+    assert [(r.allowed, r.status) for r in records] == [(True, "OK")]
+
+
+async def test_the_controls_are_allowed_and_denied_while_all_is_up(harness: Harness) -> None:
+    assert (await call(harness, *ALLOWED))[0].code == grpc.StatusCode.OK
+    assert (await call(harness, *DENIED))[0].code == grpc.StatusCode.PERMISSION_DENIED
+
+
+# ---- policy ------------------------------------------------------------------------------------
+
+async def test_policy_down_is_unavailable_unserved_logged_and_recovers(harness: Harness) -> None:
+    await harness.stop_policy()
+    try:
+        mark = await harness.audit.mark()
+        outcome, served = await call(harness, *ALLOWED)
+        records = await harness.audit.since(mark)
+    finally:
+        await harness.start_policy()
+    assert outcome.code == grpc.StatusCode.UNAVAILABLE
+    assert "fail closed" in outcome.details and not outcome.responses
+    assert served == 0
+    (record,) = records
+    assert (record.allowed, record.status, record.user) == (False, "UNAVAILABLE", "police-operator")
+    assert record.reasons[0].startswith("policy unavailable: ")
+    await assert_served_and_logged(harness)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def policy_without_decision() -> AsyncIterator[str]:
+    """A reachable policy service that has no `data.basira.authz.decision` (e.g. a bad bundle)."""
+    runner, port = await start_server(PolicyStore(PolicySet(modules={}, data={})), "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_policy_answering_no_decision_is_unavailable(harness: Harness,
+                                                           policy_without_decision: str) -> None:
+    working, broken = harness.gate.authorizer, PolicyClient(policy_without_decision)
+    harness.gate.authorizer = broken
+    try:
+        outcome, served = await call(harness, *ALLOWED)
+    finally:
+        harness.gate.authorizer = working
+        await broken.close()
+    assert (outcome.code, served) == (grpc.StatusCode.UNAVAILABLE, 0)
+    await assert_served_and_logged(harness)
+
+
+# ---- audit -------------------------------------------------------------------------------------
+
+@asynccontextmanager
+async def audit_on_a_closed_connection(harness: Harness, nats_url: str) -> AsyncIterator[None]:
+    """The gate's audit sink swapped for one on a NATS connection that is already closed."""
+    nc, js = await connect(nats_url, "gate-test-closed")
+    await nc.close()
+    working = harness.gate.audit
+    harness.gate.audit = JetStreamAuditSink(js, harness.service, timeout_s=0.5)
+    try:
+        yield
+    finally:
+        harness.gate.audit = working
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def closed_sink(harness: Harness, nats_url: str) -> AsyncIterator[None]:
+    async with audit_on_a_closed_connection(harness, nats_url):
+        yield
+
+
+@pytest.mark.parametrize(("user", "method", "request_"), [
+    ALLOWED, DENIED,
+    ("police-operator", STREAM_ALERTS, alert_pb2.StreamAlertsRequest(zones=["medina"])),
+])
+async def test_audit_down_means_unavailable_and_no_data(harness: Harness, closed_sink: None, user: str,
+                                                        method: str, request_: object) -> None:
+    outcome, _ = await call(harness, user, method, request_)
+    assert outcome.code == grpc.StatusCode.UNAVAILABLE
+    assert "access log" in outcome.details
+    assert outcome.responses == []
+
+
+async def test_audit_down_then_restored(harness: Harness, nats_url: str) -> None:
+    async with audit_on_a_closed_connection(harness, nats_url):
+        outcome, _ = await call(harness, *ALLOWED)
+    assert outcome.code == grpc.StatusCode.UNAVAILABLE
+    await assert_served_and_logged(harness)
+
+
+async def test_audit_stream_deleted_is_unavailable_until_restored(harness: Harness) -> None:
+    await harness.js.delete_stream("AUDIT")
+    try:
+        outcome, _ = await call(harness, *ALLOWED)
+        stream_outcome, stream_served = await call(
+            harness, "police-operator", STREAM_ALERTS, alert_pb2.StreamAlertsRequest(zones=["medina"]))
+    finally:
+        await ensure_streams(harness.js)
+    assert outcome.code == grpc.StatusCode.UNAVAILABLE and outcome.responses == []
+    assert (stream_outcome.code, stream_served) == (grpc.StatusCode.UNAVAILABLE, 0)
+    assert stream_outcome.responses == []
+    await assert_served_and_logged(harness)
+
+
+async def test_server_stream_is_not_started_when_the_log_is_down(harness: Harness, closed_sink: None) -> None:
+    outcome, served = await call(harness, "police-operator", STREAM_ALERTS,
+                                 alert_pb2.StreamAlertsRequest(zones=["medina"]))
+    assert (outcome.code, served) == (grpc.StatusCode.UNAVAILABLE, 0)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "design gap: for unary RPCs the gate appends the access record only after the servicer ran, so "
+    "with the log down a state-changing call (decommission a camera, add a hotlist entry, confirm a "
+    "match) still takes effect, unlogged; the caller only loses the answer"))
+async def test_a_state_changing_rpc_does_not_act_while_the_log_is_down(harness: Harness,
+                                                                      closed_sink: None) -> None:
+    request = camera_pb2.DecommissionCameraRequest(camera_id="cam-medina-01", reason="replaced")
+    outcome, served = await call(harness, "police-admin", DECOMMISSION, request)
+    assert outcome.code == grpc.StatusCode.UNAVAILABLE
+    assert served == 0, "the servicer acted although nothing could be logged"
