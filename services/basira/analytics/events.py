@@ -18,12 +18,9 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-import nats
 import numpy as np
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from prometheus_client import Counter as MetricCounter
 from prometheus_client import Histogram
@@ -41,7 +38,7 @@ from basira.analytics.pipeline import (
 )
 from basira.analytics.plates.engine import PlateEngine
 from basira.common.errors import InvalidInput, TooLarge, Unavailable
-from basira.common.nats import Handler, Outcome, PullConsumer, publish
+from basira.common.nats import ConcurrentPullConsumer, Outcome, publish
 from basira.ingest.frames import FrameLimits, decode_image
 from basira.v1 import events_pb2
 
@@ -55,49 +52,6 @@ MAX_PENDING_COUNTS = 10_000
 FRAME_SECONDS = Histogram("basira_analytics_frame_seconds", "Time to handle one frame (decode, count, read "
                           "plates, publish).", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
 PLATES_READ = MetricCounter("basira_analytics_plates_total", "Plate detections published.")
-
-
-class BoundedPullConsumer(PullConsumer):
-    """A PullConsumer that handles up to `max_in_flight` messages concurrently (each still acked alone).
-
-    It fetches only as many messages as it has room for, so none waits unacknowledged in a local queue
-    while its ack deadline runs out. On stop, messages in flight get `drain_s` to finish, then the pull
-    subscription is closed (an open one makes the connection's drain() wait its full timeout).
-    """
-
-    def __init__(self, js: JetStreamContext, stream: str, subject: str, durable: str, handler: Handler, *,
-                 max_in_flight: int = 4, drain_s: float = 10.0, **kwargs: Any) -> None:
-        super().__init__(js, stream, subject, durable, handler, batch=max_in_flight, **kwargs)
-        if max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
-        self.max_in_flight, self.drain_s = max_in_flight, drain_s
-
-    async def run(self, stop: asyncio.Event) -> None:
-        sub = await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream,
-                                           config=self.config)
-        in_flight: set[asyncio.Task[None]] = set()
-        try:
-            while not stop.is_set():
-                room = self.max_in_flight - len(in_flight)
-                if room <= 0:
-                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                try:
-                    messages = await sub.fetch(room, timeout=1.0)
-                except NatsTimeoutError:
-                    continue
-                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-                    return
-                for msg in messages:
-                    task = asyncio.create_task(self._handle(msg))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-        finally:
-            if in_flight:
-                await asyncio.wait(in_flight, timeout=self.drain_s)
-            # A pull subscription left open makes the connection's drain() wait its full timeout.
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
 
 
 class FrameWorker:
@@ -187,8 +141,8 @@ class FrameWorker:
         self._queue_counts(await loop.run_in_executor(self._ordered, self.counting.close_all))
         await self.flush_counts()
 
-    def consumer(self) -> BoundedPullConsumer:
-        return BoundedPullConsumer(self.js, FRAMES_STREAM, FRAMES_SUBJECT, FRAMES_DURABLE, self.handle,
+    def consumer(self) -> ConcurrentPullConsumer:
+        return ConcurrentPullConsumer(self.js, FRAMES_STREAM, FRAMES_SUBJECT, FRAMES_DURABLE, self.handle,
                                    max_in_flight=self.max_in_flight, ack_wait_s=60.0)
 
     def shutdown(self) -> None:

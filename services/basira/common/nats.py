@@ -12,6 +12,7 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -177,3 +178,46 @@ class PullConsumer:
             await msg.nak(delay=self.nak_delay_s)
         else:
             await msg.term()
+
+
+class ConcurrentPullConsumer(PullConsumer):
+    """A PullConsumer that handles up to `max_in_flight` messages concurrently (each still acked alone).
+
+    It fetches only as many messages as it has room for, so none waits unacknowledged in a local queue
+    while its ack deadline runs out. On stop, messages in flight get `drain_s` to finish, then the pull
+    subscription is closed (an open one makes the connection's drain() wait its full timeout).
+    """
+
+    def __init__(self, js: JetStreamContext, stream: str, subject: str, durable: str, handler: Handler, *,
+                 max_in_flight: int = 4, drain_s: float = 10.0, **kwargs: Any) -> None:
+        super().__init__(js, stream, subject, durable, handler, batch=max_in_flight, **kwargs)
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        self.max_in_flight, self.drain_s = max_in_flight, drain_s
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream,
+                                           config=self.config)
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                room = self.max_in_flight - len(in_flight)
+                if room <= 0:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    messages = await sub.fetch(room, timeout=1.0)
+                except NatsTimeoutError:
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                    return
+                for msg in messages:
+                    task = asyncio.create_task(self._handle(msg))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+        finally:
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=self.drain_s)
+            # A pull subscription left open makes the connection's drain() wait its full timeout.
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()

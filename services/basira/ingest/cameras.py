@@ -293,6 +293,7 @@ _LEASE = "now() + %(lease)s * interval '1 second'"
 _LEASE_FREE = ("(stream_owner = '' OR stream_owner = %(me)s OR stream_lease_until IS NULL"
                " OR stream_lease_until < now())")
 _STREAMABLE = "stream_wanted AND NOT decommissioned AND source_url <> ''"
+_LIVE = f"(stream_wanted OR stream_state IN ({CONNECTING}, {RUNNING}, {RECONNECTING}))"  # read or pushed
 
 
 def _record(row: Sequence[Any]) -> CameraRecord:
@@ -398,8 +399,8 @@ class CameraStore:
         record = await self._one(
             f"UPDATE ingest_cameras SET decommissioned = true, decommission_reason = CASE WHEN"
             f" decommissioned THEN decommission_reason ELSE %s END, stream_wanted = false,"
-            f" stream_state = CASE WHEN stream_wanted THEN {STOPPED} ELSE stream_state END,"
-            f" stream_detail = CASE WHEN stream_wanted THEN 'camera decommissioned' ELSE stream_detail END,"
+            f" stream_state = CASE WHEN {_LIVE} THEN {STOPPED} ELSE stream_state END,"
+            f" stream_detail = CASE WHEN {_LIVE} THEN 'camera decommissioned' ELSE stream_detail END,"
             f" stream_owner = '', stream_lease_until = NULL, updated = now() WHERE id = %s"
             f" RETURNING {_COLUMNS}", (reason, camera_id))
         if record is None:

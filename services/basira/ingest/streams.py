@@ -212,8 +212,8 @@ class CameraSession:
                 self._enqueue(None)
                 try:
                     await asyncio.wait_for(states, DRAIN_TIMEOUT_S)
-                except TimeoutError:
-                    log.warning("camera %s: last stream states not published in time", self.camera.id)
+                except Exception as exc:  # timed out, or NATS/the table failed: the frames are done
+                    log.warning("camera %s: last stream states not published: %r", self.camera.id, exc)
 
     async def publish_health(self, events: list[HealthEvent],
                              device: camera_pb2.DeviceStatus | None = None) -> None:
@@ -469,8 +469,12 @@ class StreamManager:
             await push.stop(f"camera {camera_id}: {detail}", final_state=None)  # the caller recorded it
             stopped = True
         if stopped or announce:
-            await self.publisher.publish_health(health_message(camera, stream_health(camera, STOPPED,
-                                                                                     detail)))
+            # An operator's call must not hang on NATS: the table already says STOPPED.
+            event = health_message(camera, stream_health(camera, STOPPED, detail))
+            try:
+                await asyncio.wait_for(self.publisher.publish_health(event), self.settings.publish_timeout_s)
+            except TimeoutError:
+                log.warning("camera %s: STOPPED health event not published (NATS unavailable)", camera_id)
 
     # ---- pushed frames ----
 
@@ -500,6 +504,10 @@ class StreamManager:
     # ---- pulled streams ----
 
     def _launch(self, record: CameraRecord) -> None:
+        """Start reading a stream this instance holds the lease of; a no-op if it already reads it
+        (StartStream and the reconcile loop may both claim the same camera)."""
+        if record.id in self._pulled:
+            return
         stats = StreamStats(record.id, "pulled")
         task = asyncio.create_task(self._run_pulled(record, stats), name=f"ingest-stream-{record.id}")
         self._pulled[record.id] = _Pulled(task, record, stats)

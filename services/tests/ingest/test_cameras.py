@@ -17,8 +17,10 @@ from basira.common import gate as gate_module
 from basira.common.auth import Subject
 from basira.common.db import migrate, open_pool
 from basira.common.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound
+from basira.common.gate import AccessRule, Gate
 from basira.common.nats import connect, ensure_streams
 from basira.common.policy_client import Decision
+from basira.common.policy_input import context_from_request, policy_input
 from basira.ingest.cameras import (
     CameraQuery,
     CameraSpec,
@@ -34,6 +36,7 @@ from basira.ingest.events import EventPublisher
 from basira.ingest.server import MIGRATIONS
 from basira.ingest.servicer import CameraServicer, camera_resolver
 from basira.ingest.streams import StreamManager
+from basira.policy.engine import CompiledPolicy, load_policy_dir
 from basira.v1 import camera_pb2, common_pb2
 
 FIXED = camera_pb2.CAMERA_KIND_FIXED
@@ -321,3 +324,33 @@ async def test_file_paths_are_checked_and_stored_absolute(world: Any, shared_dat
         camera = (await servicer.RegisterCamera(camera_pb2.RegisterCameraRequest(
             camera=camera_msg(f"cam-{uid}-f", source_url="video/car-detection.mp4")), None)).camera
     assert camera.source_url == str(shared_data / "video" / "car-detection.mp4")
+
+
+async def test_the_real_policy_judges_the_camera_the_resolver_found(world: Any) -> None:
+    """The contract with policy/: a camera the catalogue does not know is judged by its stored zone."""
+    servicer, store, uid = world
+    cam = f"cam-{uid}-p"
+    with calling_as(ADMIN):
+        await servicer.RegisterCamera(camera_pb2.RegisterCameraRequest(camera=camera_msg(cam)), None)
+    policy = CompiledPolicy(load_policy_dir(Path(__file__).resolve().parents[3] / "policy"))
+    karim = Subject(user="karim", agency="police", roles=("camera_admin",), clearance=1)
+    start = "/basira.v1.CameraService/StartStream"
+    update = "/basira.v1.CameraService/UpdateCamera"
+
+    async def decide(method: str, request: Any, action: str, *, resolved: bool = True) -> dict[str, Any]:
+        gate = Gate("ingest", None, None, None,  # type: ignore[arg-type]
+                    {method: camera_resolver(store)} if resolved else {})
+        resource = await gate.resolve(method, request, karim, AccessRule(action, "video"))
+        return policy.decide(policy_input(karim.to_policy(), action, resource,
+                                          context_from_request(request)))
+
+    request = camera_pb2.StartStreamRequest(camera_id=cam)
+    assert (await decide(start, request, "camera.start_stream"))["allow"] is True
+    refused = await decide(start, request, "camera.start_stream", resolved=False)
+    assert refused["allow"] is False and any(cam in reason for reason in refused["deny"])
+
+    move = camera_pb2.UpdateCameraRequest(camera=camera_msg(cam, zone="airport"),
+                                          update_mask=field_mask_pb2.FieldMask(paths=["zone"]))
+    decision = await decide(update, move, "camera.update")
+    assert decision["allow"] is False
+    assert 'agency "police" is not granted zone "airport"' in decision["deny"]

@@ -14,10 +14,10 @@ A fit's score is the layout's prior minus its costs, in [0, 1]; the caller multi
 recogniser's confidence.
 
 The layouts cover Morocco (Basira's home), the current series of common European countries and the
-commonest US layouts, plus generic fallbacks for vanity and unknown plates. They are strict about letters a country
-never issues (no I/O/U on French plates, no G/O/Q/W in the Czech series letter), because that is what
-lets repair choose between `O` and `0`. Loose layouts (variable group lengths) get a lower prior than
-fixed ones: a fit to a layout that accepts almost anything is weaker evidence.
+commonest US layouts, plus generic fallbacks for vanity and unknown plates. They are strict about
+letters a country never issues (no I/O/U on French plates, no G/O/Q/W in the Czech series letter),
+because that is what lets repair choose between `O` and `0`. Loose layouts (variable group lengths)
+get a lower prior than fixed ones: a fit to a layout that accepts almost anything is weaker evidence.
 """
 
 from __future__ import annotations
