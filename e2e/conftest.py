@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,14 +16,17 @@ SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def platform() -> Iterator[Platform]:
     """The embedded platform, once per session, stopped at the end."""
-    config = PlatformConfig.from_env(data_dir=tmp_path_factory.mktemp("platform"))
+    data_dir = Path(tempfile.mkdtemp(prefix="basira-e2e-"))
+    data_dir.chmod(0o755)
+    config = PlatformConfig.from_env(data_dir=data_dir)
     config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
     running = Platform(config)
     running.start()
     yield running
     running.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +17,13 @@ SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 
 
 @pytest.fixture(scope="session")
-def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("runtime")
+def runtime_dir() -> Iterator[Path]:
+    """A world-traversable directory: PostgreSQL runs as its own user when tests run as root, and
+    pytest's own temp root is private to the user running it."""
+    path = Path(tempfile.mkdtemp(prefix="basira-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
