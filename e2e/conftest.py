@@ -34,3 +34,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    """A fresh world-traversable directory (PostgreSQL runs as its own user when tests run as root)."""
+    path = Path(tempfile.mkdtemp(prefix="basira-e2e-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -25,8 +25,8 @@ def _core_only(data_dir: Path) -> Platform:
     return Platform(config)
 
 
-def test_stop_leaves_no_process_and_second_start_reuses_data(tmp_path: Path) -> None:
-    first = _core_only(tmp_path)
+def test_stop_leaves_no_process_and_second_start_reuses_data(scratch_dir: Path) -> None:
+    first = _core_only(scratch_dir)
     first.start()
     pids = [p.pid for p in first.processes]
     assert len(pids) == 4 and all(psutil.pid_exists(pid) for pid in pids)
@@ -37,7 +37,7 @@ def test_stop_leaves_no_process_and_second_start_reuses_data(tmp_path: Path) -> 
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
                    for pid in pids)
 
-    second = _core_only(tmp_path)
+    second = _core_only(scratch_dir)
     second.start()
     try:
         with psycopg.connect(second.endpoints["postgres"]) as conn:

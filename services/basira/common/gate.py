@@ -74,9 +74,10 @@ def access_rule(full_method: str) -> AccessRule | None:
     except KeyError:
         return None
     options = descriptor.GetOptions()
-    if not options.HasExtension(options_pb2.access):
+    extension: Any = options_pb2.access
+    if not options.HasExtension(extension):
         return None
-    rule = options.Extensions[options_pb2.access]
+    rule: options_pb2.AccessRule = options.Extensions[extension]
     return AccessRule(rule.action, rule.data_class)
 
 
@@ -236,7 +237,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
         policy_context = context_from_request(request, source_ip=_peer_ip(context))
         action = rule.action if rule else f"unmapped:{method}"
         try:
-            subject = await self.gate.authenticate(context.invocation_metadata())
+            subject = await self.gate.authenticate(context.invocation_metadata())  # type: ignore[arg-type]
         except Unauthenticated as exc:
             await self.gate.record(self.gate._record(
                 ANONYMOUS, action, {}, policy_context, allowed=False,
@@ -260,8 +261,8 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                      decision: Decision | None = None) -> None:
         RPC_TOTAL.labels(method, error.code.name).inc()
         reasons = decision.deny if decision else []
-        await context.abort_with_status(status_for(error, reasons=reasons,
-                                                   revision=decision.revision if decision else ""))
+        status = status_for(error, reasons=reasons, revision=decision.revision if decision else "")
+        await context.abort_with_status(status)  # type: ignore[attr-defined]
 
     def _unary(self, behavior: Any, method: str, rule: AccessRule | None) -> Any:
         async def guarded(request: Message, context: grpc.aio.ServicerContext) -> Message:

@@ -9,12 +9,13 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
+from grpc_health.v1 import _async as health_async
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client as NatsClient
@@ -34,7 +35,7 @@ from basira.common.policy_client import PolicyClient
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
-Loop = Callable[[asyncio.Event], Awaitable[None]]
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -49,7 +50,7 @@ class ServiceHost:
     pool: AsyncConnectionPool | None = None
     gate: Gate | None = None
     server: grpc.aio.Server | None = None
-    health: health.aio.HealthServicer | None = None
+    health: health_async.HealthServicer | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     grpc_port: int = 0
     metrics_port: int = 0
@@ -100,7 +101,7 @@ class ServiceHost:
                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
         )
         self._service_names = add_servicers(self.server)
-        self.health = health.aio.HealthServicer()
+        self.health = health_async.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
@@ -121,7 +122,7 @@ class ServiceHost:
             raise ConfigError(f"{self.name}: cannot listen on {s.host}:{s.grpc_port} (port taken?)")
         await self.server.start()
         self.metrics_port = start_metrics_server(s.host, s.metrics_port)
-        tasks = [asyncio.create_task(body(self.stop), name=f"{self.name}-loop") for body in self._loops]
+        tasks: list[asyncio.Task[None]] = [asyncio.create_task(body(self.stop), name=f"{self.name}-loop") for body in self._loops]
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         if s.ready_file:
             s.ready_file.parent.mkdir(parents=True, exist_ok=True)
