@@ -122,7 +122,8 @@ class ServiceHost:
             raise ConfigError(f"{self.name}: cannot listen on {s.host}:{s.grpc_port} (port taken?)")
         await self.server.start()
         self.metrics_port = start_metrics_server(s.host, s.metrics_port)
-        tasks: list[asyncio.Task[None]] = [asyncio.create_task(body(self.stop), name=f"{self.name}-loop") for body in self._loops]
+        tasks: list[asyncio.Task[None]] = [
+            asyncio.create_task(body(self.stop), name=f"{self.name}-loop") for body in self._loops]
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         if s.ready_file:
             s.ready_file.parent.mkdir(parents=True, exist_ok=True)
