@@ -96,8 +96,8 @@ def watch_alerts(endpoints: dict[str, str], seen: list[alert_pb2.Alert], stop: t
         for reply in call:
             seen.append(reply.alert)
             a = reply.alert
-            print(f"  ALERT police command room: {a.summary or a.plate.display} at {a.camera_id} "
-                  f"({a.zone}), sightings={a.sightings}, seq={a.sequence}")
+            print(f"  ALERT to the police command room: {a.summary} (sightings={a.sightings}, "
+                  f"seq={a.sequence})")
     except grpc.RpcError as exc:
         if exc.code() != grpc.StatusCode.CANCELLED:
             print(f"  alert stream ended: {exc.code().name}: {exc.details()}")
@@ -134,18 +134,47 @@ def hotlist_and_push(endpoints: dict[str, str]) -> str:
     return truth
 
 
-def search_plate(endpoints: dict[str, str], plate: str) -> None:
+def search_plate(endpoints: dict[str, str], plate: str, *, wait_s: float = 15.0) -> None:
+    """Fuzzy plate search as the investigator; the indexer may lag the alert by a moment."""
     token = password_token(endpoints["identity"], "police-investigator", _password("police-investigator"))
     stub = search_pb2_grpc.SearchServiceStub(grpc.insecure_channel(endpoints["search"]))
     request = search_pb2.SearchPlatesRequest(
         plate=plate, mode=search_pb2.PLATE_MATCH_MODE_FUZZY, max_distance=1.0,
         access=common_pb2.AccessContext(purpose="stolen-vehicle", case_id="CASE-2026-0042"))
+    deadline = time.monotonic() + wait_s
     reply = stub.SearchPlates(request, metadata=_meta(token))
+    while not reply.sightings and time.monotonic() < deadline:
+        time.sleep(0.5)
+        reply = stub.SearchPlates(request, metadata=_meta(token))
     for s in reply.sightings:
         print(f"  sighting {s.plate.display or s.plate.text} at {s.camera_id} ({s.zone}) "
               f"{s.seen.ToDatetime():%H:%M:%S} distance={s.distance:.1f} snapshot={s.snapshot_id[:12]}")
     if not reply.sightings:
         print("  no sighting yet")
+
+
+def show_audit(endpoints: dict[str, str], data_dir: Path) -> None:
+    """Export the access log as the oversight body and verify it offline, as `basira audit verify`."""
+    from basira.audit.verify import main as verify_main
+    from basira.v1 import audit_pb2, audit_pb2_grpc
+
+    token = password_token(endpoints["identity"], "oversight-auditor", _password("oversight-auditor"))
+    stub = audit_pb2_grpc.AuditServiceStub(grpc.insecure_channel(endpoints["audit"]))
+    time.sleep(1.5)  # let the log sign a tree head over the demo's requests
+    head = stub.GetTreeHead(audit_pb2.GetTreeHeadRequest(), metadata=_meta(token))
+    print(f"  signed tree head: {head.tree_head.tree_size} access records, "
+          f"root {head.tree_head.root_hash.hex()[:16]}…")
+    export_dir = data_dir / "exports"
+    export_dir.mkdir(parents=True, exist_ok=True)
+    (export_dir / "log-public-key.pem").write_text(head.public_key_pem)
+    request = audit_pb2.ExportLogRequest(recipients=["data-protection-authority"],
+                                         access=common_pb2.AccessContext(purpose="oversight"))
+    with (export_dir / "access-log.jsonl").open("wb") as out:
+        for chunk in stub.ExportLog(request, metadata=_meta(token)):
+            out.write(chunk.chunk)
+    print(f"  exported to {export_dir / 'access-log.jsonl'}; verifying offline:")
+    verify_main([str(export_dir / "access-log.jsonl"), "--public-key",
+                 str(export_dir / "log-public-key.pem")])
 
 
 async def _flow(endpoints: dict[str, str], seconds: float, should_stop: Callable[[], bool]) -> None:
@@ -188,6 +217,8 @@ def run_demo(data_dir: Path, *, seconds: float = 0, should_stop: Callable[[], bo
         time.sleep(0.2)
     print("\n3. The investigator searches the plate (fuzzy, confusable characters):")
     search_plate(endpoints, plate)
-    print("\n4. Frames, plate reads, counts and health events flowing (Ctrl-C to stop):")
+    print("\n4. The oversight body checks the access log:")
+    show_audit(endpoints, data_dir)
+    print("\n5. Frames, plate reads, counts and health events flowing (Ctrl-C to stop):")
     asyncio.run(_flow(endpoints, seconds, should_stop))
     stop.set()

@@ -56,9 +56,10 @@ async def migrate(pool: AsyncConnectionPool, service: str, directory: Path) -> l
     """
     applied_now: list[str] = []
     async with pool.connection() as conn:
-        await conn.execute(_MIGRATIONS_TABLE)
         async with conn.transaction():
+            # Services start together: serialise them before even creating the bookkeeping table.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('basira-migrate'))")
+            await conn.execute(_MIGRATIONS_TABLE)
             rows = await (await conn.execute(
                 "SELECT version FROM schema_migrations WHERE service = %s", (service,))).fetchall()
             done = {r[0] for r in rows}

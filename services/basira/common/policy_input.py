@@ -34,8 +34,8 @@ def _time_range(rng: Message, resource: dict[str, Any]) -> None:
 def resource_from_request(request: Message, data_class: str) -> dict[str, Any]:
     """What the request touches, from the field names the contracts use consistently.
 
-    Recognised: camera_id, camera_ids, camera (a Camera), zone, zones, scope (SearchScope), time
-    (TimeRange), watchlist_id, alert_id, snapshot_id, plate.
+    Recognised: camera_id, camera_ids, camera (a Camera), agency, zone, zones, scope (SearchScope),
+    time (TimeRange), watchlist_id, alert_id, snapshot_id.
     """
     resource: dict[str, Any] = {"data_class": data_class}
     cameras: list[str] = []
@@ -51,6 +51,8 @@ def resource_from_request(request: Message, data_class: str) -> dict[str, Any]:
             resource["zone"] = camera.zone
         if camera.owner_agency:
             resource["owner_agency"] = camera.owner_agency
+    if _has(request, "agency") and isinstance(request.agency, str) and request.agency:  # type: ignore[attr-defined]
+        resource["agency"] = request.agency  # type: ignore[attr-defined]
     if _has(request, "zone") and request.zone:  # type: ignore[attr-defined]
         resource["zone"] = request.zone  # type: ignore[attr-defined]
     if _has(request, "zones") and len(request.zones):  # type: ignore[attr-defined]

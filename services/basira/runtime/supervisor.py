@@ -63,7 +63,7 @@ class PlatformConfig:
         for key, value in overrides.items():
             if value not in (None, ""):
                 setattr(config, key, value)
-        config.data_dir = config.data_dir.resolve()
+        config.data_dir = Path(config.data_dir).resolve()
         return config
 
 

@@ -33,20 +33,22 @@ class SignedTreeHead(_message.Message):
     def __init__(self, tree_size: _Optional[int] = ..., root_hash: _Optional[bytes] = ..., timestamp_ms: _Optional[int] = ..., signature: _Optional[bytes] = ..., log_id: _Optional[str] = ...) -> None: ...
 
 class QueryAccessLogRequest(_message.Message):
-    __slots__ = ("user", "agency", "case_id", "action", "time", "page")
+    __slots__ = ("user", "agency", "case_id", "action", "time", "page", "access")
     USER_FIELD_NUMBER: _ClassVar[int]
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
     user: str
     agency: str
     case_id: str
     action: str
     time: _common_pb2.TimeRange
     page: _common_pb2.PageRequest
-    def __init__(self, user: _Optional[str] = ..., agency: _Optional[str] = ..., case_id: _Optional[str] = ..., action: _Optional[str] = ..., time: _Optional[_Union[_common_pb2.TimeRange, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+    access: _common_pb2.AccessContext
+    def __init__(self, user: _Optional[str] = ..., agency: _Optional[str] = ..., case_id: _Optional[str] = ..., action: _Optional[str] = ..., time: _Optional[_Union[_common_pb2.TimeRange, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ...) -> None: ...
 
 class QueryAccessLogResponse(_message.Message):
     __slots__ = ("records", "page")
@@ -105,14 +107,16 @@ class GetConsistencyProofResponse(_message.Message):
     def __init__(self, proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ExportLogRequest(_message.Message):
-    __slots__ = ("recipients", "from_index", "tree_size")
+    __slots__ = ("recipients", "from_index", "tree_size", "access")
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
     FROM_INDEX_FIELD_NUMBER: _ClassVar[int]
     TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
     recipients: _containers.RepeatedScalarFieldContainer[str]
     from_index: int
     tree_size: int
-    def __init__(self, recipients: _Optional[_Iterable[str]] = ..., from_index: _Optional[int] = ..., tree_size: _Optional[int] = ...) -> None: ...
+    access: _common_pb2.AccessContext
+    def __init__(self, recipients: _Optional[_Iterable[str]] = ..., from_index: _Optional[int] = ..., tree_size: _Optional[int] = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ...) -> None: ...
 
 class ExportLogResponse(_message.Message):
     __slots__ = ("chunk",)

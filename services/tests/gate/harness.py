@@ -288,6 +288,8 @@ class Harness:
         raise KeyError(service_name)
 
     async def stop_policy(self) -> None:
+        """Stop the in-process policy service (not possible when the harness was given a policy_url)."""
+        assert self.policy_runner is not None, "the policy service runs elsewhere"
         await self.policy_runner.cleanup()
         self.policy_runner = None
 

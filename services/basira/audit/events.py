@@ -1,0 +1,100 @@
+"""The audit service's NATS side: access records in from `audit.record.>`, signed tree heads out on
+`audit.sth` for witnesses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import nats
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from basira.common.access_record import canonical_json
+from basira.common.audit_sink import AUDIT_SUBJECT_PREFIX
+from basira.common.errors import InvalidInput
+from basira.common.metrics import EVENTS_TOTAL
+from basira.common.nats import publish
+
+from .sth import SignedTreeHead
+from .store import AuditStore
+
+log = logging.getLogger(__name__)
+
+STREAM = "AUDIT"
+DURABLE = "audit-log"
+STH_SUBJECT = "audit.sth"
+
+
+class LogAppender:
+    """Moves durable access records from JetStream into the Merkle log, in batches.
+
+    A batch is acked only after its transaction commits, so a crash redelivers it, and the store
+    drops records it already holds (by record id): nothing is lost and nothing is logged twice.
+    """
+
+    def __init__(self, js: JetStreamContext, store: AuditStore, *, batch: int = 1000,
+                 sign_interval_s: float = 1.0) -> None:
+        self.js, self.store, self.batch, self.sign_interval_s = js, store, batch, sign_interval_s
+        self._unsigned = False
+        self._last_signed = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        config = ConsumerConfig(durable_name=DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=60,
+                                filter_subject=AUDIT_SUBJECT_PREFIX + ">", max_ack_pending=20_000)
+        sub = await self.js.pull_subscribe(AUDIT_SUBJECT_PREFIX + ">", durable=DURABLE, stream=STREAM,
+                                           config=config)
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await sub.fetch(self.batch, timeout=min(1.0, self.sign_interval_s))
+                except NatsTimeoutError:
+                    messages = []
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                    return
+                if messages:
+                    await self.append(messages)
+                await self.sign_if_due()
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await self.sign_if_due(force=True)
+
+    async def append(self, messages: list[Msg]) -> None:
+        """Append one fetched batch; a malformed record is terminated alone, the rest still land."""
+        try:
+            await self.store.append_batch([m.data for m in messages], sign=False)
+        except InvalidInput:
+            good: list[Msg] = []
+            for msg in messages:
+                try:
+                    await self.store.append_batch([msg.data], sign=False)
+                    good.append(msg)
+                except InvalidInput as exc:
+                    log.error("malformed access record terminated", extra={"reason": exc.message})
+                    EVENTS_TOTAL.labels(STREAM, "term").inc()
+                    await msg.term()
+            messages = good
+        for msg in messages:
+            await msg.ack()
+        EVENTS_TOTAL.labels(STREAM, "ack").inc(len(messages))
+        self._unsigned = self._unsigned or bool(messages)
+
+    async def sign_if_due(self, *, force: bool = False) -> SignedTreeHead | None:
+        """Sign a tree head when records arrived and `sign_interval_s` has passed; publish it."""
+        now = time.monotonic()
+        if not self._unsigned or (not force and now - self._last_signed < self.sign_interval_s):
+            return None
+        sth = await self.store.sign_tree_head()
+        self._unsigned, self._last_signed = False, now
+        payload = canonical_json({"type": "sth", **sth.to_dict()})
+        try:
+            await publish(self.js, STH_SUBJECT, payload, f"sth-{sth.tree_size}-{sth.timestamp}")
+        except Exception:  # witnesses can fetch it from GetTreeHead; the log itself is durable
+            log.warning("could not publish the signed tree head", extra={"tree_size": sth.tree_size})
+        return sth
