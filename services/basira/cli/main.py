@@ -105,7 +105,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     from basira.audit.verify import main as verify_main
 
-    return int(verify_main([args.export, "--public-key", args.public_key]))
+    return int(verify_main([args.export, "--public-key", args.public_key, *args.verify_options]))
 
 
 def _cmd_policy_test(args: argparse.Namespace) -> int:
@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "record's inclusion and the chain of signed tree heads")
     verify.add_argument("export", help="export file (JSON lines) from AuditService.ExportLog")
     verify.add_argument("--public-key", required=True, help="the log's Ed25519 public key (PEM)")
+    verify.add_argument("verify_options", nargs=argparse.REMAINDER,
+                        help="more verifier options: --sth FILE (tree heads seen earlier), --json, "
+                        "--no-canonical-check, --max-problems N")
     verify.set_defaults(func=_cmd_audit_verify)
 
     policy = sub.add_parser("policy", help="policies: run the Rego unit tests with coverage")
