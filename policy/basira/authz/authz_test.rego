@@ -62,7 +62,7 @@ allowed_examples := {
 	"analytics.detect_faces": call(investigator, "analytics.detect_faces", {}, {"purpose": "theft-investigation"}),
 	"analytics.embed_face": call(investigator, "analytics.embed_face", {}, theft_case),
 	"analytics.read_plates": call(operator, "analytics.read_plates", {}, {"purpose": "stolen-vehicle"}),
-	"watchlist.create": call(privacy_officer, "watchlist.create", {"watchlist": "wl-theft"}, {"purpose": "theft-investigation"}),
+	"watchlist.create": call(investigator, "watchlist.create", {}, theft_case),
 	"watchlist.list": call(investigator, "watchlist.list", {"agency": "police"}, {}),
 	"watchlist.enrol_subject": call(investigator, "watchlist.enrol_subject", {"watchlist": "wl-theft", "entry_expires": "2026-03-20T00:00:00Z"}, judicial),
 	"watchlist.remove_subject": call(privacy_officer, "watchlist.remove_subject", {"watchlist": "wl-theft"}, {}),

@@ -15,6 +15,12 @@ test_deny_missing_case_id if {
 	"action \"search.plate\" needs context.case_id" in r
 }
 
+test_deny_watchlist_created_without_a_case if {
+	r := reasons(json.remove(allowed_examples["watchlist.create"], ["context/case_id"]))
+	"action \"watchlist.create\" needs context.case_id" in r
+	"action \"watchlist.create\" needs context.purpose" in reasons(json.remove(allowed_examples["watchlist.create"], ["context/purpose"]))
+}
+
 test_deny_malformed_case_id if {
 	r := reasons(object.union(face_search, {"context": {"case_id": "42"}}))
 	"case id \"42\" does not match ^[A-Z]+-[0-9]{4}-[0-9]{3,}$" in r

@@ -35,6 +35,15 @@ test_deny_clearance_below_the_data_class_minimum if {
 	"data class \"biometric\" needs clearance 2; subject has 1" in r
 }
 
+# Confirming or rejecting a face match is looking at faces: the confirmer needs biometric clearance.
+test_deny_face_match_verdict_below_biometric_clearance if {
+	uncleared := {"subject": {"clearance": 1}}
+	r := reasons(object.union(allowed_examples["alert.confirm"], uncleared))
+	"data class \"biometric\" needs clearance 2; subject has 1" in r
+	"data class \"biometric\" needs clearance 2; subject has 1" in reasons(object.union(allowed_examples["alert.reject"], uncleared))
+	allow with input as object.union(allowed_examples["alert.confirm"], {"resource": {"data_class": "plate"}, "subject": {"clearance": 1}})
+}
+
 test_allow_machine_roles_need_no_clearance if {
 	allow with input as call(object.union(body_camera, {"clearance": 0}), "ingest.push_frames", {"cameras": ["bwc-police-01"]}, {})
 	allow with input as call(object.union(platform_service, {"clearance": 0}), "audit.tree_head", {}, {})

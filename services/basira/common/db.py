@@ -55,21 +55,20 @@ async def migrate(pool: AsyncConnectionPool, service: str, directory: Path) -> l
     Returns the versions applied now (empty if up to date).
     """
     applied_now: list[str] = []
-    async with pool.connection() as conn:
-        async with conn.transaction():
-            # Services start together: serialise them before even creating the bookkeeping table.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('basira-migrate'))")
-            await conn.execute(_MIGRATIONS_TABLE)
-            rows = await (await conn.execute(
-                "SELECT version FROM schema_migrations WHERE service = %s", (service,))).fetchall()
-            done = {r[0] for r in rows}
-            for path in migration_files(directory):
-                version = path.stem
-                if version in done:
-                    continue
-                await conn.execute(path.read_text())  # type: ignore[arg-type]
-                await conn.execute("INSERT INTO schema_migrations (service, version) VALUES (%s, %s)",
-                                   (service, version))
-                applied_now.append(version)
-                log.info("migration applied", extra={"migration": f"{service}/{version}"})
+    async with pool.connection() as conn, conn.transaction():
+        # Services start together: serialise them before even creating the bookkeeping table.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('basira-migrate'))")
+        await conn.execute(_MIGRATIONS_TABLE)
+        rows = await (await conn.execute(
+            "SELECT version FROM schema_migrations WHERE service = %s", (service,))).fetchall()
+        done = {r[0] for r in rows}
+        for path in migration_files(directory):
+            version = path.stem
+            if version in done:
+                continue
+            await conn.execute(path.read_text())  # type: ignore[arg-type]
+            await conn.execute("INSERT INTO schema_migrations (service, version) VALUES (%s, %s)",
+                               (service, version))
+            applied_now.append(version)
+            log.info("migration applied", extra={"migration": f"{service}/{version}"})
     return applied_now

@@ -59,5 +59,11 @@ class Unavailable(BasiraError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class InternalError(BasiraError):
+    """A bug or an unexpected failure inside a service: the caller learns nothing of its internals."""
+
+    code = grpc.StatusCode.INTERNAL
+
+
 class ConfigError(Exception):
     """Bad configuration found at start-up; the message names the setting and the problem."""

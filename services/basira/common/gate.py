@@ -19,9 +19,16 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from basira.common.access_record import AccessRecord
+from basira.common.access_record import AccessRecord, utc_now_iso
 from basira.common.auth import Subject
-from basira.common.errors import BasiraError, InvalidInput, PermissionDenied, Unauthenticated, Unavailable
+from basira.common.errors import (
+    BasiraError,
+    InternalError,
+    InvalidInput,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 from basira.common.logs import request_fields
 from basira.common.metrics import GATE_DECISIONS, RPC_SECONDS, RPC_TOTAL
 from basira.common.policy_client import Decision
@@ -60,10 +67,19 @@ class AuditSink(Protocol):
 ResourceResolver = Callable[[Message, Subject, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
+class PolicyDenied(PermissionDenied):
+    """A denial by the policy; carries its reasons and revision into the status details."""
+
+    def __init__(self, action: str, reasons: Sequence[str], revision: str) -> None:
+        super().__init__(f"{action} denied: " + "; ".join(reasons))
+        self.reasons, self.revision = list(reasons), revision
+
+
 @dataclass(frozen=True)
 class AccessRule:
     action: str
     data_class: str
+    changes_state: bool = False
 
 
 def access_rule(full_method: str) -> AccessRule | None:
@@ -78,7 +94,7 @@ def access_rule(full_method: str) -> AccessRule | None:
     if not options.HasExtension(extension):
         return None
     rule: options_pb2.AccessRule = options.Extensions[extension]
-    return AccessRule(rule.action, rule.data_class)
+    return AccessRule(rule.action, rule.data_class, rule.changes_state)
 
 
 def status_for(error: BasiraError, *, reasons: Sequence[str] = (), revision: str = "") -> grpc.Status:
@@ -169,7 +185,7 @@ class Gate:
             await self.record(self._record(subject, action, resource, context, allowed=False,
                                            reasons=reasons, decision=decision, method=method,
                                            status="PERMISSION_DENIED"))
-            raise PermissionDenied(f"{action} denied: " + "; ".join(reasons))
+            raise PolicyDenied(action, reasons, decision.revision)
         GATE_DECISIONS.labels(action, "allow").inc()
         return decision
 
@@ -230,19 +246,26 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                 response_serializer=handler.response_serializer)
         return handler  # bidirectional streams: none in the contracts yet
 
-    async def _admit(self, method: str, rule: AccessRule | None, request: Message,
-                     context: grpc.aio.ServicerContext) -> tuple[Subject, Decision, dict[str, Any],
-                                                                 dict[str, Any]]:
-        """Authenticate and authorise one call; on refusal the denial is logged and raised."""
-        policy_context = context_from_request(request, source_ip=_peer_ip(context))
+    async def _authenticate(self, method: str, rule: AccessRule | None, context: grpc.aio.ServicerContext,
+                            policy_context: dict[str, Any]) -> Subject:
+        """The caller's Subject; an unauthenticated call is logged, then refused."""
         action = rule.action if rule else f"unmapped:{method}"
         try:
-            subject = await self.gate.authenticate(context.invocation_metadata())  # type: ignore[arg-type]
+            return await self.gate.authenticate(context.invocation_metadata())  # type: ignore[arg-type]
         except Unauthenticated as exc:
             await self.gate.record(self.gate._record(
                 ANONYMOUS, action, {}, policy_context, allowed=False,
                 reasons=[f"unauthenticated: {exc.message}"], method=method, status="UNAUTHENTICATED"))
             raise
+
+    async def _admit(self, method: str, rule: AccessRule | None, request: Message,
+                     context: grpc.aio.ServicerContext, subject: Subject | None = None
+                     ) -> tuple[Subject, Decision, dict[str, Any], dict[str, Any]]:
+        """Authenticate (unless done) and authorise one call; a refusal is logged and raised."""
+        policy_context = context_from_request(request, source_ip=_peer_ip(context))
+        action = rule.action if rule else f"unmapped:{method}"
+        if subject is None:
+            subject = await self._authenticate(method, rule, context, policy_context)
         if rule is None:
             await self.gate.record(self.gate._record(
                 subject, action, {}, policy_context, allowed=False,
@@ -257,11 +280,11 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
         request_fields.set({"user": subject.user, "agency": subject.agency, "action": rule.action})
         return subject, decision, resource, policy_context
 
-    async def _abort(self, context: grpc.aio.ServicerContext, method: str, error: BasiraError,
-                     decision: Decision | None = None) -> None:
+    async def _abort(self, context: grpc.aio.ServicerContext, method: str, error: BasiraError) -> None:
         RPC_TOTAL.labels(method, error.code.name).inc()
-        reasons = decision.deny if decision else []
-        status = status_for(error, reasons=reasons, revision=decision.revision if decision else "")
+        denied = error if isinstance(error, PolicyDenied) else None
+        status = status_for(error, reasons=denied.reasons if denied else (),
+                            revision=denied.revision if denied else "")
         await context.abort_with_status(status)  # type: ignore[attr-defined]
 
     def _unary(self, behavior: Any, method: str, rule: AccessRule | None) -> Any:
@@ -272,6 +295,11 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                 subject, decision, resource, policy_context = await self._admit(method, rule, request,
                                                                                context)
                 assert rule is not None
+                if rule.changes_state:
+                    # Nothing may change unless the log can say who changed it: log the admission first.
+                    await self.gate.record(self.gate._record(
+                        subject, rule.action, resource, policy_context, allowed=True, decision=decision,
+                        method=method, status="ADMITTED"))
                 try:
                     response = await behavior(request, context)
                 except BasiraError as exc:
@@ -279,13 +307,19 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                         subject, rule.action, resource, policy_context, allowed=True, decision=decision,
                         method=method, status=exc.code.name, reasons=[exc.message], result_count=0))
                     raise
+                except Exception as exc:
+                    await self.gate.record(self.gate._record(
+                        subject, rule.action, resource, policy_context, allowed=True, decision=decision,
+                        method=method, status="INTERNAL", reasons=[f"servicer failed: {type(exc).__name__}"],
+                        result_count=0))
+                    log.exception("servicer failed", extra={"method": method})
+                    raise InternalError("internal error; it has been logged") from exc
                 apply_response_obligations(response, decision.obligations)
                 await self.gate.record(self.gate._record(
                     subject, rule.action, resource, policy_context, allowed=True, decision=decision,
                     method=method, result_count=result_count(response)))
             except BasiraError as exc:
-                await self._abort(context, method, exc, decision if isinstance(exc, PermissionDenied)
-                                  else None)
+                await self._abort(context, method, exc)
                 raise AssertionError("unreachable: abort raises") from exc
             finally:
                 RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
@@ -309,8 +343,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                                                           if k != "max_results"})
                     yield response
             except BasiraError as exc:
-                await self._abort(context, method, exc, decision if isinstance(exc, PermissionDenied)
-                                  else None)
+                await self._abort(context, method, exc)
             RPC_TOTAL.labels(method, "OK").inc()
 
         return guarded
@@ -320,11 +353,16 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                           context: grpc.aio.ServicerContext) -> Message:
             decision: Decision | None = None
             try:
+                caller = await self._authenticate(method, rule, context,
+                                                  {"time": utc_now_iso(), "source_ip": _peer_ip(context)})
                 first = await anext(aiter(request_iterator), None)
                 if first is None:
+                    await self.gate.record(self.gate._record(
+                        caller, rule.action if rule else f"unmapped:{method}", {}, {}, allowed=False,
+                        reasons=["the stream sent no message"], method=method, status="INVALID_ARGUMENT"))
                     raise InvalidInput("the stream sent no message")
                 subject, decision, resource, policy_context = await self._admit(method, rule, first,
-                                                                               context)
+                                                                               context, caller)
                 assert rule is not None
                 await self.gate.record(self.gate._record(
                     subject, rule.action, resource, policy_context, allowed=True, decision=decision,
@@ -337,8 +375,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
 
                 response = await behavior(chained(), context)
             except BasiraError as exc:
-                await self._abort(context, method, exc, decision if isinstance(exc, PermissionDenied)
-                                  else None)
+                await self._abort(context, method, exc)
                 raise AssertionError("unreachable: abort raises") from exc
             RPC_TOTAL.labels(method, "OK").inc()
             return response

@@ -51,8 +51,9 @@ def resource_from_request(request: Message, data_class: str) -> dict[str, Any]:
             resource["zone"] = camera.zone
         if camera.owner_agency:
             resource["owner_agency"] = camera.owner_agency
-    if _has(request, "agency") and isinstance(request.agency, str) and request.agency:  # type: ignore[attr-defined]
-        resource["agency"] = request.agency  # type: ignore[attr-defined]
+    agency: Any = request.agency if _has(request, "agency") else None  # type: ignore[attr-defined]
+    if isinstance(agency, str) and agency:
+        resource["agency"] = agency
     if _has(request, "zone") and request.zone:  # type: ignore[attr-defined]
         resource["zone"] = request.zone  # type: ignore[attr-defined]
     if _has(request, "zones") and len(request.zones):  # type: ignore[attr-defined]
@@ -67,6 +68,14 @@ def resource_from_request(request: Message, data_class: str) -> dict[str, Any]:
     if _has(request, "time") and request.DESCRIPTOR.fields_by_name["time"].message_type is not None \
             and request.HasField("time"):
         _time_range(request.time, resource)  # type: ignore[attr-defined]
+    expires: Any = None
+    entry: Any = request.entry if _has(request, "entry") and request.HasField("entry") else None  # type: ignore[attr-defined]
+    if _has(request, "expires") and request.HasField("expires"):
+        expires = request.expires  # type: ignore[attr-defined]
+    elif entry is not None and _has(entry, "expires"):
+        expires = entry.expires
+    if expires is not None and _timestamp_iso(expires):
+        resource["entry_expires"] = _timestamp_iso(expires)
     for name in ("watchlist_id", "alert_id", "snapshot_id"):
         if _has(request, name) and getattr(request, name):
             resource[name.removesuffix("_id") if name != "snapshot_id" else name] = getattr(request, name)

@@ -1,4 +1,4 @@
-"""Wiring of the search service: indexer consumers, SearchService, the GetEvidence resolver."""
+"""Wiring of the search service: indexer consumers, SearchService, its resource resolvers."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from basira.common.config import load_settings
 from basira.common.service import ServiceHost, run_service
 from basira.search.config import SearchSettings
 from basira.search.events import Indexer, consumers
-from basira.search.servicer import SearchServicer, evidence_resolver
+from basira.search.servicer import SearchServicer, evidence_resolver, sightings_resolver
 from basira.search.store import SearchStore
 from basira.v1 import search_pb2, search_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GET_EVIDENCE = "/basira.v1.SearchService/GetEvidence"
+LIST_SIGHTINGS = "/basira.v1.SearchService/ListSightings"
 
 
 async def setup(host: ServiceHost) -> None:
@@ -26,6 +27,7 @@ async def setup(host: ServiceHost) -> None:
     for consumer in consumers(host.jetstream, Indexer(store), batch=settings.indexer_batch):
         host.loop(consumer.run)
     host.resolver(GET_EVIDENCE, evidence_resolver(store))
+    host.resolver(LIST_SIGHTINGS, sightings_resolver)
     servicer = SearchServicer(store, host.gate, settings)
 
     def add(server: grpc.aio.Server) -> list[str]:

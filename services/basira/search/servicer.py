@@ -250,3 +250,10 @@ def evidence_resolver(store: SearchStore) -> Any:
         return extra
 
     return resolve
+
+
+async def sightings_resolver(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
+    """Resource resolver for ListSightings: face sightings are biometric data, whatever the contract's
+    default class (plate), so the policy asks for what biometric data needs (grant, authorization)."""
+    kind = getattr(request, "kind", search_pb2.SIGHTING_KIND_UNSPECIFIED)
+    return {"data_class": "biometric"} if kind == KIND_FACE else {}

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62\x61sira/v1/options.proto\x12\tbasira.v1\x1a google/protobuf/descriptor.proto\"0\n\nAccessRule\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x12\n\ndata_class\x18\x02 \x01(\t:G\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xd1\x86\x03 \x01(\x0b\x32\x15.basira.v1.AccessRuleB1Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62\x61sira/v1/options.proto\x12\tbasira.v1\x1a google/protobuf/descriptor.proto\"G\n\nAccessRule\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x12\n\ndata_class\x18\x02 \x01(\t\x12\x15\n\rchanges_state\x18\x03 \x01(\x08:G\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xd1\x86\x03 \x01(\x0b\x32\x15.basira.v1.AccessRuleB1Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z/github.com/basira/basira/gen/basira/v1;basirav1'
   _globals['_ACCESSRULE']._serialized_start=72
-  _globals['_ACCESSRULE']._serialized_end=120
+  _globals['_ACCESSRULE']._serialized_end=143
 # @@protoc_insertion_point(module_scope)

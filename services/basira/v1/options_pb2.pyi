@@ -8,9 +8,11 @@ ACCESS_FIELD_NUMBER: _ClassVar[int]
 access: _descriptor.FieldDescriptor
 
 class AccessRule(_message.Message):
-    __slots__ = ("action", "data_class")
+    __slots__ = ("action", "data_class", "changes_state")
     ACTION_FIELD_NUMBER: _ClassVar[int]
     DATA_CLASS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_STATE_FIELD_NUMBER: _ClassVar[int]
     action: str
     data_class: str
-    def __init__(self, action: _Optional[str] = ..., data_class: _Optional[str] = ...) -> None: ...
+    changes_state: bool
+    def __init__(self, action: _Optional[str] = ..., data_class: _Optional[str] = ..., changes_state: bool = ...) -> None: ...

@@ -5,6 +5,8 @@ relative imports: the benchmark loads it by path. The servicers here are *record
 note that they were invoked (and by whom) and answer with generated sample data. That is on purpose:
 the unit under test is the gate interceptor, not the services behind it, and the stand-ins make it
 possible to prove "a denied call never reached the servicer" for every RPC of every contract.
+What the gate asks the policy, though, must be what the real services make it ask: the services'
+resource resolvers that need no database (SERVICE_RESOLVERS) are installed in the harness's gate.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -30,13 +32,14 @@ from basira.common import gate as gate_module
 from basira.common.access_record import AccessRecord
 from basira.common.audit_sink import AUDIT_SUBJECT_PREFIX, JetStreamAuditSink
 from basira.common.auth import TokenVerifier
-from basira.common.gate import Gate, GateInterceptor
+from basira.common.gate import Gate, GateInterceptor, ResourceResolver
 from basira.common.nats import connect, ensure_streams
 from basira.common.policy_client import PolicyClient
 from basira.identity import DEFAULT_REALM_FILE, IssuerApp, start_issuer
 from basira.policy.api import start_server
 from basira.policy.engine import load_policy_dir
 from basira.policy.store import PolicyStore
+from basira.search.servicer import sightings_resolver
 from basira.v1 import (
     alert_pb2,
     alert_pb2_grpc,
@@ -56,6 +59,13 @@ REPO = Path(__file__).resolve().parents[3]
 POLICY_DIR = REPO / "policy"
 REALM = "basira"
 AUDIENCE = "basira"
+
+# The services' own resource resolvers that are pure (no store): the gate must judge with them, as it
+# does in the services. Resolvers that look a resource up (a camera's zone, an alert's agency) need
+# the service's database and are proven by that service's tests.
+SERVICE_RESOLVERS: dict[str, ResourceResolver] = {
+    "/basira.v1.SearchService/ListSightings": sightings_resolver,
+}
 
 # (descriptor module, generated grpc module) of every contract that declares services.
 CONTRACTS: tuple[tuple[ModuleType, ModuleType], ...] = (
@@ -309,9 +319,11 @@ class Harness:
 
 
 async def start_harness(nats_url: str, data_dir: Path, *, service: str | None = None,
-                        policy_url: str | None = None, policy_timeout_s: float = 1.0) -> Harness:
+                        policy_url: str | None = None, policy_timeout_s: float = 1.0,
+                        resolvers: Mapping[str, ResourceResolver] = SERVICE_RESOLVERS) -> Harness:
     """Start the issuer (port 0), the policy service over `policy/` (port 0, unless `policy_url` names
-    one already running), connect NATS (streams ensured) and serve every contract behind the gate.
+    one already running), connect NATS (streams ensured) and serve every contract behind the gate,
+    whose resource resolvers are `resolvers` (full method -> resolver; the services' pure ones).
     """
     service = service or f"gate-test-{uuid.uuid4().hex[:8]}"
     issuer = await start_issuer(DEFAULT_REALM_FILE, data_dir)
@@ -327,7 +339,7 @@ async def start_harness(nats_url: str, data_dir: Path, *, service: str | None = 
     verifier = TokenVerifier(issuer.url, REALM, AUDIENCE, client_id="basira-services")
     await verifier.prefetch()
     gate = Gate(service, verifier, PolicyClient(policy_url, timeout=policy_timeout_s),
-                JetStreamAuditSink(js, service))
+                JetStreamAuditSink(js, service), resolvers=dict(resolvers))
     recorder = Recorder()
     server = grpc.aio.server(interceptors=[GateInterceptor(gate)])
     add_recording_servicers(server, recorder)

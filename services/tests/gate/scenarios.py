@@ -172,12 +172,12 @@ REQUESTS: dict[str, Builder] = {
     "/basira.v1.AlertService/EscalateAlert": lambda c, k: alert_pb2.EscalateAlertRequest(
         alert_id="alert-1", escalate_to="national-unit", note="armed"),
     "/basira.v1.AuditService/QueryAccessLog": lambda c, k: audit_pb2.QueryAccessLogRequest(
-        agency="police", time=last_day()),
+        agency="police", time=last_day(), access=access(c, k)),
     "/basira.v1.AuditService/GetTreeHead": lambda c, k: audit_pb2.GetTreeHeadRequest(),
     "/basira.v1.AuditService/GetInclusionProof": lambda c, k: audit_pb2.GetInclusionProofRequest(
         index=0, tree_size=1),
     "/basira.v1.AuditService/GetConsistencyProof": lambda c, k: audit_pb2.GetConsistencyProofRequest(
         first_size=1, second_size=2),
     "/basira.v1.AuditService/ExportLog": lambda c, k: audit_pb2.ExportLogRequest(
-        recipients=["data-protection-authority"], from_index=0),
+        recipients=["data-protection-authority"], from_index=0, access=access(c, k)),
 }

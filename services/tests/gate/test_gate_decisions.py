@@ -135,10 +135,6 @@ async def test_denied_with_reasons_unserved_and_logged(harness: Harness, case: s
             access.purpose, access.case_id, access.authorization.id)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gate bug: _admit raises PermissionDenied out of Gate.authorise before `decision` is assigned in "
-    "the interceptor, so _abort gets decision=None and the ErrorInfo has no `reasons` nor "
-    "`policy_revision` metadata (the status message still has the reasons)"))
 @pytest.mark.parametrize("case", ["traffic may not search faces",
                                   "a body camera pushing as another agency's camera (client stream)"])
 async def test_denial_rich_details_carry_reasons_and_policy_revision(harness: Harness, case: str) -> None:
@@ -154,17 +150,41 @@ async def test_denial_rich_details_carry_reasons_and_policy_revision(harness: Ha
     assert info.metadata.get("policy_revision") == harness.revision
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "contract gap: ListSightings is authorised as data_class `plate` whatever its `kind`, so listing "
-    "FACE sightings asks the policy about plate data (no authorization, no biometric grant needed); "
-    "harmless today only because the search servicer refuses kind FACE"))
+def face_sightings(zone: str, **access: Any) -> search_pb2.ListSightingsRequest:
+    """A request to list FACE sightings in `zone` (the contract's default data class is plate)."""
+    return search_pb2.ListSightingsRequest(
+        kind=search_pb2.SIGHTING_KIND_FACE, scope=search_pb2.SearchScope(zone=zone, time=last_day()),
+        access=common_pb2.AccessContext(**access))
+
+
 async def test_listing_face_sightings_is_judged_as_biometric(harness: Harness) -> None:
-    request = search_pb2.ListSightingsRequest(
-        kind=search_pb2.SIGHTING_KIND_FACE, scope=search_pb2.SearchScope(zone="ring-road"),
-        access=common_pb2.AccessContext(purpose="traffic-enforcement", case_id=CASE_ID))
-    outcome, records, _ = await call(harness, "traffic-analyst", LIST_SIGHTINGS, request)
-    assert outcome.code == grpc.StatusCode.PERMISSION_DENIED
+    """The search service's resolver makes kind FACE biometric: grant, clearance and authorization apply."""
+    refused, records, served = await call(harness, "traffic-analyst", LIST_SIGHTINGS, face_sightings(
+        "ring-road", purpose="traffic-enforcement", case_id=CASE_ID))
+    assert (refused.code, served) == (grpc.StatusCode.PERMISSION_DENIED, 0)
+    assert 'agency "traffic" is not granted data class "biometric"' in refused.details
     assert records[0].resource["data_class"] == "biometric"
+
+    unauthorised, records, served = await call(harness, "police-investigator", LIST_SIGHTINGS,
+                                               face_sightings("medina", purpose="theft-investigation",
+                                                              case_id=CASE_ID))
+    assert (unauthorised.code, served) == (grpc.StatusCode.PERMISSION_DENIED, 0)
+    assert 'action "search.sightings" needs context.authorization' in unauthorised.details
+
+    allowed, records, served = await call(harness, "police-investigator", LIST_SIGHTINGS, face_sightings(
+        "medina", purpose="theft-investigation", case_id=CASE_ID, authorization=court_order(["medina"])))
+    assert (allowed.code, served) == (grpc.StatusCode.OK, 1), allowed.details
+    (record,) = records
+    assert (record.resource["data_class"], record.authorization_id) == ("biometric", "AUTH-2026-17")
+    assert record.obligations["zones"] == ["medina"]
+
+
+async def test_listing_plate_sightings_stays_plate_data(harness: Harness) -> None:
+    """Control: the resolver changes only kind FACE; plate sightings need no authorization."""
+    outcome, records, _ = await call(harness, "police-investigator", LIST_SIGHTINGS,
+                                     realistic("police-investigator", LIST_SIGHTINGS, {"plate"}))
+    assert outcome.code == grpc.StatusCode.OK, outcome.details
+    assert records[0].resource["data_class"] == "plate" and records[0].authorization_id == ""
 
 
 # ---- allowed -------------------------------------------------------------------------------------
@@ -287,15 +307,69 @@ async def test_a_servicer_error_after_admission_is_logged_with_its_status(harnes
     assert record.reasons == ["no camera 'cam-medina-03'"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gate bug: _unary only logs BasiraError from the servicer; any other exception escapes the gate "
-    "unlogged, so the caller gets UNKNOWN and the admitted access leaves no access record"))
 async def test_a_servicer_crash_is_still_logged(harness: Harness) -> None:
     harness.recorder.raise_in[GET_CAMERA] = RuntimeError("database driver bug")
     try:
-        outcome, records, _ = await call(harness, "police-operator", GET_CAMERA,
-                                         camera_pb2.GetCameraRequest(camera_id="cam-medina-01"))
+        outcome, records, served = await call(harness, "police-operator", GET_CAMERA,
+                                              camera_pb2.GetCameraRequest(camera_id="cam-medina-01"))
     finally:
         del harness.recorder.raise_in[GET_CAMERA]
-    assert outcome.code != grpc.StatusCode.OK
-    assert len(records) == 1 and records[0].status != "OK"
+    assert outcome.code != grpc.StatusCode.OK and not outcome.responses
+    assert served == 1
+    (record,) = records
+    assert (record.allowed, record.status, record.result_count) == (True, "INTERNAL", 0)
+    assert record.reasons == ["servicer failed: RuntimeError"]
+    assert record.policy_revision == harness.revision
+
+
+async def test_a_servicer_crash_answers_internal_without_its_internals(harness: Harness) -> None:
+    harness.recorder.raise_in[GET_CAMERA] = RuntimeError("database driver bug")
+    try:
+        outcome, _, _ = await call(harness, "police-operator", GET_CAMERA,
+                                   camera_pb2.GetCameraRequest(camera_id="cam-medina-01"))
+    finally:
+        del harness.recorder.raise_in[GET_CAMERA]
+    assert outcome.code == grpc.StatusCode.INTERNAL
+    assert "database driver bug" not in outcome.details and "RuntimeError" not in outcome.details
+
+
+# ---- state-changing calls: logged on admission, before the servicer acts ------------------------
+
+CONFIRM_MATCH = "/basira.v1.AlertService/ConfirmMatch"
+DECOMMISSION = "/basira.v1.CameraService/DecommissionCamera"
+
+
+async def test_a_state_changing_call_is_logged_on_admission_then_on_completion(harness: Harness) -> None:
+    sent = alert_pb2.ConfirmMatchRequest(alert_id="alert-1", note="same person")
+    outcome, records, served = await call(harness, "police-operator", CONFIRM_MATCH, sent)
+    assert (outcome.code, served) == (grpc.StatusCode.OK, 1), outcome.details
+    assert [(r.allowed, r.status, r.result_count) for r in records] == [(True, "ADMITTED", None),
+                                                                        (True, "OK", 1)]
+    admitted, completed = records
+    assert admitted.id != completed.id
+    for record in records:
+        assert (record.user, record.action, record.method) == ("police-operator", "alert.confirm",
+                                                               CONFIRM_MATCH)
+        assert record.resource == admitted.resource and record.resource["alert"] == "alert-1"
+        assert record.obligations == harness.recorder.invocations[-1].obligations
+        assert record.policy_revision == harness.revision
+
+
+async def test_a_state_changing_call_that_fails_leaves_its_admission_and_its_failure(
+        harness: Harness) -> None:
+    harness.recorder.raise_in[DECOMMISSION] = NotFound("no camera 'cam-medina-03'")
+    try:
+        outcome, records, served = await call(harness, "police-admin", DECOMMISSION,
+                                              camera_pb2.DecommissionCameraRequest(
+                                                  camera_id="cam-medina-03", reason="replaced"))
+    finally:
+        del harness.recorder.raise_in[DECOMMISSION]
+    assert (outcome.code, served) == (grpc.StatusCode.NOT_FOUND, 1)
+    assert [(r.status, r.result_count) for r in records] == [("ADMITTED", None), ("NOT_FOUND", 0)]
+
+
+async def test_a_denied_state_changing_call_leaves_one_record(harness: Harness) -> None:
+    outcome, records, served = await call(harness, "traffic-operator", CONFIRM_MATCH,
+                                          alert_pb2.ConfirmMatchRequest(alert_id="alert-1"))
+    assert (outcome.code, served) == (grpc.StatusCode.PERMISSION_DENIED, 0)
+    assert [(r.allowed, r.status) for r in records] == [(False, "PERMISSION_DENIED")]

@@ -8,8 +8,11 @@ from contextlib import asynccontextmanager
 import grpc
 import pytest
 import pytest_asyncio
+from google.protobuf.message import Message
 
+from basira.common.access_record import AccessRecord
 from basira.common.audit_sink import JetStreamAuditSink
+from basira.common.gate import access_rule
 from basira.common.nats import connect, ensure_streams
 from basira.common.policy_client import PolicyClient
 from basira.policy.api import start_server
@@ -18,6 +21,7 @@ from basira.policy.store import PolicyStore
 from basira.v1 import alert_pb2, camera_pb2
 
 from .harness import Harness, Outcome, all_methods, full_method, invoke
+from .scenarios import REQUESTS, Caller
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -93,31 +97,44 @@ async def test_policy_answering_no_decision_is_unavailable(harness: Harness,
 
 # ---- audit -------------------------------------------------------------------------------------
 
+class AttemptedAppends:
+    """An audit sink that notes every record the gate tried to append, then lets `sink` append it."""
+
+    def __init__(self, sink: JetStreamAuditSink) -> None:
+        self.sink = sink
+        self.records: list[AccessRecord] = []
+
+    async def append(self, record: AccessRecord) -> None:
+        self.records.append(record)
+        await self.sink.append(record)
+
+
 @asynccontextmanager
-async def audit_on_a_closed_connection(harness: Harness, nats_url: str) -> AsyncIterator[None]:
+async def audit_on_a_closed_connection(harness: Harness, nats_url: str) -> AsyncIterator[AttemptedAppends]:
     """The gate's audit sink swapped for one on a NATS connection that is already closed."""
     nc, js = await connect(nats_url, "gate-test-closed")
     await nc.close()
     working = harness.gate.audit
-    harness.gate.audit = JetStreamAuditSink(js, harness.service, timeout_s=0.5)
+    attempted = AttemptedAppends(JetStreamAuditSink(js, harness.service, timeout_s=0.5))
+    harness.gate.audit = attempted
     try:
-        yield
+        yield attempted
     finally:
         harness.gate.audit = working
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def closed_sink(harness: Harness, nats_url: str) -> AsyncIterator[None]:
-    async with audit_on_a_closed_connection(harness, nats_url):
-        yield
+async def closed_sink(harness: Harness, nats_url: str) -> AsyncIterator[AttemptedAppends]:
+    async with audit_on_a_closed_connection(harness, nats_url) as attempted:
+        yield attempted
 
 
 @pytest.mark.parametrize(("user", "method", "request_"), [
     ALLOWED, DENIED,
     ("police-operator", STREAM_ALERTS, alert_pb2.StreamAlertsRequest(zones=["medina"])),
 ])
-async def test_audit_down_means_unavailable_and_no_data(harness: Harness, closed_sink: None, user: str,
-                                                        method: str, request_: object) -> None:
+async def test_audit_down_means_unavailable_and_no_data(harness: Harness, closed_sink: AttemptedAppends,
+                                                        user: str, method: str, request_: object) -> None:
     outcome, _ = await call(harness, user, method, request_)
     assert outcome.code == grpc.StatusCode.UNAVAILABLE
     assert "access log" in outcome.details
@@ -145,19 +162,64 @@ async def test_audit_stream_deleted_is_unavailable_until_restored(harness: Harne
     await assert_served_and_logged(harness)
 
 
-async def test_server_stream_is_not_started_when_the_log_is_down(harness: Harness, closed_sink: None) -> None:
+async def test_server_stream_is_not_started_when_the_log_is_down(harness: Harness,
+                                                                 closed_sink: AttemptedAppends) -> None:
     outcome, served = await call(harness, "police-operator", STREAM_ALERTS,
                                  alert_pb2.StreamAlertsRequest(zones=["medina"]))
     assert (outcome.code, served) == (grpc.StatusCode.UNAVAILABLE, 0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "design gap: for unary RPCs the gate appends the access record only after the servicer ran, so "
-    "with the log down a state-changing call (decommission a camera, add a hotlist entry, confirm a "
-    "match) still takes effect, unlogged; the caller only loses the answer"))
-async def test_a_state_changing_rpc_does_not_act_while_the_log_is_down(harness: Harness,
-                                                                      closed_sink: None) -> None:
-    request = camera_pb2.DecommissionCameraRequest(camera_id="cam-medina-01", reason="replaced")
-    outcome, served = await call(harness, "police-admin", DECOMMISSION, request)
+# ---- state-changing RPCs act only once their admission is in the log ----------------------------
+
+# Every RPC whose contract marks it `changes_state`, with a caller allowed to make it and the data
+# classes that caller states a purpose for (see scenarios.REQUESTS).
+STATE_CHANGING: dict[str, tuple[str, set[str]]] = {
+    "/basira.v1.CameraService/RegisterCamera": ("police-admin", {"camera_meta"}),
+    "/basira.v1.CameraService/UpdateCamera": ("police-admin", {"camera_meta"}),
+    DECOMMISSION: ("police-admin", {"camera_meta"}),
+    "/basira.v1.CameraService/StartStream": ("police-admin", {"video"}),
+    "/basira.v1.CameraService/StopStream": ("police-admin", {"video"}),
+    "/basira.v1.WatchlistService/CreateWatchlist": ("police-investigator", {"watchlist"}),
+    "/basira.v1.WatchlistService/EnrolSubject": ("police-investigator", {"biometric"}),
+    "/basira.v1.WatchlistService/RemoveSubject": ("police-investigator", {"biometric"}),
+    "/basira.v1.WatchlistService/AddHotlistPlate": ("police-operator", {"plate"}),
+    "/basira.v1.WatchlistService/RemoveHotlistPlate": ("police-operator", {"plate"}),
+    "/basira.v1.AlertService/AcknowledgeAlert": ("police-operator", {"alerts"}),
+    "/basira.v1.AlertService/ConfirmMatch": ("police-operator", {"alerts", "biometric"}),
+    "/basira.v1.AlertService/RejectMatch": ("police-operator", {"alerts", "biometric"}),
+    "/basira.v1.AlertService/EscalateAlert": ("police-operator", {"alerts"}),
+}
+
+
+def state_changing_request(method: str) -> tuple[str, Message | list[Message]]:
+    user, classes = STATE_CHANGING[method]
+    return user, REQUESTS[method](Caller(user, "police"), classes)
+
+
+async def test_the_state_changing_table_is_every_rpc_the_contracts_mark() -> None:
+    marked = {name for name in METHODS if (rule := access_rule(name)) is not None and rule.changes_state}
+    assert marked == set(STATE_CHANGING)
+
+
+@pytest.mark.parametrize("method", list(STATE_CHANGING), ids=lambda m: m.rsplit("/", 1)[1])
+async def test_a_state_changing_rpc_is_served_with_its_admission_logged_first(harness: Harness,
+                                                                            method: str) -> None:
+    """Control for the test below: with the log up, the same call is allowed, served and logged twice."""
+    user, request = state_changing_request(method)
+    mark = await harness.audit.mark()
+    outcome, served = await call(harness, user, method, request)
+    assert (outcome.code, served) == (grpc.StatusCode.OK, 1), outcome.details
+    assert [r.status for r in await harness.audit.since(mark)] == ["ADMITTED", "OK"]
+
+
+@pytest.mark.parametrize("method", list(STATE_CHANGING), ids=lambda m: m.rsplit("/", 1)[1])
+async def test_a_state_changing_rpc_does_not_act_while_the_log_is_down(
+        harness: Harness, closed_sink: AttemptedAppends, method: str) -> None:
+    user, request = state_changing_request(method)
+    outcome, served = await call(harness, user, method, request)
     assert outcome.code == grpc.StatusCode.UNAVAILABLE
+    assert "access log" in outcome.details and not outcome.responses
     assert served == 0, "the servicer acted although nothing could be logged"
+    # The right reason: the policy allowed the call, and the admission record is what could not be
+    # appended (not a denial, nor the completion record of a call that already acted).
+    assert [(r.allowed, r.status, r.user) for r in closed_sink.records] == [(True, "ADMITTED", user)]

@@ -147,13 +147,26 @@ async def test_client_stream_without_token_is_unauthenticated(harness: Harness) 
                                   "/basira.v1.FrameIngestService/PushFrames")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gate bug: _client_stream reads the first message before authenticating, so an empty stream "
-    "without a token gets INVALID_ARGUMENT and no access record (DESIGN §3: authenticate first; "
-    "no answer leaves unlogged)"))
 async def test_empty_client_stream_without_token_is_unauthenticated_and_logged(harness: Harness) -> None:
-    mark = await harness.audit.mark()
+    """The identity is checked before the stream is read: sending nothing does not skip step 1."""
+    mark, served = await harness.audit.mark(), len(harness.recorder.invocations)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await harness.stub("FrameIngestService").PushFrames(iter([]))
-    records = await harness.audit.since(mark)
-    assert (refused.value.code(), len(records)) == (grpc.StatusCode.UNAUTHENTICATED, 1)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "no access token" in (refused.value.details() or "")
+    assert len(harness.recorder.invocations) == served
+    assert_unauthenticated_record(await harness.audit.since(mark), "ingest.push_frames",
+                                  "/basira.v1.FrameIngestService/PushFrames")
+
+
+async def test_empty_client_stream_with_a_valid_token_is_logged_under_the_caller(harness: Harness) -> None:
+    """Control: an authenticated empty stream is refused as an invalid request, and logged as its sender's."""
+    mark, served = await harness.audit.mark(), len(harness.recorder.invocations)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await harness.stub("FrameIngestService").PushFrames(iter([]), metadata=harness.metadata("bodycam-01"))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(harness.recorder.invocations) == served
+    (record,) = await harness.audit.since(mark)
+    assert (record.allowed, record.status, record.user, record.action) == (
+        False, "INVALID_ARGUMENT", "bodycam-01", "ingest.push_frames")
+    assert record.reasons == ["the stream sent no message"]

@@ -46,10 +46,10 @@ def dev(name: str, agency: str, role: str, clearance: int) -> DevUser:
 DEV_USERS: tuple[DevUser, ...] = (
     dev("police-investigator", "police", "investigator", 2),
     dev("police-investigator2", "police", "investigator", 2),
-    dev("police-operator", "police", "operator", 1),
-    dev("police-operator2", "police", "operator", 1),
+    dev("police-operator", "police", "operator", 2),
+    dev("police-operator2", "police", "operator", 2),
     dev("police-admin", "police", "camera_admin", 1),
-    dev("gendarmerie-operator", "gendarmerie", "operator", 1),
+    dev("gendarmerie-operator", "gendarmerie", "operator", 2),
     dev("gendarmerie-investigator", "gendarmerie", "investigator", 2),
     dev("traffic-analyst", "traffic", "analyst", 1),
     dev("traffic-operator", "traffic", "operator", 1),
@@ -79,7 +79,8 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "analytics.detect_faces": frozenset({"investigator"}),
     "analytics.embed_face": frozenset({"investigator"}),
     "analytics.read_plates": COMMAND_ROOM,
-    "watchlist.create": frozenset({"privacy_officer"}),
+    # DESIGN §5: agencies run their own watchlists, for a case; investigators open them.
+    "watchlist.create": frozenset({"investigator", "privacy_officer"}),
     "watchlist.list": COMMAND_ROOM | {"privacy_officer"},
     "watchlist.enrol_subject": frozenset({"investigator", "privacy_officer"}),
     "watchlist.remove_subject": frozenset({"investigator", "privacy_officer"}),
@@ -162,25 +163,17 @@ def expected_allowed(user: DevUser, action: str) -> bool:
     return not (person and any(user.clearance < MIN_CLEARANCE[c] for c in classes))
 
 
-ENTRY_EXPIRY = ("policy/gate disagreement: the action catalogue marks {action} `entry_expiry`, so the "
-                "policy denies without resource.entry_expires, but nothing puts the request's expiry "
-                "there (resource_from_request ignores `expires`/`entry.expires`, and the watchlists "
-                "service's resolvers add only owner_agency): DESIGN §5 entries carry an expiry, yet "
-                "no one can add one")
-# Cases where the policy says otherwise and DESIGN sides with the table: method -> why.
-KNOWN_DISAGREEMENTS: dict[str, str] = {
-    "/basira.v1.WatchlistService/AddHotlistPlate": ENTRY_EXPIRY.format(action="hotlist.add_plate"),
-    "/basira.v1.WatchlistService/EnrolSubject": ENTRY_EXPIRY.format(action="watchlist.enrol_subject"),
-    "/basira.v1.AuditService/ExportLog": (
-        "contract/policy disagreement: audit.export `needs` context.purpose but ExportLogRequest has "
-        "no AccessContext, so the oversight auditor can never export (DESIGN §2/§4: export for "
-        "oversight)"),
-}
+# Cases where the policy says otherwise and DESIGN sides with the table: method -> why. None today;
+# an entry turns that method's cases the table allows into strict xfails.
+KNOWN_DISAGREEMENTS: dict[str, str] = {}
 
 # ---- running the matrix once -------------------------------------------------------------------
 
 METHODS = all_methods()
 CASES = [(user.name, full_method(m)) for user in DEV_USERS for m in METHODS]
+# RPCs whose contract marks them state-changing: the gate logs their admission before they act.
+CHANGES_STATE = frozenset(name for name in map(full_method, METHODS)
+                          if (rule := access_rule(name)) is not None and rule.changes_state)
 
 
 @dataclass
@@ -292,20 +285,38 @@ async def test_denied_calls_never_reach_a_servicer_and_allowed_ones_do_once(matr
     assert sum(served.values()) == sum(o.code == grpc.StatusCode.OK for o in matrix.outcomes.values())
 
 
-async def test_one_access_record_per_call_each_with_the_policy_revision(matrix: MatrixRun,
-                                                                  harness: Harness) -> None:
-    assert len(matrix.records) == len(matrix.outcomes)
-    logged = {(r.user, r.method): r for r in matrix.records}
-    assert len(logged) == len(matrix.records), "a call was logged twice"
+async def test_access_records_per_call_each_with_the_policy_revision(matrix: MatrixRun,
+                                                                     harness: Harness) -> None:
+    """One record per call; an allowed state-changing call also leaves its admission, logged first."""
+    logged: dict[tuple[str, str], list[AccessRecord]] = {}
+    for record in matrix.records:  # in log order
+        logged.setdefault((record.user, record.method), []).append(record)
+    assert set(logged) == set(matrix.outcomes), "a call left no record, or a record no call"
     for (user, method), outcome in matrix.outcomes.items():
-        record = logged[(user, method)]
+        records = logged[(user, method)]
         allowed = outcome.code == grpc.StatusCode.OK
-        assert (record.allowed, record.status, record.action) == (
-            allowed, outcome.code.name, matrix.actions[method])
-        assert record.policy_revision == harness.revision != ""
-        assert (record.agency, set(record.roles)) == (USERS[user].agency, set(USERS[user].roles))
+        two_step = allowed and method in CHANGES_STATE
+        assert [(r.allowed, r.status) for r in records] == (
+            [(True, "ADMITTED")] if two_step else []) + [(allowed, outcome.code.name)], (user, method)
+        for record in records:
+            assert record.action == matrix.actions[method]
+            assert record.policy_revision == harness.revision != ""
+            assert (record.agency, set(record.roles)) == (USERS[user].agency, set(USERS[user].roles))
+        if two_step:
+            admitted, completed = records
+            assert admitted.result_count is None and completed.result_count is not None
+            assert (admitted.resource, admitted.obligations) == (completed.resource, completed.obligations)
         if not allowed:
-            assert record.reasons and all(reason in outcome.details for reason in record.reasons)
+            assert records[-1].reasons and all(reason in outcome.details for reason in records[-1].reasons)
+    changing = [case for case, o in matrix.outcomes.items()
+                if o.code == grpc.StatusCode.OK and case[1] in CHANGES_STATE]
+    assert changing and len(matrix.records) == len(matrix.outcomes) + len(changing)
+
+
+async def test_audit_export_is_logged_with_its_oversight_purpose(matrix: MatrixRun) -> None:
+    (record,) = [r for r in matrix.records
+                 if (r.user, r.method) == ("oversight-auditor", "/basira.v1.AuditService/ExportLog")]
+    assert (record.allowed, record.purpose) == (True, "oversight")
 
 
 async def test_design_rules_hold_in_what_the_gate_did(matrix: MatrixRun) -> None:
@@ -324,18 +335,25 @@ async def test_design_rules_hold_in_what_the_gate_did(matrix: MatrixRun) -> None
             assert action.startswith("camera."), (user, action)
 
 
-USELESS: dict[str, str] = {
-    **KNOWN_DISAGREEMENTS,
-    "/basira.v1.WatchlistService/CreateWatchlist": (
-        "role data gap: watchlist.create is granted only to privacy_officer, and the realm's only "
-        "privacy officer belongs to agency oversight, whose agreement grants data class audit only"),
-}
+async def test_command_rooms_can_confirm_face_matches_two_people_apart(matrix: MatrixRun) -> None:
+    """DESIGN §5 two-person rule, read in a command room: the operators of an agency granted biometric
+    data may confirm and reject face matches, and there are two of them to give both confirmations."""
+    verdicts = ("/basira.v1.AlertService/ConfirmMatch", "/basira.v1.AlertService/RejectMatch")
+    operators = [u for u in DEV_USERS if "operator" in u.roles and "biometric" in AGENCY_CLASSES[u.agency]]
+    assert {u.agency for u in operators} == {"police", "gendarmerie"}
+    for user in operators:
+        for method in verdicts:
+            assert matrix.outcomes[(user.name, method)].code == grpc.StatusCode.OK, (user.name, method)
+    confirmers = {user for (user, m), o in matrix.outcomes.items()
+                  if m == verdicts[0] and o.code == grpc.StatusCode.OK and USERS[user].agency == "police"
+                  and "operator" in USERS[user].roles}
+    assert len(confirmers) >= 2
 
 
 @pytest.mark.parametrize("method", [
     pytest.param(full_method(m), id=m.name,
-                 marks=[pytest.mark.xfail(strict=True, reason=USELESS[full_method(m)])]
-                 if full_method(m) in USELESS else [])
+                 marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DISAGREEMENTS[full_method(m)])]
+                 if full_method(m) in KNOWN_DISAGREEMENTS else [])
     for m in METHODS])
 async def test_every_rpc_is_allowed_to_some_dev_user(matrix: MatrixRun, method: str) -> None:
     allowed = [user for (user, m), o in matrix.outcomes.items()

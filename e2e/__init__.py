@@ -1,0 +1,1 @@
+"""End-to-end tests: only the public gRPC and NATS interfaces of a running platform."""

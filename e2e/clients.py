@@ -1,0 +1,57 @@
+"""What e2e tests use to act as a person: sign in to the identity issuer, call the public gRPC APIs."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import grpc
+
+from basira.cli.session import password_token
+from basira.runtime.supervisor import Platform
+from basira.v1 import alert_pb2, alert_pb2_grpc
+
+
+def token(platform: Platform, user: str) -> str:
+    """A real access token for a development user (password `<user>-dev-password`)."""
+    return password_token(platform.endpoints["identity"], user, f"{user}-dev-password")
+
+
+def metadata(platform: Platform, user: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {token(platform, user)}"),)
+
+
+def channel(platform: Platform, service: str) -> grpc.Channel:
+    return grpc.insecure_channel(platform.endpoints[service])
+
+
+@dataclass
+class AlertListener:
+    """A command-room operator's alert stream, read in a thread until `close()`."""
+
+    platform: Platform
+    user: str
+    after_sequence: int = 0
+    alerts: list[alert_pb2.Alert] = field(default_factory=list)
+    error: grpc.RpcError | None = None
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        stub = alert_pb2_grpc.AlertServiceStub(channel(self.platform, "alerting"))
+        self._call = stub.StreamAlerts(alert_pb2.StreamAlertsRequest(after_sequence=self.after_sequence),
+                                       metadata=metadata(self.platform, self.user))
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for reply in self._call:
+                self.alerts.append(reply.alert)
+                self.arrived.set()
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                self.error = exc
+
+    def close(self) -> None:
+        self._call.cancel()
+        self._thread.join(5)
