@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(BUF): tools/package.json
-	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	cd tools && npm install --no-audit --no-fund --loglevel=error
 	touch $(BUF)
 
 venv: $(STAMP) $(BUF)  ## create the Python environment and install the tools
