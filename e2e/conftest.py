@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ def platform() -> Iterator[Platform]:
     """The embedded platform, once per session, stopped at the end."""
     data_dir = Path(tempfile.mkdtemp(prefix="basira-e2e-"))
     data_dir.chmod(0o755)
+    # A finished clip's last minute of counts is published after this much silence (default 90 s).
+    os.environ.setdefault("BASIRA_COUNT_IDLE_CLOSE_S", "10")
     config = PlatformConfig.from_env(data_dir=data_dir)
     config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
     running = Platform(config)

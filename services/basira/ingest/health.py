@@ -230,6 +230,11 @@ class TamperDetector:
         """Analyse one BGR or grey uint8 frame captured at `timestamp` (Unix s)."""
         cfg = self.config
         grey = self._prepare(frame)
+        if self._reference is not None and self._reference.shape != grey.shape:
+            # A new resolution (a stream renegotiated, a device switched mode) is not tampering, and
+            # views of different sizes cannot be compared: learn this one afresh.
+            log.info("camera %s: frame size changed to %s; relearning its view", self.camera_id, grey.shape)
+            self.relearn()
         mean_arr, std_arr = cv2.meanStdDev(grey)
         mean, std = float(mean_arr[0, 0]), float(std_arr[0, 0])
         sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())

@@ -229,7 +229,11 @@ class CameraSession:
     def _process(self, timestamp: float, image: np.ndarray) -> tuple[list[HealthEvent], bytes | None]:
         """Runs on a worker thread: health analysis, the motion gate, and JPEG encoding."""
         with self._lock:
-            events = self.health.on_frame(timestamp, image)
+            try:
+                events = self.health.on_frame(timestamp, image)
+            except Exception:  # advisory analysis: a bug there must never stop the frames
+                log.exception("health analysis failed; frame passed on", extra={"camera": self.camera.id})
+                events = []
         if self.motion is not None:
             if self._reset_motion:
                 self._reset_motion = False

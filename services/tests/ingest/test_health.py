@@ -264,3 +264,13 @@ def test_monitor_reports_back_online(car_frames: list) -> None:
     clock.now += 11
     assert _kinds(monitor.check()) == [("offline", "alert")]
     assert _kinds(monitor.on_frame(clock.now, car_frames[0][1])) == [("offline", "ok")]
+
+
+def test_a_change_of_resolution_relearns_instead_of_failing(car_frames: list) -> None:
+    """Pushed frames may change size (device modes, different uploads): never a crash, never a tamper."""
+    detector = _learned(car_frames)
+    assert detector.learned
+    smaller = [cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 3)) for f in _calm(car_frames)]
+    events = _feed(detector, smaller, start=1_000.0)
+    assert [e for e in events if e.state != "ok"] == []
+    assert detector.learned, "the new view is learned again after a few frames"
