@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -89,3 +90,35 @@ def test_cli_reports_bad_configuration_in_one_line(tmp_path: Path) -> None:
                            str(blocker / "var")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "not writable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_crashed_service_is_restarted_and_serves_again(scratch_dir: Path) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    platform = _core_only(scratch_dir)
+    platform.config.services = ("search",)
+    platform.start()
+    try:
+        search = next(p for p in platform.processes if p.name == "search")
+        old_pid = search.pid
+        os.kill(old_pid, 9)
+        search.proc.wait(10)  # type: ignore[union-attr]
+        assert platform.restart_dead() == ["search"]
+        assert search.pid != old_pid
+
+        def serving() -> bool:
+            try:
+                with grpc.insecure_channel(platform.endpoints["search"]) as channel:
+                    reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
+                                                                      timeout=2)
+                return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+            except grpc.RpcError:
+                return False
+
+        deadline = time.monotonic() + 60
+        while not serving():
+            assert time.monotonic() < deadline, "the restarted service never served"
+            time.sleep(0.3)
+    finally:
+        platform.stop()

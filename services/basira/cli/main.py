@@ -51,11 +51,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
             if args.demo_seconds:
                 return 0
         while not stopping:
-            dead = platform.check()
-            if dead:
-                print(f"stopped unexpectedly: {', '.join(dead)} (see {config.data_dir / 'logs'})",
-                      file=sys.stderr)
-                return EXIT_FAILED
+            for name in platform.restart_dead():
+                print(f"{name} stopped unexpectedly and was restarted (see {config.data_dir / 'logs'})",
+                      file=sys.stderr, flush=True)
             time.sleep(0.5)
     finally:
         print("Stopping Basira ...", flush=True)

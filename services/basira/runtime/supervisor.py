@@ -74,6 +74,7 @@ class Platform:
     config: PlatformConfig
     processes: list[ManagedProcess] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)
+    _restarts: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -170,6 +171,30 @@ class Platform:
     def check(self) -> list[str]:
         """Names of supervised processes that have died."""
         return [p.name for p in self.processes if not p.alive()]
+
+    def restart_dead(self, *, max_restarts: int = 5, window_s: float = 300.0) -> list[str]:
+        """Restart services that died (their state is in NATS and PostgreSQL, so they resume).
+
+        Returns the names restarted now. Raises Unavailable when a part dies more than `max_restarts`
+        times within `window_s`, or when NATS or PostgreSQL die (everything depends on them).
+        """
+        now = time.monotonic()
+        restarted = []
+        for proc in self.processes:
+            if proc.alive():
+                continue
+            if proc.name in ("nats", "postgres"):
+                raise Unavailable(f"{proc.name} stopped; its log ends with:\n{proc.log_tail()}")
+            recent = [t for t in self._restarts.get(proc.name, []) if now - t < window_s] + [now]
+            self._restarts[proc.name] = recent
+            if len(recent) > max_restarts:
+                raise Unavailable(f"{proc.name} keeps stopping ({len(recent)} times in {window_s:.0f}s); "
+                                  f"its log ends with:\n{proc.log_tail()}")
+            code = proc.proc.returncode if proc.proc else None
+            log.warning("%s stopped (exit %s); restarting", proc.name, code)
+            proc.start()
+            restarted.append(proc.name)
+        return restarted
 
     def stop(self) -> None:
         """Stop services first, then policy/identity, then PostgreSQL and NATS: nothing left behind."""
