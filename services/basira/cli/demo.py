@@ -115,9 +115,14 @@ def hotlist_and_push(endpoints: dict[str, str]) -> str:
     entry.expires.FromDatetime(datetime.now(UTC) + timedelta(days=30))
     hotlists = watchlist_pb2_grpc.WatchlistServiceStub(grpc.insecure_channel(endpoints["analytics"]))
     access = common_pb2.AccessContext(purpose="stolen-vehicle", case_id="CASE-2026-0042")
-    hotlists.AddHotlistPlate(watchlist_pb2.AddHotlistPlateRequest(entry=entry, access=access),
-                             metadata=_meta(investigator))
-    print(f"  hotlisted {truth} (stolen) by police-investigator")
+    try:
+        hotlists.AddHotlistPlate(watchlist_pb2.AddHotlistPlateRequest(entry=entry, access=access),
+                                 metadata=_meta(investigator))
+        print(f"  hotlisted {truth} (stolen) by police-investigator")
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        print(f"  {truth} is already hotlisted (from an earlier demo run)")
     device = password_token(endpoints["identity"], "bodycam-01", _password("bodycam-01"))
     frames = camera_pb2_grpc.FrameIngestServiceStub(grpc.insecure_channel(endpoints["ingest"]))
     image = (DATA / DEMO_PLATE_IMAGE).read_bytes()
@@ -148,7 +153,7 @@ def search_plate(endpoints: dict[str, str], plate: str, *, wait_s: float = 15.0)
         reply = stub.SearchPlates(request, metadata=_meta(token))
     for s in reply.sightings:
         print(f"  sighting {s.plate.display or s.plate.text} at {s.camera_id} ({s.zone}) "
-              f"{s.seen.ToDatetime():%H:%M:%S} distance={s.distance:.1f} snapshot={s.snapshot_id[:12]}")
+              f"{s.seen.ToDatetime():%H:%M:%S} distance={s.distance:.1f} snapshot={s.snapshot_id}")
     if not reply.sightings:
         print("  no sighting yet")
 
