@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -38,7 +37,7 @@ from basira.common.access_record import utc_now_iso
 from basira.common.auth import Subject
 from basira.common.errors import PermissionDenied, Unavailable
 from basira.common.gate import Gate
-from basira.common.nats import Outcome, PullConsumer, publish
+from basira.common.nats import Outcome, PullConsumer, decoded, publish
 from basira.common.policy_input import context_from_request
 from basira.v1 import events_pb2
 
@@ -124,10 +123,8 @@ class AlertEngine:
 
     async def handle_candidate(self, msg: Msg) -> Outcome:
         kind = KIND_FOR_SUBJECT.get(msg.subject)
-        try:
-            event = events_pb2.MatchCandidateEvent.FromString(msg.data)
-        except DecodeError:
-            log.warning("undecodable match candidate dropped", extra={"subject": msg.subject})
+        event = decoded(msg, events_pb2.MatchCandidateEvent, "match candidate", log)
+        if event is None:
             return Outcome.TERM
         if kind is None or not event.id or not event.camera_id:
             log.warning("match candidate without kind, id or camera dropped", extra={"subject": msg.subject})
@@ -173,10 +170,8 @@ class AlertEngine:
         return Outcome.ACK
 
     async def handle_health(self, msg: Msg) -> Outcome:
-        try:
-            event = events_pb2.CameraHealthEvent.FromString(msg.data)
-        except DecodeError:
-            log.warning("undecodable camera health event dropped", extra={"subject": msg.subject})
+        event = decoded(msg, events_pb2.CameraHealthEvent, "camera health event", log)
+        if event is None:
             return Outcome.TERM
         if not event.id or not event.camera_id:
             return Outcome.TERM

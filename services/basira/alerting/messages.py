@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 from basira.alerting.alerts import (
     KIND_CAMERA_HEALTH,
@@ -13,16 +13,14 @@ from basira.alerting.alerts import (
     OPEN,
     AlertRecord,
 )
+from basira.common.timestamps import to_datetime
 from basira.v1 import alert_pb2, analytics_pb2, events_pb2, watchlist_pb2
 
 ALARM_STATES = frozenset({"alarm", "alert", "failed", "lost", "critical", "stream_state_failed"})
 """Camera health states that raise an alert (ingest reports "alert"; events.proto says "alarm")."""
 
 
-def when(ts: Any) -> datetime | None:
-    if not ts.seconds and not ts.nanos:
-        return None
-    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+when = to_datetime
 
 
 def new_alert_id() -> str:

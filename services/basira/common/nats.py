@@ -12,9 +12,10 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
+from google.protobuf.message import DecodeError, Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -126,6 +127,19 @@ class Outcome(enum.Enum):
 
 
 Handler = Callable[[Msg], Awaitable[Outcome]]
+MessageT = TypeVar("MessageT", bound=Message)
+
+
+def decoded(msg: Msg, message_type: type[MessageT], what: str, logger: logging.Logger) -> MessageT | None:
+    """The message's payload as `message_type`, or None when it does not decode, after a warning on the
+    consumer's own `logger` ("undecodable <what> dropped"); the handler then TERMs it, since no
+    redelivery will make it decode.
+    """
+    try:
+        return message_type.FromString(msg.data)
+    except DecodeError:
+        logger.warning("undecodable %s dropped", what, extra={"subject": msg.subject})
+        return None
 
 
 class PullConsumer:

@@ -9,8 +9,9 @@ from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from basira.common.nats import Outcome, PullConsumer
+from basira.common.nats import Outcome, PullConsumer, decoded
 from basira.common.plate_text import PlateTextError, normalize_plate
+from basira.common.timestamps import to_datetime
 from basira.search.domain import Rect
 from basira.search.store import PlateSightingIn, SearchStore
 from basira.v1 import events_pb2
@@ -23,11 +24,7 @@ COUNTS_SUBJECT = "counts.>"
 COUNTS_DURABLE = "search-counts"
 
 
-def _when(ts: object) -> datetime | None:
-    seconds, nanos = getattr(ts, "seconds", 0), getattr(ts, "nanos", 0)
-    if not seconds and not nanos:
-        return None
-    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[attr-defined]
+_when = to_datetime
 
 
 def plate_sighting_from_event(event: events_pb2.PlateDetectionEvent) -> PlateSightingIn:
@@ -68,10 +65,8 @@ class Indexer:
         return Outcome.ACK
 
     async def handle_count(self, msg: Msg) -> Outcome:
-        try:
-            event = events_pb2.CountEvent.FromString(msg.data)
-        except DecodeError:
-            log.warning("undecodable count event dropped", extra={"subject": msg.subject})
+        event = decoded(msg, events_pb2.CountEvent, "count event", log)
+        if event is None:
             return Outcome.TERM
         minute = _when(event.minute)
         if not event.camera_id or minute is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import grpc
@@ -14,6 +14,7 @@ from basira.common.auth import Subject
 from basira.common.errors import FailedPrecondition, InvalidInput, NotFound, Unauthenticated
 from basira.common.gate import Gate
 from basira.common.plate_text import PlateTextError, normalize_plate
+from basira.common.timestamps import to_datetime
 from basira.search.config import SearchSettings
 from basira.search.domain import (
     KIND_FACE,
@@ -49,10 +50,7 @@ def _subject() -> Subject:
     return subject
 
 
-def _when(ts: Any) -> datetime | None:
-    if not ts.seconds and not ts.nanos:
-        return None
-    return ts.ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+_when = to_datetime
 
 
 def _time_range(rng: common_pb2.TimeRange, field: str) -> tuple[datetime | None, datetime | None]:

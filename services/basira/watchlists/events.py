@@ -22,7 +22,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from basira.common.errors import Unavailable
-from basira.common.nats import Outcome, PullConsumer, publish
+from basira.common.nats import Outcome, PullConsumer, decoded, publish
 from basira.v1 import events_pb2
 from basira.watchlists.hotlist import HotlistEntry
 from basira.watchlists.matcher import DEFAULT_MAX_DISTANCE, HotlistIndex, HotlistMatch
@@ -131,10 +131,8 @@ class HotlistMatcher:
 
     async def handle(self, msg: Msg) -> Outcome:
         """ACK when done, TERM for an undecodable detection, NAK when a candidate cannot be published."""
-        try:
-            detection = events_pb2.PlateDetectionEvent.FromString(msg.data)
-        except DecodeError:
-            log.warning("undecodable plate detection dropped", extra={"subject": msg.subject})
+        detection = decoded(msg, events_pb2.PlateDetectionEvent, "plate detection", log)
+        if detection is None:
             return Outcome.TERM
         if not detection.id or not detection.plate.text:
             log.warning("plate detection without id or text dropped", extra={"subject": msg.subject})

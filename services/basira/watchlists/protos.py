@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from basira.common.timestamps import to_datetime
 from basira.v1 import watchlist_pb2
 from basira.watchlists.facelists import Watchlist, WatchlistSubject
 from basira.watchlists.hotlist import HotlistEntry, LegalBasis
@@ -19,9 +20,7 @@ def timestamp(when: datetime) -> Timestamp:
 
 def datetime_or_none(ts: Timestamp, present: bool) -> datetime | None:
     """The timestamp as an aware UTC datetime, or None when the field is unset."""
-    if not present or (ts.seconds == 0 and ts.nanos == 0):
-        return None
-    return ts.ToDatetime(tzinfo=UTC)
+    return to_datetime(ts) if present else None
 
 
 def legal_basis_pb(basis: LegalBasis) -> watchlist_pb2.LegalBasis:

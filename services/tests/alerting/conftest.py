@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from basira.alerting.server import MIGRATIONS
-from basira.common import gate as gate_module
-from basira.common.access_record import AccessRecord
-from basira.common.auth import Subject
 from basira.common.db import migrate, open_pool
 from basira.common.gate import Gate
-from basira.common.nats import connect, ensure_streams
-from basira.common.policy_client import Decision
+from services.tests.support.gate_doubles import ListAudit, NoVerifier, RecordingPolicy, calling_as
+from services.tests.support.jetstream import jetstream_session
 
 
 @dataclass
-class StandInPolicy:
+class StandInPolicy(RecordingPolicy):
     """A small stand-in for the real Rego policy, only for unit tests of the alerting module.
 
     Acts by the alerting service (`match.*`, `alert.camera_health`) are allowed when the subject has
@@ -31,11 +27,8 @@ class StandInPolicy:
     """
 
     agreements: dict[str, set[str]] = field(default_factory=dict)
-    obligations: dict[str, Any] = field(default_factory=dict)
-    inputs: list[dict[str, Any]] = field(default_factory=list)
 
-    async def decide(self, document: dict[str, Any]) -> Decision:
-        self.inputs.append(document)
+    def refusals(self, document: dict[str, Any], obligations: dict[str, Any]) -> list[str]:
         subject, resource, action = document["subject"], document["resource"], document["action"]
         reasons: list[str] = []
         if action.startswith("match.") or action == "alert.camera_health":
@@ -44,7 +37,6 @@ class StandInPolicy:
             agency = resource.get("recipient_agency", "")
         else:
             agency = subject["agency"]
-        obligations = dict(self.obligations)
         zones = self.agreements.get(agency, set())
         if "zone" not in resource and not action.startswith("match."):
             obligations.setdefault("zones", sorted(zones))  # no zone asked: scoped to the agreement
@@ -52,21 +44,7 @@ class StandInPolicy:
             reasons.append(f"zone {resource.get('zone')!r} is outside agency {agency!r}'s agreement")
         if action == "alert.confirm" and resource.get("first_confirmed_by") == subject["user"]:
             reasons.append("two-person rule: a different person must confirm")
-        return Decision(allow=not reasons, deny=reasons, obligations=obligations if not reasons else {},
-                        revision="test")
-
-
-@dataclass
-class ListAudit:
-    records: list[AccessRecord] = field(default_factory=list)
-
-    async def append(self, record: AccessRecord) -> None:
-        self.records.append(record)
-
-
-class _NoVerifier:
-    async def verify(self, token: str) -> Subject:  # servicers are called directly in these tests
-        raise AssertionError("not used")
+        return reasons
 
 
 @pytest.fixture
@@ -84,10 +62,8 @@ async def alert_pool(postgres_url: str) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def jetstream(nats_url: str) -> AsyncIterator[Any]:
-    nc, js = await connect(nats_url, "alerting-test")
-    await ensure_streams(js)
-    yield js
-    await nc.close()
+    async with jetstream_session(nats_url, "alerting-test") as (_, js):
+        yield js
 
 
 @pytest.fixture
@@ -102,22 +78,7 @@ def audit() -> ListAudit:
 
 @pytest.fixture
 def gate(policy: StandInPolicy, audit: ListAudit) -> Gate:
-    return Gate("alerting", _NoVerifier(), policy, audit)
-
-
-@contextlib.contextmanager
-def calling_as(subject: Subject, obligations: dict[str, Any] | None = None) -> Iterator[None]:
-    """What the gate interceptor sets before a servicer runs (tasks created inside inherit it)."""
-    tokens = (gate_module.current_subject.set(subject),
-              gate_module.current_decision.set(Decision(allow=True, deny=[], obligations=obligations or {},
-                                                        revision="test")),
-              gate_module.current_context.set({}))
-    try:
-        yield
-    finally:
-        gate_module.current_context.reset(tokens[2])
-        gate_module.current_decision.reset(tokens[1])
-        gate_module.current_subject.reset(tokens[0])
+    return Gate("alerting", NoVerifier(), policy, audit)
 
 
 @pytest.fixture

@@ -10,31 +10,17 @@ from typing import Any
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from basira.alerting.config import AlertingSettings
 from basira.alerting.server import MIGRATIONS, setup
 from basira.common.auth import Subject
-from basira.common.db import migrate, open_pool
-from basira.common.errors import Unauthenticated
-from basira.common.gate import Gate
-from basira.common.nats import connect, ensure_streams, publish
+from basira.common.nats import connect, publish
 from basira.common.service import ServiceHost
 from basira.v1 import alert_pb2, alert_pb2_grpc, analytics_pb2, events_pb2
+from services.tests.support.gate_doubles import TokenTable
+from services.tests.support.service_host import serving
 
 pytestmark = pytest.mark.integration
-
-
-class TokenTable:
-    """Stand-in verifier: the bearer token is a key into a table of subjects."""
-
-    def __init__(self, subjects: dict[str, Subject]) -> None:
-        self.subjects = subjects
-
-    async def verify(self, token: str) -> Subject:
-        if token not in self.subjects:
-            raise Unauthenticated("unknown test token")
-        return self.subjects[token]
 
 
 @contextlib.asynccontextmanager
@@ -43,25 +29,9 @@ async def running_alerting(postgres_url: str, nats_url: str, policy: Any, audit:
     settings = AlertingSettings(nats_url=nats_url, database_url=postgres_url, grpc_port=0,
                                 recipient_agencies=agencies, grace_period_s=0.5)
     host = ServiceHost("alerting", settings, migrations=MIGRATIONS)
-    host.nc, host.js = await connect(nats_url, "alerting-grpc-test")
-    await ensure_streams(host.js)
-    host.pool = await open_pool(postgres_url, max_size=6)
-    await migrate(host.pool, "alerting", MIGRATIONS)
-    host.gate = Gate("alerting", TokenTable(subjects), policy, audit, host._resolvers)
-    await setup(host)
-    serving = asyncio.create_task(host.serve())
-    try:
-        for _ in range(100):
-            if host.grpc_port:
-                async with grpc.aio.insecure_channel(f"127.0.0.1:{host.grpc_port}") as channel:
-                    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        break
-            await asyncio.sleep(0.05)
-        yield host.grpc_port
-    finally:
-        host.stop.set()
-        await asyncio.wait_for(serving, timeout=10)
+    async with serving(host, setup, verifier=TokenTable(subjects), policy=policy, audit=audit,
+                       pool_size=6) as port:
+        yield port
 
 
 async def test_stream_confirm_and_cancel_over_grpc(postgres_url: str, nats_url: str, policy: Any,

@@ -13,7 +13,6 @@ from typing import Any
 
 import cv2
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js.api import DeliverPolicy
 
 from basira.analytics.counting import CameraCounting, counter_factory
@@ -22,6 +21,7 @@ from basira.analytics.events import FRAMES_DURABLE, FRAMES_STREAM, FrameWorker
 from basira.analytics.plates.engine import PlateEngine, create_plate_engine
 from basira.common.nats import Outcome, connect, ensure_streams, publish
 from basira.v1 import events_pb2
+from services.tests.support.protos import timestamp
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +61,6 @@ async def running(nats_url: str, plates: PlateEngine, threads: EngineThreads) ->
         await js.delete_consumer(FRAMES_STREAM, FRAMES_DURABLE)  # leave the work queue as we found it
     worker.shutdown()
     await nc.drain()
-
-
-def timestamp(when: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(when)
-    return out
 
 
 def frame_event(camera: str, jpeg: bytes, captured: datetime, number: int = 1) -> events_pb2.FrameEvent:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from basira.v1 import (
     alert_pb2,
@@ -26,6 +25,7 @@ from basira.v1 import (
     search_pb2,
     watchlist_pb2,
 )
+from services.tests.support.protos import timestamp
 
 from .harness import POLICY_DIR
 
@@ -39,12 +39,6 @@ ZONE_CAMERA = {"medina": "cam-medina-01", "downtown": "cam-downtown-01", "port":
                "airport": "cam-airport-01", "ring-road": "cam-ring-01"}
 CASE_ID = "CASE-2026-0042"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
-
-
-def timestamp(moment: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(moment)
-    return ts
 
 
 def now() -> datetime:

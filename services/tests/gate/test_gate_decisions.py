@@ -16,9 +16,10 @@ from grpc_status import rpc_status
 from basira.common.access_record import AccessRecord
 from basira.common.errors import NotFound
 from basira.v1 import alert_pb2, camera_pb2, common_pb2, search_pb2
+from services.tests.support.protos import timestamp, with_fields
 
 from .harness import Harness, Outcome, all_methods, full_method, invoke
-from .scenarios import CASE_ID, JPEG, REQUESTS, Caller, court_order, last_day, timestamp
+from .scenarios import CASE_ID, JPEG, REQUESTS, Caller, court_order, last_day
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -43,15 +44,8 @@ def face_search(zone: str = "medina", **access: Any) -> search_pb2.SearchFacesRe
     """A police face search in `zone`; `access` overrides fields of the AccessContext."""
     context = common_pb2.AccessContext(purpose="theft-investigation", case_id=CASE_ID,
                                        authorization=court_order(["medina"]))
-    for name, value in access.items():
-        if value is None:
-            context.ClearField(name)
-        elif isinstance(value, Message):
-            getattr(context, name).CopyFrom(value)
-        else:
-            setattr(context, name, value)
-    return search_pb2.SearchFacesRequest(
-        image=JPEG, access=context, scope=search_pb2.SearchScope(zone=zone, time=last_day()))
+    return search_pb2.SearchFacesRequest(image=JPEG, access=with_fields(context, **access),
+                                         scope=search_pb2.SearchScope(zone=zone, time=last_day()))
 
 
 async def call(h: Harness, user: str, method: str, request: Any) -> tuple[Outcome, list[AccessRecord], int]:

@@ -3,9 +3,8 @@ against a real PostgreSQL; the policy resolver."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,11 @@ from typing import Any
 import pytest
 from google.protobuf import field_mask_pb2
 
-from basira.common import gate as gate_module
 from basira.common.auth import Subject
 from basira.common.db import migrate, open_pool
 from basira.common.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound
 from basira.common.gate import AccessRule, Gate
 from basira.common.nats import connect, ensure_streams
-from basira.common.policy_client import Decision
 from basira.common.policy_input import context_from_request, policy_input
 from basira.ingest.cameras import (
     CameraQuery,
@@ -38,6 +35,7 @@ from basira.ingest.servicer import CameraServicer, camera_resolver
 from basira.ingest.streams import StreamManager
 from basira.policy.engine import CompiledPolicy, load_policy_dir
 from basira.v1 import camera_pb2, common_pb2
+from services.tests.support.gate_doubles import calling_as
 
 FIXED = camera_pb2.CAMERA_KIND_FIXED
 BODY = camera_pb2.CAMERA_KIND_BODY_WORN
@@ -156,19 +154,6 @@ def test_page_tokens_are_tied_to_their_filters() -> None:
 
 
 # ---- through the servicer, against PostgreSQL ----
-
-@contextlib.contextmanager
-def calling_as(subject: Subject, obligations: dict[str, Any] | None = None) -> Iterator[None]:
-    """What the gate interceptor sets before a servicer runs."""
-    tokens = (gate_module.current_subject.set(subject),
-              gate_module.current_decision.set(Decision(allow=True, deny=[], obligations=obligations or {},
-                                                        revision="test")))
-    try:
-        yield
-    finally:
-        gate_module.current_decision.reset(tokens[1])
-        gate_module.current_subject.reset(tokens[0])
-
 
 @pytest.fixture
 async def world(postgres_url: str, nats_url: str) -> AsyncIterator[tuple[CameraServicer, CameraStore, str]]:

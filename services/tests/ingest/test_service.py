@@ -34,6 +34,7 @@ from basira.ingest.server import MIGRATIONS, setup
 from basira.ingest.servicer import FrameIngestServicer, power_report
 from basira.ingest.streams import RejectionTally, StreamManager, TokenBucket
 from basira.v1 import camera_pb2, camera_pb2_grpc, events_pb2
+from services.tests.support.jetstream import read_all
 
 pytestmark = pytest.mark.integration
 
@@ -165,19 +166,6 @@ async def requests(items: Iterable[camera_pb2.PushFramesRequest]
                    ) -> AsyncIterator[camera_pb2.PushFramesRequest]:
     for item in items:
         yield item
-
-
-async def read_all(js: JetStreamContext, stream: str, subject: str) -> list[bytes]:
-    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True)
-    out: list[bytes] = []
-    try:
-        while True:
-            out.append((await sub.next_msg(timeout=0.5)).data)
-    except nats.errors.TimeoutError:
-        pass
-    finally:
-        await sub.unsubscribe()
-    return out
 
 
 async def test_push_frames_counts_and_explains_bad_frames_and_keeps_going(

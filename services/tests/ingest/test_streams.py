@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import nats
 import numpy as np
 import pytest
 from google.protobuf import field_mask_pb2
@@ -31,6 +30,7 @@ from basira.ingest.server import MIGRATIONS
 from basira.ingest.servicer import CameraServicer
 from basira.ingest.streams import StreamManager
 from basira.v1 import camera_pb2, events_pb2
+from services.tests.support.jetstream import read_all
 
 pytestmark = pytest.mark.integration
 
@@ -49,20 +49,6 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
-
-
-async def read_all(js: JetStreamContext, stream: str, subject: str) -> list[bytes]:
-    """Every message of `subject` in a limits stream, read with an ordered consumer."""
-    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True)
-    out: list[bytes] = []
-    try:
-        while True:
-            out.append((await sub.next_msg(timeout=0.5)).data)
-    except nats.errors.TimeoutError:
-        pass
-    finally:
-        await sub.unsubscribe()
-    return out
 
 
 async def subject_count(js: JetStreamContext, stream: str, subject: str) -> int:

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from basira.common import gate as gate_module
-from basira.common.access_record import AccessRecord
 from basira.common.auth import Subject
 from basira.common.db import migrate, open_pool
 from basira.common.gate import Gate
-from basira.common.policy_client import Decision
 from basira.search.server import MIGRATIONS
+from services.tests.support.gate_doubles import ListAudit, NoVerifier, RecordingPolicy, calling_as
 
 AGREEMENTS = {"police": {"medina", "port"}, "traffic": {"ring-road"}}
 
 
 @dataclass
-class StandInPolicy:
+class StandInPolicy(RecordingPolicy):
     """A small stand-in for the real Rego policy, only for unit tests of the search servicer.
 
     Unmasking: the agency's agreement must cover the zone, the subject must be an investigator, and
@@ -30,12 +28,9 @@ class StandInPolicy:
     every allowed decision; `deny_all` refuses everything.
     """
 
-    obligations: dict[str, Any] = field(default_factory=dict)
     deny_all: bool = False
-    inputs: list[dict[str, Any]] = field(default_factory=list)
 
-    async def decide(self, document: dict[str, Any]) -> Decision:
-        self.inputs.append(document)
+    def refusals(self, document: dict[str, Any], obligations: dict[str, Any]) -> list[str]:
         subject, resource, context = document["subject"], document["resource"], document["context"]
         reasons: list[str] = []
         if self.deny_all:
@@ -47,21 +42,7 @@ class StandInPolicy:
                 reasons.append("only investigators unmask")
             if resource.get("data_class") == "biometric" and "authorization" not in context:
                 reasons.append("unmasking faces needs an authorization")
-        return Decision(allow=not reasons, deny=reasons,
-                        obligations=dict(self.obligations) if not reasons else {}, revision="test")
-
-
-@dataclass
-class ListAudit:
-    records: list[AccessRecord] = field(default_factory=list)
-
-    async def append(self, record: AccessRecord) -> None:
-        self.records.append(record)
-
-
-class _NoVerifier:
-    async def verify(self, token: str) -> Subject:  # servicers are called directly in these tests
-        raise AssertionError("not used")
+        return reasons
 
 
 @pytest.fixture
@@ -84,28 +65,19 @@ def audit() -> ListAudit:
 
 @pytest.fixture
 def gate(policy: StandInPolicy, audit: ListAudit) -> Gate:
-    return Gate("search", _NoVerifier(), policy, audit)
+    return Gate("search", NoVerifier(), policy, audit)
 
 
-@contextlib.contextmanager
-def calling_as(subject: Subject, obligations: dict[str, Any] | None = None,
-               context: dict[str, Any] | None = None) -> Iterator[None]:
-    """What the gate interceptor sets before a servicer runs."""
-    tokens = (gate_module.current_subject.set(subject),
-              gate_module.current_decision.set(Decision(allow=True, deny=[], obligations=obligations or {},
-                                                        revision="test")),
-              gate_module.current_context.set(context or {"purpose": "theft-investigation"}))
-    try:
-        yield
-    finally:
-        gate_module.current_context.reset(tokens[2])
-        gate_module.current_decision.reset(tokens[1])
-        gate_module.current_subject.reset(tokens[0])
+def calling_for_theft(subject: Subject, obligations: dict[str, Any] | None = None,
+                      context: dict[str, Any] | None = None) -> AbstractContextManager[None]:
+    """What the gate interceptor sets before a servicer runs; the purpose is a theft investigation
+    unless the test gives another context."""
+    return calling_as(subject, obligations, context or {"purpose": "theft-investigation"})
 
 
 @pytest.fixture
 def calling() -> Any:
-    return calling_as
+    return calling_for_theft
 
 
 @pytest.fixture

@@ -10,53 +10,26 @@ from typing import Any
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from basira.common.auth import Subject
-from basira.common.db import migrate, open_pool
-from basira.common.errors import Unauthenticated
-from basira.common.gate import Gate
-from basira.common.nats import connect, ensure_streams, publish
+from basira.common.nats import publish
 from basira.common.service import ServiceHost
 from basira.search.config import SearchSettings
 from basira.search.server import MIGRATIONS, setup
 from basira.v1 import analytics_pb2, common_pb2, events_pb2, search_pb2, search_pb2_grpc
+from services.tests.support.gate_doubles import TokenTable
+from services.tests.support.service_host import serving
 
 pytestmark = pytest.mark.integration
-
-
-class TokenTable:
-    """Stand-in verifier: the bearer token is a key into a table of subjects."""
-
-    def __init__(self, subjects: dict[str, Subject]) -> None:
-        self.subjects = subjects
-
-    async def verify(self, token: str) -> Subject:
-        if token not in self.subjects:
-            raise Unauthenticated("unknown test token")
-        return self.subjects[token]
 
 
 async def test_search_and_evidence_over_grpc(postgres_url: str, nats_url: str, policy: Any, audit: Any,
                                              shared_data: Path) -> None:
     settings = SearchSettings(nats_url=nats_url, database_url=postgres_url, grpc_port=0, grace_period_s=0.5)
     host = ServiceHost("search", settings, migrations=MIGRATIONS)
-    host.nc, host.js = await connect(nats_url, "search-grpc-test")
-    await ensure_streams(host.js)
-    host.pool = await open_pool(postgres_url, max_size=4)
-    await migrate(host.pool, "search", MIGRATIONS)
     amina = Subject(user="amina", agency="police", roles=("investigator",), clearance=2)
-    host.gate = Gate("search", TokenTable({"t-amina": amina}), policy, audit, host._resolvers)
-    await setup(host)
-    serving = asyncio.create_task(host.serve())
-    try:
-        for _ in range(100):
-            if host.grpc_port:
-                async with grpc.aio.insecure_channel(f"127.0.0.1:{host.grpc_port}") as channel:
-                    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        break
-            await asyncio.sleep(0.05)
+    async with serving(host, setup, verifier=TokenTable({"t-amina": amina}), policy=policy, audit=audit,
+                       pool_size=4) as port:
         fields = (shared_data / "plates" / "eu" / "eu3.txt").read_text().strip().split("\t")
         x, y, w, h = (int(v) for v in fields[1:5])
         snapshot_id, plate = f"snap-{uuid.uuid4().hex[:8]}", fields[5]
@@ -69,7 +42,7 @@ async def test_search_and_evidence_over_grpc(postgres_url: str, nats_url: str, p
         await publish(host.js, "detections.plate.cam-medina-03", event.SerializeToString(), event.id)
 
         metadata = [("authorization", "Bearer t-amina")]
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{host.grpc_port}") as channel:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = search_pb2_grpc.SearchServiceStub(channel)
             request = search_pb2.SearchPlatesRequest(plate=plate, mode=search_pb2.PLATE_MATCH_MODE_EXACT,
                                                      scope=search_pb2.SearchScope(zone="medina"))
@@ -92,6 +65,3 @@ async def test_search_and_evidence_over_grpc(postgres_url: str, nats_url: str, p
         assert view[0]["resource"]["cameras"] == ["cam-medina-03"]
         [unmask] = [r for r in audit.records if r.action == "evidence.unmask"]
         assert unmask.allowed and unmask.resource["data_class"] == "plate"  # eu3 shows no face
-    finally:
-        host.stop.set()
-        await asyncio.wait_for(serving, timeout=10)

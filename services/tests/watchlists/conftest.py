@@ -11,8 +11,8 @@ import pytest
 from nats.js import JetStreamContext
 
 from basira.common.db import migrate, open_pool
-from basira.common.nats import connect, ensure_streams
 from basira.watchlists.store import WatchlistStore
+from services.tests.support.jetstream import jetstream_session
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "basira" / "watchlists" / "migrations"
 
@@ -27,10 +27,8 @@ async def watchlist_store(postgres_url: str) -> AsyncIterator[WatchlistStore]:
 
 @pytest.fixture
 async def nats_js(nats_url: str) -> AsyncIterator[tuple[Any, JetStreamContext]]:
-    nc, js = await connect(nats_url, "watchlist-tests")
-    await ensure_streams(js)
-    yield nc, js
-    await nc.close()  # not drain(): the kit's PullConsumer leaves its pull subscription open
+    async with jetstream_session(nats_url, "watchlist-tests") as (nc, js):
+        yield nc, js
 
 
 @pytest.fixture

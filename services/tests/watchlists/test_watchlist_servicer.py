@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from basira.analytics.engines import EngineThreads, ThreadedFaceEmbedder
 from basira.analytics.faces import LazyFaceEngine
@@ -23,16 +21,11 @@ from basira.v1 import common_pb2, events_pb2, watchlist_pb2
 from basira.watchlists.events import WATCHLIST_CHANGED
 from basira.watchlists.servicer import WatchlistServicer, resource_resolvers
 from basira.watchlists.store import WatchlistStore
+from services.tests.support.protos import timestamp, with_fields
 
 pytestmark = pytest.mark.integration
 
 NO_CONTEXT: Any = None  # servicers are called directly; they never touch the gRPC context
-
-
-def ts(when: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(when)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +68,10 @@ def add_request(plate: str = "XY123ZZ", **changes: Any) -> watchlist_pb2.AddHotl
         legal_basis=watchlist_pb2.LegalBasis(
             kind="stolen-vehicle-report", reference="PV-1", issued_by="police"
         ),
-        expires=ts(datetime.now(UTC) + timedelta(days=7)),
+        expires=timestamp(datetime.now(UTC) + timedelta(days=7)),
         confusable_tolerant=True,
     )
-    for name, value in changes.items():
-        if value is None:
-            entry.ClearField(name)
-        elif isinstance(value, Message):
-            getattr(entry, name).CopyFrom(value)
-        else:
-            setattr(entry, name, value)
-    return watchlist_pb2.AddHotlistPlateRequest(entry=entry)
+    return watchlist_pb2.AddHotlistPlateRequest(entry=with_fields(entry, **changes))
 
 
 async def test_add_normalises_takes_the_callers_agency_and_announces(
@@ -132,7 +118,7 @@ async def test_add_refuses_incomplete_entries_naming_the_field(
 
 
 async def test_expired_entry_is_refused(servicer: WatchlistServicer, as_officer: Subject) -> None:
-    past = ts(datetime.now(UTC) - timedelta(minutes=1))
+    past = timestamp(datetime.now(UTC) - timedelta(minutes=1))
     with pytest.raises(InvalidInput) as caught:
         await servicer.AddHotlistPlate(add_request(expires=past), NO_CONTEXT)
     assert caught.value.field == "entry.expires"
@@ -198,7 +184,7 @@ async def test_watchlist_enrolment_stores_a_face_embedding(
                 legal_basis=watchlist_pb2.LegalBasis(
                     kind="arrest-warrant", reference="W-2026-3", issued_by="court"
                 ),
-                expires=ts(datetime.now(UTC) + timedelta(days=30)),
+                expires=timestamp(datetime.now(UTC) + timedelta(days=30)),
             ),
             NO_CONTEXT,
         )
@@ -224,7 +210,7 @@ async def test_watchlist_enrolment_stores_a_face_embedding(
                 label="suspect-2",
                 images=[face, not_a_face],
                 legal_basis=watchlist_pb2.LegalBasis(kind="arrest-warrant", reference="W-4"),
-                expires=ts(datetime.now(UTC) + timedelta(days=30)),
+                expires=timestamp(datetime.now(UTC) + timedelta(days=30)),
             ),
             NO_CONTEXT,
         )
@@ -235,7 +221,7 @@ async def test_watchlist_enrolment_stores_a_face_embedding(
                 watchlist_id=created.id,
                 label="suspect-3",
                 images=[face],
-                expires=ts(datetime.now(UTC) + timedelta(days=30)),
+                expires=timestamp(datetime.now(UTC) + timedelta(days=30)),
             ),
             NO_CONTEXT,
         )
@@ -267,7 +253,7 @@ async def test_resolvers_give_the_policy_entry_expiry_and_owner(
 ) -> None:
     resolvers = resource_resolvers(watchlist_store)
     expires = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
-    request = add_request(expires=ts(expires))
+    request = add_request(expires=timestamp(expires))
     assert await resolvers["/basira.v1.WatchlistService/AddHotlistPlate"](request, as_officer, {}) == {
         "entry_expires": "2026-06-01T08:30:00.000000Z"
     }
@@ -284,7 +270,7 @@ async def test_resolvers_give_the_policy_entry_expiry_and_owner(
             NO_CONTEXT,
         )
     ).watchlist
-    enrol = watchlist_pb2.EnrolSubjectRequest(watchlist_id=created.id, expires=ts(expires))
+    enrol = watchlist_pb2.EnrolSubjectRequest(watchlist_id=created.id, expires=timestamp(expires))
     assert await resolvers["/basira.v1.WatchlistService/EnrolSubject"](enrol, as_officer, {}) == {
         "owner_agency": as_officer.agency,
         "entry_expires": "2026-06-01T08:30:00.000000Z",
