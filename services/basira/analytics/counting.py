@@ -20,9 +20,9 @@ from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from basira.common.errors import ConfigError
+from basira.common.plugins import resolve_plugin
 
 Point = tuple[float, float]
 Box = tuple[int, int, int, int]
@@ -263,18 +263,7 @@ def counter_factory(config: BaseModel | Mapping[str, Any]) -> Callable[[], Count
 
     Raises ConfigError for an unknown `type` or invalid settings.
     """
-    type_name = config.get("type") if isinstance(config, Mapping) else getattr(config, "type", None)
-    if not isinstance(type_name, str) or type_name not in _COUNTERS:
-        raise ConfigError(f"counter type {type_name!r} is unknown; choose one of {sorted(_COUNTERS)}")
-    model, factory = _COUNTERS[type_name]
-    if isinstance(config, Mapping):
-        try:
-            config = model.model_validate(dict(config))
-        except ValidationError as exc:
-            raise ConfigError(f"counter {type_name!r} config is invalid: {exc}") from exc
-    elif not isinstance(config, model):
-        raise ConfigError(f"counter {type_name!r} needs a {model.__name__}, got {type(config).__name__}")
-    validated = config
+    validated, factory = resolve_plugin(_COUNTERS, config, "counter")
     return lambda: factory(validated)
 
 

@@ -18,9 +18,10 @@ from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from basira.common.errors import ConfigError, FailedPrecondition
+from basira.common.plugins import resolve_plugin
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,18 +169,8 @@ def create_face_engine(config: BaseModel | Mapping[str, Any]) -> FaceEngine:
     Raises ConfigError for an unknown type or invalid settings, FailedPrecondition when the engine's
     models are not where the config says.
     """
-    type_name = config.get("type") if isinstance(config, Mapping) else getattr(config, "type", None)
-    if not isinstance(type_name, str) or type_name not in _ENGINES:
-        raise ConfigError(f"face engine type {type_name!r} is unknown; choose one of {sorted(_ENGINES)}")
-    model, factory = _ENGINES[type_name]
-    if isinstance(config, Mapping):
-        try:
-            config = model.model_validate(dict(config))
-        except ValidationError as exc:
-            raise ConfigError(f"face engine {type_name!r} config is invalid: {exc}") from exc
-    elif not isinstance(config, model):
-        raise ConfigError(f"face engine {type_name!r} needs a {model.__name__}, got {type(config).__name__}")
-    return factory(config)
+    validated, factory = resolve_plugin(_ENGINES, config, "face engine")
+    return factory(validated)
 
 
 class LazyFaceEngine:

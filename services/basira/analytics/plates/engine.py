@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from basira.common.errors import ConfigError
+from basira.common.plugins import resolve_plugin
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +77,5 @@ def create_plate_engine(config: BaseModel | Mapping[str, Any]) -> PlateEngine:
     Raises ConfigError naming the problem when the type is unknown or the mapping does not validate.
     """
     _load_builtin_engines()
-    type_name = config.get("type") if isinstance(config, Mapping) else getattr(config, "type", None)
-    if not isinstance(type_name, str) or type_name not in _REGISTRY:
-        raise ConfigError(f"plate engine type {type_name!r} is unknown; choose one of {sorted(_REGISTRY)}")
-    config_model, factory = _REGISTRY[type_name]
-    if isinstance(config, Mapping):
-        try:
-            config = config_model.model_validate(dict(config))
-        except ValidationError as exc:
-            raise ConfigError(f"plate engine {type_name!r} config is invalid: {exc}") from exc
-    elif not isinstance(config, config_model):
-        raise ConfigError(
-            f"plate engine {type_name!r} needs a {config_model.__name__}, got {type(config).__name__}"
-        )
-    return factory(config)
+    validated, factory = resolve_plugin(_REGISTRY, config, "plate engine")
+    return factory(validated)
