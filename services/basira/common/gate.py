@@ -146,9 +146,11 @@ class Gate:
             raise Unavailable("the access log cannot record this request right now; no data was "
                               "returned (retry later)") from exc
 
-    def _record(self, subject: Subject, action: str, resource: dict[str, Any], context: dict[str, Any],
-                *, allowed: bool, reasons: Sequence[str] = (), decision: Decision | None = None,
-                method: str = "", status: str = "OK", **extra: Any) -> AccessRecord:
+    def access_record(self, subject: Subject, action: str, resource: dict[str, Any],
+                      context: dict[str, Any], *, allowed: bool, reasons: Sequence[str] = (),
+                      decision: Decision | None = None, method: str = "", status: str = "OK",
+                      **extra: Any) -> AccessRecord:
+        """The record of one access as DESIGN §4 lists its fields (not yet appended)."""
         authorization = context.get("authorization") or {}
         return AccessRecord(
             action=action, user=subject.user, agency=subject.agency, roles=list(subject.roles),
@@ -168,13 +170,13 @@ class Gate:
                                                                  context))
         except InvalidInput as exc:
             GATE_DECISIONS.labels(action, "invalid_input").inc()
-            await self.record(self._record(subject, action, resource, context, allowed=False,
+            await self.record(self.access_record(subject, action, resource, context, allowed=False,
                                            reasons=[f"invalid request: {exc.message}"], method=method,
                                            status="INVALID_ARGUMENT"))
             raise
         except Unavailable as exc:
             GATE_DECISIONS.labels(action, "policy_unavailable").inc()
-            await self.record(self._record(subject, action, resource, context, allowed=False,
+            await self.record(self.access_record(subject, action, resource, context, allowed=False,
                                            reasons=[f"policy unavailable: {exc.message}"],
                                            method=method, status="UNAVAILABLE"))
             raise Unavailable("the policy service cannot decide right now; access denied (fail "
@@ -182,7 +184,7 @@ class Gate:
         if not decision.allow:
             GATE_DECISIONS.labels(action, "deny").inc()
             reasons = decision.deny or ["denied by default: no rule allows this"]
-            await self.record(self._record(subject, action, resource, context, allowed=False,
+            await self.record(self.access_record(subject, action, resource, context, allowed=False,
                                            reasons=reasons, decision=decision, method=method,
                                            status="PERMISSION_DENIED"))
             raise PolicyDenied(action, reasons, decision.revision)
@@ -196,7 +198,7 @@ class Gate:
         Logs the act whether allowed or denied; raises PermissionDenied / Unavailable when not allowed.
         """
         decision = await self.authorise(subject, action, resource, context)
-        await self.record(self._record(subject, action, resource, context, allowed=True,
+        await self.record(self.access_record(subject, action, resource, context, allowed=True,
                                        decision=decision, **record_fields))
         return decision
 
@@ -253,7 +255,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
         try:
             return await self.gate.authenticate(context.invocation_metadata())  # type: ignore[arg-type]
         except Unauthenticated as exc:
-            await self.gate.record(self.gate._record(
+            await self.gate.record(self.gate.access_record(
                 ANONYMOUS, action, {}, policy_context, allowed=False,
                 reasons=[f"unauthenticated: {exc.message}"], method=method, status="UNAUTHENTICATED"))
             raise
@@ -267,7 +269,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
         if subject is None:
             subject = await self._authenticate(method, rule, context, policy_context)
         if rule is None:
-            await self.gate.record(self.gate._record(
+            await self.gate.record(self.gate.access_record(
                 subject, action, {}, policy_context, allowed=False,
                 reasons=["this RPC has no access rule in its contract"], method=method,
                 status="PERMISSION_DENIED"))
@@ -297,25 +299,25 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                 assert rule is not None
                 if rule.changes_state:
                     # Nothing may change unless the log can say who changed it: log the admission first.
-                    await self.gate.record(self.gate._record(
+                    await self.gate.record(self.gate.access_record(
                         subject, rule.action, resource, policy_context, allowed=True, decision=decision,
                         method=method, status="ADMITTED"))
                 try:
                     response = await behavior(request, context)
                 except BasiraError as exc:
-                    await self.gate.record(self.gate._record(
+                    await self.gate.record(self.gate.access_record(
                         subject, rule.action, resource, policy_context, allowed=True, decision=decision,
                         method=method, status=exc.code.name, reasons=[exc.message], result_count=0))
                     raise
                 except Exception as exc:
-                    await self.gate.record(self.gate._record(
+                    await self.gate.record(self.gate.access_record(
                         subject, rule.action, resource, policy_context, allowed=True, decision=decision,
                         method=method, status="INTERNAL", reasons=[f"servicer failed: {type(exc).__name__}"],
                         result_count=0))
                     log.exception("servicer failed", extra={"method": method})
                     raise InternalError("internal error; it has been logged") from exc
                 apply_response_obligations(response, decision.obligations)
-                await self.gate.record(self.gate._record(
+                await self.gate.record(self.gate.access_record(
                     subject, rule.action, resource, policy_context, allowed=True, decision=decision,
                     method=method, result_count=result_count(response)))
             except BasiraError as exc:
@@ -335,7 +337,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                 subject, decision, resource, policy_context = await self._admit(method, rule, request,
                                                                                context)
                 assert rule is not None
-                await self.gate.record(self.gate._record(
+                await self.gate.record(self.gate.access_record(
                     subject, rule.action, resource, policy_context, allowed=True, decision=decision,
                     method=method))
                 async for response in behavior(request, context):
@@ -357,14 +359,14 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                                                   {"time": utc_now_iso(), "source_ip": _peer_ip(context)})
                 first = await anext(aiter(request_iterator), None)
                 if first is None:
-                    await self.gate.record(self.gate._record(
+                    await self.gate.record(self.gate.access_record(
                         caller, rule.action if rule else f"unmapped:{method}", {}, {}, allowed=False,
                         reasons=["the stream sent no message"], method=method, status="INVALID_ARGUMENT"))
                     raise InvalidInput("the stream sent no message")
                 subject, decision, resource, policy_context = await self._admit(method, rule, first,
                                                                                context, caller)
                 assert rule is not None
-                await self.gate.record(self.gate._record(
+                await self.gate.record(self.gate.access_record(
                     subject, rule.action, resource, policy_context, allowed=True, decision=decision,
                     method=method))
 
