@@ -47,13 +47,16 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 picks one.")
     data_dir: Path = Field(Path("var"), description="Directory for this platform's data and keys.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server with JetStream.")
+    nats_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas per stream (3 in "
+                               "production clusters).")
     database_url: str = Field("", description="PostgreSQL URL (libpq form); empty if unused.")
     policy_url: str = Field("http://127.0.0.1:8181", description="OPA REST API base URL.")
     oidc_url: str = Field("http://127.0.0.1:8080", description="Keycloak (or dev issuer) base URL.")
     oidc_realm: str = Field("basira", description="Keycloak realm.")
     oidc_audience: str = Field("basira", description="Audience every access token must carry.")
     oidc_client_id: str = Field("basira-services", description="This service's OIDC client id.")
-    oidc_client_secret: str = Field("", description="Client secret for service-account tokens.")
+    oidc_issuer: str = Field("", description="Expected `iss` when services reach Keycloak by an "
+                             "internal URL; default: <oidc_url>/realms/<realm>.")
     log_level: str = Field("INFO", description="Python logging level name.")
     grace_period_s: float = Field(5.0, ge=0, description="Seconds in-flight RPCs get on shutdown.")
     ready_file: Path | None = Field(None, description="Written with the bound ports once serving.")

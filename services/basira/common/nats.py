@@ -53,8 +53,8 @@ class StreamSpec:
     storage: StorageType = StorageType.FILE
     duplicate_window_s: float = 120.0
 
-    def config(self) -> StreamConfig:
-        return StreamConfig(
+    def config(self, replicas: int = 1) -> StreamConfig:
+        return StreamConfig(num_replicas=replicas,
             name=self.name, subjects=list(self.subjects), retention=self.retention,
             max_age=self.max_age_s, max_bytes=self.max_bytes, discard=self.discard,
             storage=self.storage, duplicate_window=self.duplicate_window_s,
@@ -85,24 +85,30 @@ async def connect(url: str, name: str, *, timeout_s: float = 5.0) -> tuple[NatsC
         return None
 
     try:
-        client = await nats.connect(
+        # Once connected, reconnect forever; but nats-py also retries the *first* connect forever
+        # with that setting, so bound the first connect here: a dead URL must fail start-up.
+        client = await asyncio.wait_for(nats.connect(
             url, name=name, connect_timeout=timeout_s, max_reconnect_attempts=-1,
             allow_reconnect=True, error_cb=_quiet,
-        )
-    except (OSError, NatsTimeoutError, nats.errors.NoServersError) as exc:
+        ), timeout=3 * timeout_s)
+    except (OSError, TimeoutError, NatsTimeoutError, nats.errors.NoServersError) as exc:
         raise Unavailable(f"cannot reach NATS at {url}: {exc or type(exc).__name__}") from exc
     return client, client.jetstream(timeout=timeout_s)
 
 
-async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] = STREAMS) -> None:
-    """Create each stream, or update it to the declared config; idempotent."""
+async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] = STREAMS,
+                         *, replicas: int = 1) -> None:
+    """Create each stream, or update it to the declared config; idempotent.
+
+    `replicas` is JetStream's R (1 on one machine, 3 on a production cluster, DESIGN §7).
+    """
     for spec in specs:
         try:
             await js.stream_info(spec.name)
         except NotFoundError:
-            await js.add_stream(spec.config())
+            await js.add_stream(spec.config(replicas))
         else:
-            await js.update_stream(spec.config())
+            await js.update_stream(spec.config(replicas))
 
 
 async def publish(js: JetStreamContext, subject: str, payload: bytes, event_id: str,

@@ -72,7 +72,7 @@ class ServiceHost:
         """Connect NATS (declaring the streams) and PostgreSQL (migrating), and build the gate."""
         s = self.settings
         self.nc, self.js = await connect(s.nats_url, self.name)
-        await ensure_streams(self.js)
+        await ensure_streams(self.js, replicas=s.nats_replicas)
         if self.migrations is not None:
             if not s.database_url:
                 from basira.common.errors import ConfigError
@@ -80,7 +80,7 @@ class ServiceHost:
             self.pool = await open_pool(s.database_url)
             await migrate(self.pool, self.name, self.migrations)
         verifier = TokenVerifier(server_url=s.oidc_url, realm=s.oidc_realm, audience=s.oidc_audience,
-                                 client_id=s.oidc_client_id)
+                                 client_id=s.oidc_client_id, issuer=s.oidc_issuer or None)
         self.gate = Gate(self.name, verifier, PolicyClient(s.policy_url),
                          JetStreamAuditSink(self.js, self.name), self._resolvers)
 
@@ -151,6 +151,11 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+async def _start(host: ServiceHost, setup: Callable[[ServiceHost], Awaitable[None]]) -> None:
+    await host.connect()
+    await setup(host)
+
+
 def run_service(name: str, settings: ServiceSettings,
                 setup: Callable[[ServiceHost], Awaitable[None]], migrations: Path | None = None) -> int:
     """Entry point body for `python -m basira.<service>`: returns the process exit code."""
@@ -161,8 +166,16 @@ def run_service(name: str, settings: ServiceSettings,
     async def main() -> None:
         host = ServiceHost(name, settings, migrations=migrations)
         install_signal_handlers(host.stop)
-        await host.connect()
-        await setup(host)
+        starting = asyncio.create_task(_start(host, setup))
+        stopped = asyncio.create_task(host.stop.wait())
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # SIGTERM while still connecting: give up at once
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await host.close()
+            return
+        stopped.cancel()
+        starting.result()
         await host.serve()
 
     try:
