@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from basira.runtime.supervisor import Platform, PlatformConfig
@@ -27,8 +28,12 @@ def platform() -> Iterator[Platform]:
     config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
     running = Platform(config)
     running.start()
+    pids = [proc.pid for proc in running.processes]
     yield running
     running.stop()
+    left = [pid for pid in pids if psutil.pid_exists(pid)
+            and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert not left, f"processes left behind after stop: {left}"
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
