@@ -1,10 +1,8 @@
-"""Fixtures of the audit tests: a real PostgreSQL (pgserver, until a shared fixture replaces it),
-one fresh database per test, a migrated store and access-record factories."""
+"""Fixtures of the audit tests: one fresh database per test on the shared real PostgreSQL
+(`postgres_url` from services/tests/conftest.py), a migrated store and access-record factories."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -17,24 +15,6 @@ from psycopg_pool import AsyncConnectionPool
 from basira.audit.sth import TreeHeadSigner
 from basira.audit.store import AuditStore
 from basira.common.access_record import AccessRecord
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """URI of a superuser connection to a throw-away server (Unix socket, data dir under /tmp).
-
-    The data dir is under /tmp because, run as root, pgserver starts postgres as its own system user,
-    which must be able to reach it.
-    """
-    import pgserver
-
-    data_dir = tempfile.mkdtemp(prefix="basira-audit-pg-", dir="/tmp")
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
