@@ -7,18 +7,14 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from basira.cli.session import password_token
+from basira.cli.session import bearer_metadata, dev_user_token
 from basira.runtime.supervisor import Platform
 from basira.v1 import alert_pb2, alert_pb2_grpc
 
 
-def token(platform: Platform, user: str) -> str:
-    """A real access token for a development user (password `<user>-dev-password`)."""
-    return password_token(platform.endpoints["identity"], user, f"{user}-dev-password")
-
-
 def metadata(platform: Platform, user: str) -> tuple[tuple[str, str]]:
-    return (("authorization", f"Bearer {token(platform, user)}"),)
+    """Call metadata with a real access token of a development user."""
+    return bearer_metadata(dev_user_token(platform.endpoints["identity"], user))
 
 
 def channel(platform: Platform, service: str) -> grpc.Channel:

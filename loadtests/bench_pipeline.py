@@ -27,7 +27,7 @@ from pathlib import Path
 import grpc
 from nats.aio.msg import Msg
 
-from basira.cli.session import password_token
+from basira.cli.session import bearer_metadata, dev_user_token
 from basira.common.bench import report
 from basira.common.nats import connect
 from basira.runtime.supervisor import Platform, PlatformConfig
@@ -47,8 +47,7 @@ PLATES = (REPO / ".." / "shared" / "data" / "plates" / "eu").resolve()
 
 
 def _meta(platform: Platform, user: str) -> tuple[tuple[str, str]]:
-    token = password_token(platform.endpoints["identity"], user, f"{user}-dev-password")
-    return (("authorization", f"Bearer {token}"),)
+    return bearer_metadata(dev_user_token(platform.endpoints["identity"], user))
 
 
 def _photos(limit: int) -> list[tuple[str, bytes]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 from nats.aio.msg import Msg
 
-from basira.cli.session import load_endpoints, password_token
+from basira.cli.session import bearer_metadata, dev_user_token, load_endpoints
 from basira.common.nats import connect
 from basira.v1 import (
     alert_pb2,
@@ -41,12 +41,7 @@ BODYCAM = "bwc-police-01"
 DEMO_PLATE_IMAGE = "plates/eu/eu3.jpg"
 
 
-def _password(user: str) -> str:
-    return f"{user}-dev-password"
-
-
-def _meta(token: str) -> tuple[tuple[str, str]]:
-    return (("authorization", f"Bearer {token}"),)
+_meta = bearer_metadata
 
 
 def _ts(when: datetime) -> common_pb2.TimeRange:
@@ -57,7 +52,7 @@ def _ts(when: datetime) -> common_pb2.TimeRange:
 
 def register_cameras(endpoints: dict[str, str]) -> list[str]:
     """Register (or find already registered) the sample cameras and start their streams."""
-    token = password_token(endpoints["identity"], "police-admin", _password("police-admin"))
+    token = dev_user_token(endpoints["identity"], "police-admin")
     cameras = camera_pb2_grpc.CameraServiceStub(grpc.insecure_channel(endpoints["ingest"]))
     started = []
     for camera_id, name, zone, relative in SAMPLE_CAMERAS:
@@ -88,7 +83,7 @@ def register_cameras(endpoints: dict[str, str]) -> list[str]:
 
 def watch_alerts(endpoints: dict[str, str], seen: list[alert_pb2.Alert], stop: threading.Event) -> None:
     """The police command room's alert stream, in a thread, printing what arrives."""
-    token = password_token(endpoints["identity"], "police-operator", _password("police-operator"))
+    token = dev_user_token(endpoints["identity"], "police-operator")
     stub = alert_pb2_grpc.AlertServiceStub(grpc.insecure_channel(endpoints["alerting"]))
     call = stub.StreamAlerts(alert_pb2.StreamAlertsRequest(), metadata=_meta(token))
     threading.Thread(target=lambda: (stop.wait(), call.cancel()), daemon=True).start()
@@ -106,8 +101,7 @@ def watch_alerts(endpoints: dict[str, str], seen: list[alert_pb2.Alert], stop: t
 def hotlist_and_push(endpoints: dict[str, str]) -> str:
     """Hotlist the plate in a real road photo, then push that photo from the body-worn camera."""
     truth = (DATA / DEMO_PLATE_IMAGE).with_suffix(".txt").read_text().split("\t")[-1].strip()
-    investigator = password_token(endpoints["identity"], "police-investigator",
-                                  _password("police-investigator"))
+    investigator = dev_user_token(endpoints["identity"], "police-investigator")
     entry = watchlist_pb2.HotlistEntry(
         plate=truth, reason=watchlist_pb2.HOTLIST_REASON_STOLEN, confusable_tolerant=True,
         legal_basis=watchlist_pb2.LegalBasis(kind="stolen-vehicle-report", reference="PV-2026-1187",
@@ -123,7 +117,7 @@ def hotlist_and_push(endpoints: dict[str, str]) -> str:
         if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
             raise
         print(f"  {truth} is already hotlisted (from an earlier demo run)")
-    device = password_token(endpoints["identity"], "bodycam-01", _password("bodycam-01"))
+    device = dev_user_token(endpoints["identity"], "bodycam-01")
     frames = camera_pb2_grpc.FrameIngestServiceStub(grpc.insecure_channel(endpoints["ingest"]))
     image = (DATA / DEMO_PLATE_IMAGE).read_bytes()
 
@@ -141,7 +135,7 @@ def hotlist_and_push(endpoints: dict[str, str]) -> str:
 
 def search_plate(endpoints: dict[str, str], plate: str, *, wait_s: float = 15.0) -> None:
     """Fuzzy plate search as the investigator; the indexer may lag the alert by a moment."""
-    token = password_token(endpoints["identity"], "police-investigator", _password("police-investigator"))
+    token = dev_user_token(endpoints["identity"], "police-investigator")
     stub = search_pb2_grpc.SearchServiceStub(grpc.insecure_channel(endpoints["search"]))
     request = search_pb2.SearchPlatesRequest(
         plate=plate, mode=search_pb2.PLATE_MATCH_MODE_FUZZY, max_distance=1.0,
@@ -163,7 +157,7 @@ def show_audit(endpoints: dict[str, str], data_dir: Path) -> None:
     from basira.audit.verify import main as verify_main
     from basira.v1 import audit_pb2, audit_pb2_grpc
 
-    token = password_token(endpoints["identity"], "oversight-auditor", _password("oversight-auditor"))
+    token = dev_user_token(endpoints["identity"], "oversight-auditor")
     stub = audit_pb2_grpc.AuditServiceStub(grpc.insecure_channel(endpoints["audit"]))
     time.sleep(1.5)  # let the log sign a tree head over the demo's requests
     head = stub.GetTreeHead(audit_pb2.GetTreeHeadRequest(), metadata=_meta(token))

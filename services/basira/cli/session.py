@@ -31,6 +31,19 @@ def password_token(oidc_url: str, username: str, password: str, *, realm: str = 
     return token
 
 
+def bearer_metadata(token: str) -> tuple[tuple[str, str]]:
+    """gRPC call metadata carrying an access token."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+def dev_user_token(oidc_url: str, user: str) -> str:
+    """A token for one of the development users of infra/keycloak (password `<user>-dev-password`).
+
+    For the demo, e2e tests and benchmarks on the embedded platform only.
+    """
+    return password_token(oidc_url, user, f"{user}-dev-password")
+
+
 @dataclass
 class Session:
     """A signed-in CLI user: gRPC channels carry `authorization: Bearer <token>`."""
@@ -57,4 +70,4 @@ class Session:
 
     @property
     def metadata(self) -> tuple[tuple[str, str]]:
-        return (("authorization", f"Bearer {self.token}"),)
+        return bearer_metadata(self.token)
