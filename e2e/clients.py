@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from basira.cli.session import bearer_metadata, dev_user_token
+from basira.common.channels import open_channel
 from basira.runtime.supervisor import Platform
 from basira.v1 import alert_pb2, alert_pb2_grpc
 
@@ -18,7 +19,7 @@ def metadata(platform: Platform, user: str) -> tuple[tuple[str, str]]:
 
 
 def channel(platform: Platform, service: str) -> grpc.Channel:
-    return grpc.insecure_channel(platform.endpoints[service])
+    return open_channel(platform.endpoints[service])
 
 
 @dataclass

@@ -13,6 +13,7 @@ import psutil
 import psycopg
 import pytest
 
+from basira.common.channels import open_channel
 from basira.common.errors import ConfigError
 from basira.runtime.supervisor import Platform, PlatformConfig
 
@@ -109,7 +110,7 @@ def test_a_crashed_service_is_restarted_and_serves_again(scratch_dir: Path) -> N
 
         def serving() -> bool:
             try:
-                with grpc.insecure_channel(platform.endpoints["search"]) as channel:
+                with open_channel(platform.endpoints["search"]) as channel:
                     reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
                                                                       timeout=2)
                 return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

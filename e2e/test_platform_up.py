@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import grpc
 import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from basira.common.channels import open_channel
 from basira.common.nats import STREAMS, connect
 from basira.runtime.supervisor import GRPC_SERVICES, Platform
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def test_every_grpc_service_is_serving(platform: Platform) -> None:
     for name in GRPC_SERVICES:
-        with grpc.insecure_channel(platform.endpoints[name]) as channel:
+        with open_channel(platform.endpoints[name]) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
 
@@ -45,7 +45,7 @@ def test_every_service_migrated_its_schema(platform: Platform) -> None:
 
 
 def test_health_checks_by_service_name(platform: Platform) -> None:
-    with grpc.insecure_channel(platform.endpoints["search"]) as channel:
+    with open_channel(platform.endpoints["search"]) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service="basira.v1.SearchService"), timeout=5)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING

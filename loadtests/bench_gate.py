@@ -37,6 +37,7 @@ from typing import Any
 import grpc
 
 from basira.common.bench import report
+from basira.common.channels import open_aio_channel
 from basira.common.metrics import free_port
 from basira.runtime.nats_server import start_nats
 from basira.v1 import camera_pb2, camera_pb2_grpc
@@ -70,7 +71,7 @@ async def _fixed_rate(port: int, token: str, rate: float, seconds: float) -> dic
     sent: list[float] = []
     scheduled: list[float] = []
     errors: dict[str, int] = defaultdict(int)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with open_aio_channel(f"127.0.0.1:{port}") as channel:
         stub = camera_pb2_grpc.CameraServiceStub(channel)
         for _ in range(20):
             await stub.GetCamera(request, metadata=metadata)
@@ -107,7 +108,7 @@ async def _max_throughput(port: int, token: str, callers: int, seconds: float) -
     metadata = (("authorization", f"Bearer {token}"),)
     request = camera_pb2.GetCameraRequest(camera_id="cam-medina-01")
     latencies: list[float] = []
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with open_aio_channel(f"127.0.0.1:{port}") as channel:
         stub = camera_pb2_grpc.CameraServiceStub(channel)
         await stub.GetCamera(request, metadata=metadata)
         deadline = time.perf_counter() + seconds

@@ -29,6 +29,7 @@ from nats.aio.msg import Msg
 
 from basira.cli.session import bearer_metadata, dev_user_token
 from basira.common.bench import report
+from basira.common.channels import open_channel
 from basira.common.nats import connect
 from basira.runtime.supervisor import Platform, PlatformConfig
 from basira.v1 import (
@@ -79,7 +80,7 @@ class FrameWatch:
 
 def _push(platform: Platform, camera: str, images: list[bytes],
           pause_s: float = 0.0) -> camera_pb2.PushFramesResponse:
-    stub = camera_pb2_grpc.FrameIngestServiceStub(grpc.insecure_channel(
+    stub = camera_pb2_grpc.FrameIngestServiceStub(open_channel(
         platform.endpoints["ingest"], options=[("grpc.max_send_message_length", 32 << 20)]))
 
     def frames() -> object:
@@ -122,7 +123,7 @@ def throughput(platform: Platform, camera: str, frames: int) -> dict[str, float]
 def latency(platform: Platform, camera: str, count: int) -> dict[str, float]:
     photos = _photos(count)
     hotlists = watchlist_pb2_grpc.WatchlistServiceStub(
-        grpc.insecure_channel(platform.endpoints["analytics"]))
+        open_channel(platform.endpoints["analytics"]))
     investigator = _meta(platform, "police-investigator")
     access = common_pb2.AccessContext(purpose="stolen-vehicle", case_id="CASE-2026-9001")
     for plate, _ in photos:
@@ -140,7 +141,7 @@ def latency(platform: Platform, camera: str, count: int) -> dict[str, float]:
         target=lambda: asyncio.run(watch.run(platform.endpoints["nats"], camera, stop)))
     watcher.start()
     arrivals: dict[str, float] = {}
-    stub = alert_pb2_grpc.AlertServiceStub(grpc.insecure_channel(platform.endpoints["alerting"]))
+    stub = alert_pb2_grpc.AlertServiceStub(open_channel(platform.endpoints["alerting"]))
     call = stub.StreamAlerts(alert_pb2.StreamAlertsRequest(), metadata=_meta(platform, "police-operator"))
 
     def read_alerts() -> None:
@@ -192,7 +193,7 @@ def main() -> None:
     print("starting the platform ...", flush=True)
     platform.start()
     try:
-        cams = camera_pb2_grpc.CameraServiceStub(grpc.insecure_channel(platform.endpoints["ingest"]))
+        cams = camera_pb2_grpc.CameraServiceStub(open_channel(platform.endpoints["ingest"]))
         admin = _meta(platform, "police-admin")
         for camera in ("bwc-police-01", "bwc-police-02"):
             cams.RegisterCamera(camera_pb2.RegisterCameraRequest(camera=camera_pb2.Camera(

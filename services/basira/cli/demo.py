@@ -15,6 +15,7 @@ import grpc
 from nats.aio.msg import Msg
 
 from basira.cli.session import bearer_metadata, dev_user_token, load_endpoints
+from basira.common.channels import open_channel
 from basira.common.nats import connect
 from basira.v1 import (
     alert_pb2,
@@ -53,7 +54,7 @@ def _ts(when: datetime) -> common_pb2.TimeRange:
 def register_cameras(endpoints: dict[str, str]) -> list[str]:
     """Register (or find already registered) the sample cameras and start their streams."""
     token = dev_user_token(endpoints["identity"], "police-admin")
-    cameras = camera_pb2_grpc.CameraServiceStub(grpc.insecure_channel(endpoints["ingest"]))
+    cameras = camera_pb2_grpc.CameraServiceStub(open_channel(endpoints["ingest"]))
     started = []
     for camera_id, name, zone, relative in SAMPLE_CAMERAS:
         source = DATA / relative
@@ -84,7 +85,7 @@ def register_cameras(endpoints: dict[str, str]) -> list[str]:
 def watch_alerts(endpoints: dict[str, str], seen: list[alert_pb2.Alert], stop: threading.Event) -> None:
     """The police command room's alert stream, in a thread, printing what arrives."""
     token = dev_user_token(endpoints["identity"], "police-operator")
-    stub = alert_pb2_grpc.AlertServiceStub(grpc.insecure_channel(endpoints["alerting"]))
+    stub = alert_pb2_grpc.AlertServiceStub(open_channel(endpoints["alerting"]))
     call = stub.StreamAlerts(alert_pb2.StreamAlertsRequest(), metadata=_meta(token))
     threading.Thread(target=lambda: (stop.wait(), call.cancel()), daemon=True).start()
     try:
@@ -107,7 +108,7 @@ def hotlist_and_push(endpoints: dict[str, str]) -> str:
         legal_basis=watchlist_pb2.LegalBasis(kind="stolen-vehicle-report", reference="PV-2026-1187",
                                              issued_by="police"), note="demo")
     entry.expires.FromDatetime(datetime.now(UTC) + timedelta(days=30))
-    hotlists = watchlist_pb2_grpc.WatchlistServiceStub(grpc.insecure_channel(endpoints["analytics"]))
+    hotlists = watchlist_pb2_grpc.WatchlistServiceStub(open_channel(endpoints["analytics"]))
     access = common_pb2.AccessContext(purpose="stolen-vehicle", case_id="CASE-2026-0042")
     try:
         hotlists.AddHotlistPlate(watchlist_pb2.AddHotlistPlateRequest(entry=entry, access=access),
@@ -118,7 +119,7 @@ def hotlist_and_push(endpoints: dict[str, str]) -> str:
             raise
         print(f"  {truth} is already hotlisted (from an earlier demo run)")
     device = dev_user_token(endpoints["identity"], "bodycam-01")
-    frames = camera_pb2_grpc.FrameIngestServiceStub(grpc.insecure_channel(endpoints["ingest"]))
+    frames = camera_pb2_grpc.FrameIngestServiceStub(open_channel(endpoints["ingest"]))
     image = (DATA / DEMO_PLATE_IMAGE).read_bytes()
 
     def pushes() -> object:
@@ -136,7 +137,7 @@ def hotlist_and_push(endpoints: dict[str, str]) -> str:
 def search_plate(endpoints: dict[str, str], plate: str, *, wait_s: float = 15.0) -> None:
     """Fuzzy plate search as the investigator; the indexer may lag the alert by a moment."""
     token = dev_user_token(endpoints["identity"], "police-investigator")
-    stub = search_pb2_grpc.SearchServiceStub(grpc.insecure_channel(endpoints["search"]))
+    stub = search_pb2_grpc.SearchServiceStub(open_channel(endpoints["search"]))
     request = search_pb2.SearchPlatesRequest(
         plate=plate, mode=search_pb2.PLATE_MATCH_MODE_FUZZY, max_distance=1.0,
         access=common_pb2.AccessContext(purpose="stolen-vehicle", case_id="CASE-2026-0042"))
@@ -158,7 +159,7 @@ def show_audit(endpoints: dict[str, str], data_dir: Path) -> None:
     from basira.v1 import audit_pb2, audit_pb2_grpc
 
     token = dev_user_token(endpoints["identity"], "oversight-auditor")
-    stub = audit_pb2_grpc.AuditServiceStub(grpc.insecure_channel(endpoints["audit"]))
+    stub = audit_pb2_grpc.AuditServiceStub(open_channel(endpoints["audit"]))
     time.sleep(1.5)  # let the log sign a tree head over the demo's requests
     head = stub.GetTreeHead(audit_pb2.GetTreeHeadRequest(), metadata=_meta(token))
     print(f"  signed tree head: {head.tree_head.tree_size} access records, "

@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 
+from basira.common.channels import open_channel
 from basira.common.errors import BasiraError, ConfigError
 
 EXIT_USAGE, EXIT_FAILED = 2, 1
@@ -83,7 +84,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         state = "-"
         if ":" in where and "//" not in where:
             try:
-                with grpc.insecure_channel(where) as channel:
+                with open_channel(where) as channel:
                     reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
                                                                       timeout=3)
                     state = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)

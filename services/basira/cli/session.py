@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 
+from basira.common.channels import open_channel
 from basira.common.errors import ConfigError
 
 
@@ -65,7 +66,7 @@ class Session:
         return cls(endpoints, token)
 
     def channel(self, service: str) -> grpc.Channel:
-        return grpc.insecure_channel(self.endpoints[service], options=[
+        return open_channel(self.endpoints[service], options=[
             ("grpc.max_receive_message_length", 32 * 1024 * 1024)])
 
     @property

@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from basira.common.channels import open_channel
 from basira.common.errors import ConfigError, Unavailable
 from basira.common.metrics import free_port
 from basira.runtime import preflight
@@ -232,7 +233,7 @@ def _wait_http(url: str, proc: ManagedProcess, timeout_s: float) -> None:
 
 def _wait_grpc_health(target: str, proc: ManagedProcess, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(target) as channel:
+    with open_channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if not proc.alive():
