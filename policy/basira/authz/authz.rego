@@ -34,17 +34,21 @@ bundle_revisions contains manifest.revision if {
 
 # ---- the input, read defensively: a malformed input denies instead of failing the evaluation ----
 
-subject := input.subject if {
-	is_object(input.subject)
-} else := {}
+# Every reader below is total (a default, or object.get on a total value), so a negation over it
+# means the same on OPA and regorus (see basira.policy.lint: never `not f(x.missing)`).
+default subject := {}
 
-resource := input.resource if {
-	is_object(input.resource)
-} else := {}
+subject := input.subject if is_object(input.subject)
 
-ctx := input.context if {
-	is_object(input.context)
-} else := {}
+default resource := {}
+
+resource := input.resource if is_object(input.resource)
+
+default ctx := {}
+
+ctx := input.context if is_object(input.context)
+
+default user := ""
 
 user := object.get(subject, "user", "")
 
@@ -79,6 +83,19 @@ agency := data.basira.agencies[agency_id]
 agreement := agency.agreement
 
 is_oversight if agency.kind == "oversight"
+
+# Settings privacy officers keep; a missing one refuses (no issuer is recognised, no case id matches).
+default authorization_issuers := []
+
+authorization_issuers := data.basira.settings.authorization_issuers
+
+default purposes := {}
+
+purposes := data.basira.purposes
+
+default case_id_pattern := "[^\\s\\S]"
+
+case_id_pattern := data.basira.settings.case_id_pattern
 
 # Roles of the subject that grant this action (a role may be limited to some agencies).
 granting_roles contains role if {

@@ -41,8 +41,8 @@ deny contains msg if {
 
 deny contains msg if {
 	case_id
-	not regex.match(data.basira.settings.case_id_pattern, case_id)
-	msg := sprintf("case id \"%v\" does not match %v", [case_id, data.basira.settings.case_id_pattern])
+	not regex.match(case_id_pattern, case_id)
+	msg := sprintf("case id \"%v\" does not match %v", [case_id, case_id_pattern])
 }
 
 # ---- authorization (court / authority id, scope, expiry) ----
@@ -89,7 +89,7 @@ deny contains msg if {
 deny contains msg if {
 	authorization_needed
 	authorization
-	not is_string(authorization.id)
+	not is_string(object.get(authorization, "id", null))
 	msg := "context.authorization has no id"
 }
 
@@ -97,7 +97,7 @@ deny contains msg if {
 	authorization_needed
 	authorization
 	issuer := object.get(authorization, "issued_by", "")
-	not issuer in data.basira.settings.authorization_issuers
+	not issuer in authorization_issuers
 	msg := sprintf("authorization \"%v\" is issued by \"%v\", not a recognised authority", [authorization_label, issuer])
 }
 
@@ -129,7 +129,8 @@ deny contains msg if {
 	authorization
 	some camera in requested_cameras
 	not camera in auth_scope_cameras
-	not camera_zone(camera) in auth_scope_zones
+	zone := zone_or_null(camera)
+	not zone in auth_scope_zones
 	msg := sprintf("camera \"%v\" is outside the scope of authorization \"%v\"", [camera, authorization_label])
 }
 
@@ -170,7 +171,8 @@ purge_until_ns := parse_time(resource.time_to)
 
 deny contains msg if {
 	action.retention
-	not data.basira.retention[resource.data_class]
+	class := object.get(resource, "data_class", null)
+	not data.basira.retention[class]
 	msg := sprintf("unknown retention class \"%v\"", [object.get(resource, "data_class", "")])
 }
 

@@ -10,8 +10,12 @@ separately) is *covered* when regorus reports at least one of its lines as evalu
 never evaluated: every expression of it ran in some test, so for a `deny` body its message was
 built at least once. Only rules outside `*_test.rego` modules need to be covered.
 
-Exit status: 0 all tests pass and all rules are covered; 1 a test failed or a rule is uncovered
-(the coverage gate is skipped when `--run` selects a subset); 2 the policy does not load.
+Then the OPA-safe negation check (`basira.policy.lint`): no `not` over a possibly-undefined operand,
+which OPA and regorus read differently.
+
+Exit status: 0 all tests pass, all rules are covered and no negation is flagged; 1 a test failed, a
+rule is uncovered (the coverage gate is skipped when `--run` selects a subset) or a negation is
+flagged; 2 the policy does not load.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from basira.policy.engine import (
     load_policy_dir,
     query_for,
 )
+from basira.policy.lint import Finding, negation_findings
 from basira.policy.rules import RuleDefinition, rule_definitions
 
 
@@ -66,6 +71,7 @@ class TestReport:
     outcomes: list[TestOutcome]
     coverage: list[RuleCoverage] = field(default_factory=list)
     coverage_gated: bool = True
+    negations: list[Finding] = field(default_factory=list)
 
     @property
     def failures(self) -> list[TestOutcome]:
@@ -78,7 +84,7 @@ class TestReport:
     @property
     def ok(self) -> bool:
         gate = not self.uncovered if self.coverage_gated else True
-        return bool(self.outcomes) and not self.failures and gate
+        return bool(self.outcomes) and not self.failures and gate and not self.negations
 
 
 def measure_coverage(report_json: str, rules: Iterable[RuleDefinition]) -> list[RuleCoverage]:
@@ -123,7 +129,8 @@ def run_policy_tests(directory: str | Path, run: str | None = None) -> TestRepor
             continue
         outcomes.append(_run_one(engine, rule))
     coverage = measure_coverage(engine.get_coverage_report_as_json(), rules)
-    return TestReport(outcomes=outcomes, coverage=coverage, coverage_gated=selected is None)
+    return TestReport(outcomes=outcomes, coverage=coverage, coverage_gated=selected is None,
+                      negations=negation_findings(engine.get_ast_as_json()))
 
 
 def _run_one(engine: Any, rule: RuleDefinition) -> TestOutcome:
@@ -181,6 +188,9 @@ def format_report(report: TestReport, verbose: bool = False) -> str:
         lines.append(f"  UNCOVERED {entry.rule.label} (lines never evaluated: {missed})")
     if not report.coverage_gated:
         lines.append("  (coverage not enforced: --run selected a subset of the tests)")
+    lines.append("")
+    lines.append(f"Negations OPA reads differently (basira.policy.lint): {len(report.negations)}")
+    lines.extend(f"  {finding}" for finding in report.negations)
     return "\n".join(lines)
 
 
