@@ -57,7 +57,11 @@ user := object.get(subject, "user", "")
 agency_id := resource.recipient_agency if {
 	action.on_behalf
 	is_string(resource.recipient_agency)
-} else := object.get(subject, "agency", "")
+} else := subject_agency
+
+default subject_agency := ""
+
+subject_agency := subject.agency if is_string(subject.agency)
 
 clearance := c if {
 	c := subject.clearance
@@ -105,6 +109,13 @@ granting_roles contains role if {
 	agency_id in object.get(spec, "agencies", [agency_id])
 }
 
+# How a deny reason shows a value taken from the input: a string as it is, anything else by its type
+# (OPA and regorus print composite values and large numbers differently; a reason is no place for
+# arbitrary input either).
+shown(value) := value if is_string(value)
+
+shown(value) := type_name(value) if not is_string(value)
+
 # ---- time: context.time is the clock for every expiry check ----
 
 # Nanoseconds since the epoch of an RFC 3339 time; undefined for a non-string. The one exception to
@@ -147,5 +158,5 @@ deny contains msg if {
 
 deny contains msg if {
 	not now_ns
-	msg := sprintf("context.time is missing or not a string (%v)", [object.get(ctx, "time", null)])
+	msg := sprintf("context.time is missing or not a string (%v)", [shown(object.get(ctx, "time", null))])
 }

@@ -49,7 +49,7 @@ deny contains msg if {
 
 authorization := ctx.authorization if is_object(ctx.authorization)
 
-authorization_label := object.get(authorization, "id", "")
+authorization_label := shown(object.get(authorization, "id", ""))
 
 authorization_expires_ns := parse_time(authorization.expires)
 
@@ -83,7 +83,7 @@ deny contains msg if {
 	not authorization
 	urgent
 	not urgent_use_valid
-	msg := sprintf("urgent use declared at \"%v\" is not within the %v-hour grace period of action \"%v\"", [object.get(urgent, "declared_at", ""), urgent_grace_hours, action_id])
+	msg := sprintf("urgent use declared at \"%v\" is not within the %v-hour grace period of action \"%v\"", [shown(object.get(urgent, "declared_at", "")), urgent_grace_hours, action_id])
 }
 
 deny contains msg if {
@@ -98,14 +98,14 @@ deny contains msg if {
 	authorization
 	issuer := object.get(authorization, "issued_by", "")
 	not issuer in authorization_issuers
-	msg := sprintf("authorization \"%v\" is issued by \"%v\", not a recognised authority", [authorization_label, issuer])
+	msg := sprintf("authorization \"%v\" is issued by \"%v\", not a recognised authority", [authorization_label, shown(issuer)])
 }
 
 deny contains msg if {
 	authorization_needed
 	authorization
 	not authorization_expires_ns
-	msg := sprintf("authorization \"%v\" has no valid expiry (\"%v\")", [authorization_label, object.get(authorization, "expires", "")])
+	msg := sprintf("authorization \"%v\" has no valid expiry (\"%v\")", [authorization_label, shown(object.get(authorization, "expires", ""))])
 }
 
 deny contains msg if {
@@ -120,7 +120,7 @@ deny contains msg if {
 	authorization
 	some zone in requested_zones
 	not zone in auth_scope_zones
-	msg := sprintf("zone \"%v\" is outside the scope of authorization \"%v\"", [zone, authorization_label])
+	msg := sprintf("zone \"%v\" is outside the scope of authorization \"%v\"", [shown(zone), authorization_label])
 }
 
 deny contains msg if {
@@ -131,7 +131,7 @@ deny contains msg if {
 	not camera in auth_scope_cameras
 	zone := zone_or_null(camera)
 	not zone in auth_scope_zones
-	msg := sprintf("camera \"%v\" is outside the scope of authorization \"%v\"", [camera, authorization_label])
+	msg := sprintf("camera \"%v\" is outside the scope of authorization \"%v\"", [shown(camera), authorization_label])
 }
 
 # ---- watchlist / hotlist entries carry an expiry; expired entries stop matching ----
@@ -141,7 +141,7 @@ entry_expires_ns := parse_time(resource.entry_expires)
 deny contains msg if {
 	action.entry_expiry
 	not entry_expires_ns
-	msg := sprintf("action \"%v\" needs resource.entry_expires (RFC 3339), got \"%v\"", [action_id, object.get(resource, "entry_expires", "")])
+	msg := sprintf("action \"%v\" needs resource.entry_expires (RFC 3339), got \"%v\"", [action_id, shown(object.get(resource, "entry_expires", ""))])
 }
 
 deny contains msg if {
@@ -162,7 +162,7 @@ deny contains msg if {
 deny contains msg if {
 	action.two_person
 	resource.first_confirmed_by == user
-	msg := sprintf("user \"%v\" gave the first confirmation; a different person must confirm", [user])
+	msg := sprintf("user \"%v\" gave the first confirmation; a different person must confirm", [shown(user)])
 }
 
 # ---- retention: a purge may only erase what is older than its class's limit ----
@@ -173,13 +173,13 @@ deny contains msg if {
 	action.retention
 	class := object.get(resource, "data_class", null)
 	not data.basira.retention[class]
-	msg := sprintf("unknown retention class \"%v\"", [object.get(resource, "data_class", "")])
+	msg := sprintf("unknown retention class \"%v\"", [shown(object.get(resource, "data_class", ""))])
 }
 
 deny contains msg if {
 	action.retention
 	not purge_until_ns
-	msg := sprintf("action \"%v\" needs resource.time_to (RFC 3339), got \"%v\"", [action_id, object.get(resource, "time_to", "")])
+	msg := sprintf("action \"%v\" needs resource.time_to (RFC 3339), got \"%v\"", [action_id, shown(object.get(resource, "time_to", ""))])
 }
 
 deny contains msg if {

@@ -24,7 +24,7 @@ deny contains msg if {
 	class := resource.data_class
 	not action.by_data_class[class]
 	not class in object.get(action, "data_classes", [])
-	msg := sprintf("data class \"%v\" does not apply to action \"%v\"", [class, action_id])
+	msg := sprintf("data class \"%v\" does not apply to action \"%v\"", [shown(class), action_id])
 }
 
 deny contains msg if {
@@ -81,7 +81,7 @@ deny contains msg if {
 	agreement
 	some zone in requested_zones
 	not zone in object.get(agreement, "zones", [])
-	msg := sprintf("agency \"%v\" is not granted zone \"%v\"", [agency_id, zone])
+	msg := sprintf("agency \"%v\" is not granted zone \"%v\"", [agency_id, shown(zone)])
 }
 
 requested_cameras contains camera if {
@@ -112,7 +112,7 @@ deny contains msg if {
 	agreement
 	some camera in requested_cameras
 	not camera_granted(camera)
-	msg := sprintf("camera \"%v\" is not granted to agency \"%v\"", [camera, agency_id])
+	msg := sprintf("camera \"%v\" is not granted to agency \"%v\"", [shown(camera), agency_id])
 }
 
 deny contains msg if {
@@ -121,7 +121,7 @@ deny contains msg if {
 	known := data.basira.cameras[camera].zone
 	is_string(resource.zone)
 	known != resource.zone
-	msg := sprintf("camera \"%v\" is in zone \"%v\", not in resource.zone \"%v\"", [camera, known, resource.zone])
+	msg := sprintf("camera \"%v\" is in zone \"%v\", not in resource.zone \"%v\"", [shown(camera), known, resource.zone])
 }
 
 # ---- purpose ----
@@ -154,7 +154,7 @@ deny contains msg if {
 	owner := resource.agency
 	owner != agency_id
 	not is_oversight
-	msg := sprintf("resource belongs to agency \"%v\", not \"%v\"", [owner, agency_id])
+	msg := sprintf("resource belongs to agency \"%v\", not \"%v\"", [shown(owner), agency_id])
 }
 
 deny contains msg if {

@@ -151,3 +151,8 @@ test_deny_agreement_without_zones_or_purposes if {
 	"agency \"police\" is not granted zone \"medina\"" in r
 	"purpose \"theft-investigation\" is not in agency \"police\"'s agreement" in r
 }
+
+test_deny_reasons_show_input_that_is_not_a_string_by_its_type if {
+	r := reasons(object.union(allowed_examples["alert.acknowledge"], {"resource": {"agency": ["\u001f"]}}))
+	"resource belongs to agency \"array\", not \"police\"" in r
+}

@@ -33,6 +33,7 @@ from typing import Any
 from basira.policy.engine import (
     CompiledPolicy,
     PolicyParseError,
+    PolicySet,
     engine_error_text,
     is_test_module,
     load_policy_dir,
@@ -112,7 +113,12 @@ def run_policy_tests(directory: str | Path, run: str | None = None) -> TestRepor
 
     Raises PolicyParseError / InvalidInput when the directory does not load.
     """
-    policy = CompiledPolicy(load_policy_dir(directory, include_tests=True))
+    return run_policy_set_tests(load_policy_dir(directory, include_tests=True), run=run)
+
+
+def run_policy_set_tests(policy_set: PolicySet, run: str | None = None) -> TestReport:
+    """The same for a policy set holding its test modules (a revision proposed by an edit)."""
+    policy = CompiledPolicy(policy_set)
     engine = policy.new_engine()
     engine.set_enable_coverage(True)
     engine.set_gather_prints(True)
