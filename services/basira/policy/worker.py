@@ -7,7 +7,8 @@ other core while the service's event loop carries on; the service talks to it ov
 process tree: the worker exits when its parent closes its stdin.
 
 One JSON object per line: `{"id": n, "load": {"modules": {...}, "data": {...}}}` ->
-`{"id": n, "loaded": revision}`; `{"id": n, "input": {...}}` -> `{"id": n, "decision": {...}}`; a failure -> `{"id": n, "error": ...}`.
+`{"id": n, "loaded": revision}`; `{"id": n, "input": {...}}` -> `{"id": n, "decision": {...}}`;
+a failure -> `{"id": n, "error": ...}`.
 """
 
 from __future__ import annotations
