@@ -27,10 +27,10 @@ from basira.common.auth import TokenVerifier
 from basira.common.config import ServiceSettings
 from basira.common.db import migrate, open_pool
 from basira.common.gate import Gate, GateInterceptor, ResourceResolver
+from basira.common.local_policy import open_bundle_authorizer
 from basira.common.logs import configure_logging
 from basira.common.metrics import start_metrics_server
 from basira.common.nats import connect, ensure_streams
-from basira.common.local_policy import open_bundle_authorizer
 from basira.common.policy_client import PolicyClient
 from basira.policy.bundle import BundleError
 

@@ -21,9 +21,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from nats.aio.client import Client as NatsClient
+from pydantic import ValidationError
 
 from basira.common.audit_sink import JetStreamAuditSink
 from basira.common.auth import TokenVerifier
