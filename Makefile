@@ -86,7 +86,7 @@ bench-plates: venv  ## plate detection/read accuracy and speed on ../shared/data
 bench-audit: venv  ## audit appends/s, proof latency and verify time at 1,000,000 records
 	$(PY) loadtests/bench_audit.py
 
-bench-gate: venv  ## the policy gate through gRPC: decisions/s, p50/p99 at 200 requests/s
+bench-gate: venv  ## the gate side by side: none / in-process / over HTTP: p50/p99/p99.9 at 200 and 500/s, max
 	$(PY) loadtests/bench_gate.py
 
 bench-policy: venv  ## in-process Rego decisions/s

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import shutil
 import signal
@@ -30,10 +29,10 @@ from basira.common.errors import InvalidInput, Unavailable
 from basira.common.gate import Gate
 from basira.common.nats import connect, ensure_streams
 from basira.policy.api import start_server
-from basira.policy.bundle import ensure_signing_key
+from basira.policy.bundle import bundle_files, ensure_signing_key
 from basira.policy.config import PolicySettings
 from basira.policy.edits import EditGate, StoreAuthorizer
-from basira.policy.engine import is_test_module, load_policy_dir
+from basira.policy.engine import load_policy_dir
 from basira.policy.store import PolicyStore
 
 log = logging.getLogger("basira.policy")
@@ -83,19 +82,12 @@ def opa_binary(settings: PolicySettings) -> str:
 
 
 def write_bundle(policy_dir: Path, target: Path) -> str:
-    """Copy the served modules and data into `target`, add a `.manifest`; return the revision."""
+    """Write the bundle's files (unsigned: OPA reads them from a directory) into `target`; return
+    the revision."""
     policy_set = load_policy_dir(policy_dir)
-    for source in sorted(policy_dir.rglob("*")):
-        relative = source.relative_to(policy_dir)
-        if any(part.startswith(".") for part in relative.parts) or not source.is_file():
-            continue
-        if (
-            source.suffix == ".rego" and not is_test_module(relative.as_posix())
-        ) or source.name == "data.json":
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target / relative)
-    manifest = {"revision": policy_set.revision, "roots": [""]}
-    (target / ".manifest").write_text(json.dumps(manifest))
+    for name, content in bundle_files(policy_set).items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_bytes(content)
     return policy_set.revision
 
 
