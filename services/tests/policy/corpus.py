@@ -16,8 +16,10 @@ import asyncio
 import copy
 import functools
 import json
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -35,6 +37,7 @@ REPO = Path(__file__).resolve().parents[3]
 POLICY_DIR = REPO / "policy"
 
 Input = dict[str, Any]
+T = TypeVar("T")
 
 
 def _normalised(document: Input) -> Input:
@@ -101,6 +104,12 @@ MALFORMED: tuple[Input, ...] = (
 )
 
 
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a (pure) resolver to completion, also when the caller is inside an event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _subject(user: Any) -> Subject:
     return Subject(user=user.name, agency=user.agency, roles=tuple(sorted(user.roles)),
                    clearance=user.clearance)
@@ -122,7 +131,7 @@ def matrix_inputs() -> tuple[Input, ...]:
             resource = resource_from_request(first, rule.data_class)
             resolver = SERVICE_RESOLVERS.get(name)
             if resolver is not None:
-                resource.update(asyncio.run(resolver(first, subject, resource)))
+                resource.update(run_coroutine(resolver(first, subject, resource)))
             context = context_from_request(first, source_ip="127.0.0.1")
             inputs.append(_normalised(policy_input(subject.to_policy(), rule.action, resource, context)))
     return tuple(inputs)
