@@ -178,9 +178,9 @@ class Platform:
             # Our policy service: decide in process from its signed bundles. A given --opa-url (an
             # OPA server): ask its Data API, unless the environment says otherwise.
             "BASIRA_POLICY_SOURCE": os.environ.get("BASIRA_POLICY_SOURCE", self.policy_source),
-            "BASIRA_POLICY_PUBLIC_KEY": os.environ.get("BASIRA_POLICY_PUBLIC_KEY",
-                                                       str(public_key_path(self.signing_key))),
         }
+        if self.policy_source == "bundle":
+            env["BASIRA_POLICY_PUBLIC_KEY"] = str(public_key_path(self.signing_key))
         if name in DATABASE_SERVICES:
             env["BASIRA_DATABASE_URL"] = c.database_url
         return env
