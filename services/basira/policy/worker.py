@@ -14,6 +14,7 @@ a failure -> `{"id": n, "error": ...}`.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Any, BinaryIO
 
@@ -56,4 +57,5 @@ def serve(lines: BinaryIO, out: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the service; it closes our stdin
     serve(sys.stdin.buffer, sys.stdout.buffer)
