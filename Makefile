@@ -9,9 +9,14 @@ STAMP       := $(VENV)/.installed
 DATA_DIR    ?= var
 PROTO_FILES := $(wildcard proto/basira/v1/*.proto)
 BUF_AGAINST ?= .git\#branch=main
+# Real OPA (the Go library of v1.20.2 behind a ctypes wrapper) for the engine parity tests: a tool
+# directory of its own, never a product dependency (the wheel declares Python >= 3.14; its wrapper
+# is plain ctypes and runs on 3.11).
+OPA_TOOL    := tools/opa-golib
+OPA_BINDINGS := opa-golib-python-bindings==0.4.4
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv tools proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
+.PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
         bench-pipeline
 
@@ -29,6 +34,13 @@ $(BUF): tools/package.json
 	touch $(BUF)
 
 venv: $(STAMP) $(BUF)  ## create the Python environment and install the tools
+
+$(OPA_TOOL)/.installed: Makefile
+	rm -rf $(OPA_TOOL)
+	$(PYTHON_BOOT) -m pip install --quiet --no-deps --ignore-requires-python --target $(OPA_TOOL) $(OPA_BINDINGS)
+	touch $@
+
+opa-tool: $(OPA_TOOL)/.installed  ## real OPA (Go library) in tools/opa-golib, for the engine parity tests
 
 proto: $(STAMP)  ## regenerate the gRPC stubs in services/basira/v1 (never edit them by hand)
 	$(PY) -m basira.tools.protogen --out services
@@ -54,10 +66,10 @@ lint: buf-lint buf-breaking proto-check ruff mypy  ## buf lint + breaking, stale
 policy-test: $(STAMP)  ## run the Rego unit tests with a coverage report
 	$(PY) -m basira.policy.testing policy
 
-unit-test: $(STAMP)
+unit-test: $(STAMP) $(OPA_TOOL)/.installed
 	$(VENV)/bin/pytest -q
 
-test: venv lint policy-test unit-test  ## create the environment if needed and run every test
+test: venv opa-tool lint policy-test unit-test  ## create the environment if needed and run every test
 
 demo: venv  ## bring the whole platform up on embedded defaults and run the demo
 	$(VENV)/bin/basira up --data-dir $(DATA_DIR) --demo
@@ -74,7 +86,7 @@ bench-plates: venv  ## plate detection/read accuracy and speed on ../shared/data
 bench-audit: venv  ## audit appends/s, proof latency and verify time at 1,000,000 records
 	$(PY) loadtests/bench_audit.py
 
-bench-gate: venv  ## the policy gate through gRPC: decisions/s, p50/p99 at 200 requests/s
+bench-gate: venv  ## the gate side by side: none / in-process / over HTTP: p50/p99/p99.9 at 200 and 500/s, max
 	$(PY) loadtests/bench_gate.py
 
 bench-policy: venv  ## in-process Rego decisions/s

@@ -34,17 +34,21 @@ bundle_revisions contains manifest.revision if {
 
 # ---- the input, read defensively: a malformed input denies instead of failing the evaluation ----
 
-subject := input.subject if {
-	is_object(input.subject)
-} else := {}
+# Every reader below is total (a default, or object.get on a total value), so a negation over it
+# means the same on OPA and regorus (see basira.policy.lint: never `not f(x.missing)`).
+default subject := {}
 
-resource := input.resource if {
-	is_object(input.resource)
-} else := {}
+subject := input.subject if is_object(input.subject)
 
-ctx := input.context if {
-	is_object(input.context)
-} else := {}
+default resource := {}
+
+resource := input.resource if is_object(input.resource)
+
+default ctx := {}
+
+ctx := input.context if is_object(input.context)
+
+default user := ""
 
 user := object.get(subject, "user", "")
 
@@ -53,7 +57,11 @@ user := object.get(subject, "user", "")
 agency_id := resource.recipient_agency if {
 	action.on_behalf
 	is_string(resource.recipient_agency)
-} else := object.get(subject, "agency", "")
+} else := subject_agency
+
+default subject_agency := ""
+
+subject_agency := subject.agency if is_string(subject.agency)
 
 clearance := c if {
 	c := subject.clearance
@@ -80,6 +88,19 @@ agreement := agency.agreement
 
 is_oversight if agency.kind == "oversight"
 
+# Settings privacy officers keep; a missing one refuses (no issuer is recognised, no case id matches).
+default authorization_issuers := []
+
+authorization_issuers := data.basira.settings.authorization_issuers
+
+default purposes := {}
+
+purposes := data.basira.purposes
+
+default case_id_pattern := "[^\\s\\S]"
+
+case_id_pattern := data.basira.settings.case_id_pattern
+
 # Roles of the subject that grant this action (a role may be limited to some agencies).
 granting_roles contains role if {
 	some role in roles
@@ -87,6 +108,13 @@ granting_roles contains role if {
 	action_id in spec.actions
 	agency_id in object.get(spec, "agencies", [agency_id])
 }
+
+# How a deny reason shows a value taken from the input: a string as it is, anything else by its type
+# (OPA and regorus print composite values and large numbers differently; a reason is no place for
+# arbitrary input either).
+shown(value) := value if is_string(value)
+
+shown(value) := type_name(value) if not is_string(value)
 
 # ---- time: context.time is the clock for every expiry check ----
 
@@ -130,5 +158,5 @@ deny contains msg if {
 
 deny contains msg if {
 	not now_ns
-	msg := sprintf("context.time is missing or not a string (%v)", [object.get(ctx, "time", null)])
+	msg := sprintf("context.time is missing or not a string (%v)", [shown(object.get(ctx, "time", null))])
 }

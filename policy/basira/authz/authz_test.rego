@@ -89,6 +89,7 @@ allowed_examples := {
 	"audit.proof": call(privacy_officer, "audit.proof", {}, {}),
 	"audit.export": call(auditor, "audit.export", {"agency": "police"}, {"purpose": "oversight"}),
 	"retention.purge": call(platform_service, "retention.purge", {"data_class": "plate_read", "time_to": "2026-01-15T00:00:00Z"}, {}),
+	"policy.edit": call(privacy_officer, "policy.edit", {"data_path": "/basira/agencies/traffic", "revision_from": "r1"}, {}),
 }
 
 # Reasons a call is denied with (for assertions that name the reason).
@@ -108,7 +109,7 @@ test_allow_catalogue_lists_every_action if {
 		"search.counts", "evidence.view", "evidence.unmask", "alert.stream", "alert.acknowledge",
 		"alert.confirm", "alert.reject", "alert.escalate", "alert.camera_health", "match.live_face",
 		"match.plate", "audit.query",
-		"audit.tree_head", "audit.proof", "audit.export", "retention.purge",
+		"audit.tree_head", "audit.proof", "audit.export", "retention.purge", "policy.edit",
 	}
 }
 
@@ -227,4 +228,9 @@ test_deny_missing_clock if {
 test_deny_clearance_that_is_not_a_number if {
 	r := reasons(object.union(face_search, {"subject": {"clearance": "top"}}))
 	"data class \"biometric\" needs clearance 2; subject has 0" in r
+}
+
+test_deny_policy_edit_by_anyone_but_a_privacy_officer if {
+	r := reasons(call(investigator, "policy.edit", {"policy_module": "basira/authz/authz.rego"}, {}))
+	"roles [investigator] of agency \"police\" do not permit action \"policy.edit\"" in r
 }

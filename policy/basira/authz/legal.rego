@@ -41,15 +41,15 @@ deny contains msg if {
 
 deny contains msg if {
 	case_id
-	not regex.match(data.basira.settings.case_id_pattern, case_id)
-	msg := sprintf("case id \"%v\" does not match %v", [case_id, data.basira.settings.case_id_pattern])
+	not regex.match(case_id_pattern, case_id)
+	msg := sprintf("case id \"%v\" does not match %v", [case_id, case_id_pattern])
 }
 
 # ---- authorization (court / authority id, scope, expiry) ----
 
 authorization := ctx.authorization if is_object(ctx.authorization)
 
-authorization_label := object.get(authorization, "id", "")
+authorization_label := shown(object.get(authorization, "id", ""))
 
 authorization_expires_ns := parse_time(authorization.expires)
 
@@ -83,13 +83,13 @@ deny contains msg if {
 	not authorization
 	urgent
 	not urgent_use_valid
-	msg := sprintf("urgent use declared at \"%v\" is not within the %v-hour grace period of action \"%v\"", [object.get(urgent, "declared_at", ""), urgent_grace_hours, action_id])
+	msg := sprintf("urgent use declared at \"%v\" is not within the %v-hour grace period of action \"%v\"", [shown(object.get(urgent, "declared_at", "")), urgent_grace_hours, action_id])
 }
 
 deny contains msg if {
 	authorization_needed
 	authorization
-	not is_string(authorization.id)
+	not is_string(object.get(authorization, "id", null))
 	msg := "context.authorization has no id"
 }
 
@@ -97,15 +97,15 @@ deny contains msg if {
 	authorization_needed
 	authorization
 	issuer := object.get(authorization, "issued_by", "")
-	not issuer in data.basira.settings.authorization_issuers
-	msg := sprintf("authorization \"%v\" is issued by \"%v\", not a recognised authority", [authorization_label, issuer])
+	not issuer in authorization_issuers
+	msg := sprintf("authorization \"%v\" is issued by \"%v\", not a recognised authority", [authorization_label, shown(issuer)])
 }
 
 deny contains msg if {
 	authorization_needed
 	authorization
 	not authorization_expires_ns
-	msg := sprintf("authorization \"%v\" has no valid expiry (\"%v\")", [authorization_label, object.get(authorization, "expires", "")])
+	msg := sprintf("authorization \"%v\" has no valid expiry (\"%v\")", [authorization_label, shown(object.get(authorization, "expires", ""))])
 }
 
 deny contains msg if {
@@ -120,7 +120,7 @@ deny contains msg if {
 	authorization
 	some zone in requested_zones
 	not zone in auth_scope_zones
-	msg := sprintf("zone \"%v\" is outside the scope of authorization \"%v\"", [zone, authorization_label])
+	msg := sprintf("zone \"%v\" is outside the scope of authorization \"%v\"", [shown(zone), authorization_label])
 }
 
 deny contains msg if {
@@ -129,8 +129,9 @@ deny contains msg if {
 	authorization
 	some camera in requested_cameras
 	not camera in auth_scope_cameras
-	not camera_zone(camera) in auth_scope_zones
-	msg := sprintf("camera \"%v\" is outside the scope of authorization \"%v\"", [camera, authorization_label])
+	zone := zone_or_null(camera)
+	not zone in auth_scope_zones
+	msg := sprintf("camera \"%v\" is outside the scope of authorization \"%v\"", [shown(camera), authorization_label])
 }
 
 # ---- watchlist / hotlist entries carry an expiry; expired entries stop matching ----
@@ -140,7 +141,7 @@ entry_expires_ns := parse_time(resource.entry_expires)
 deny contains msg if {
 	action.entry_expiry
 	not entry_expires_ns
-	msg := sprintf("action \"%v\" needs resource.entry_expires (RFC 3339), got \"%v\"", [action_id, object.get(resource, "entry_expires", "")])
+	msg := sprintf("action \"%v\" needs resource.entry_expires (RFC 3339), got \"%v\"", [action_id, shown(object.get(resource, "entry_expires", ""))])
 }
 
 deny contains msg if {
@@ -161,7 +162,7 @@ deny contains msg if {
 deny contains msg if {
 	action.two_person
 	resource.first_confirmed_by == user
-	msg := sprintf("user \"%v\" gave the first confirmation; a different person must confirm", [user])
+	msg := sprintf("user \"%v\" gave the first confirmation; a different person must confirm", [shown(user)])
 }
 
 # ---- retention: a purge may only erase what is older than its class's limit ----
@@ -170,14 +171,15 @@ purge_until_ns := parse_time(resource.time_to)
 
 deny contains msg if {
 	action.retention
-	not data.basira.retention[resource.data_class]
-	msg := sprintf("unknown retention class \"%v\"", [object.get(resource, "data_class", "")])
+	class := object.get(resource, "data_class", null)
+	not data.basira.retention[class]
+	msg := sprintf("unknown retention class \"%v\"", [shown(object.get(resource, "data_class", ""))])
 }
 
 deny contains msg if {
 	action.retention
 	not purge_until_ns
-	msg := sprintf("action \"%v\" needs resource.time_to (RFC 3339), got \"%v\"", [action_id, object.get(resource, "time_to", "")])
+	msg := sprintf("action \"%v\" needs resource.time_to (RFC 3339), got \"%v\"", [action_id, shown(object.get(resource, "time_to", ""))])
 }
 
 deny contains msg if {

@@ -130,3 +130,21 @@ test_allow_retention_limits_are_policy_data if {
 	purge := object.union(allowed_examples["retention.purge"], {"resource": {"time_to": "2026-02-20T00:00:00Z"}})
 	allow with input as purge with data.basira.retention as shorter
 }
+
+# ---- settings privacy officers keep: a missing one refuses, on OPA as on regorus ----
+
+test_deny_case_ids_and_issuers_when_the_settings_are_missing if {
+	r := reasons(face_search) with data.basira.settings as {}
+	"case id \"CASE-2026-0042\" does not match [^\\s\\S]" in r
+	"authorization \"AUTH-2026-17\" is issued by \"court\", not a recognised authority" in r
+}
+
+test_deny_authorization_id_that_is_not_a_string if {
+	r := reasons(object.union(face_search, {"context": {"authorization": {"id": 17}}}))
+	"context.authorization has no id" in r
+}
+
+test_deny_unknown_camera_outside_the_authorization_when_its_zone_is_unknown if {
+	r := reasons(call(investigator, "search.face", {"cameras": ["cam-unknown"]}, judicial))
+	"camera \"cam-unknown\" is outside the scope of authorization \"AUTH-2026-17\"" in r
+}

@@ -19,16 +19,17 @@ granted_classes contains class if {
 }
 
 deny contains msg if {
+	action
 	not action.retention
 	class := resource.data_class
 	not action.by_data_class[class]
-	not class in action.data_classes
-	msg := sprintf("data class \"%v\" does not apply to action \"%v\"", [class, action_id])
+	not class in object.get(action, "data_classes", [])
+	msg := sprintf("data class \"%v\" does not apply to action \"%v\"", [shown(class), action_id])
 }
 
 deny contains msg if {
 	action.data_class_required
-	not is_string(resource.data_class)
+	not is_string(object.get(resource, "data_class", null))
 	msg := sprintf("action \"%v\" needs resource.data_class (one of: %v)", [action_id, concat(", ", sort(object.keys(action.by_data_class)))])
 }
 
@@ -60,7 +61,7 @@ zone_scoped if action.scope == "zones"
 
 deny contains msg if {
 	action.requires_zone
-	not is_string(resource.zone)
+	not is_string(object.get(resource, "zone", null))
 	msg := sprintf("action \"%v\" needs resource.zone", [action_id])
 }
 
@@ -79,8 +80,8 @@ deny contains msg if {
 	zone_scoped
 	agreement
 	some zone in requested_zones
-	not zone in agreement.zones
-	msg := sprintf("agency \"%v\" is not granted zone \"%v\"", [agency_id, zone])
+	not zone in object.get(agreement, "zones", [])
+	msg := sprintf("agency \"%v\" is not granted zone \"%v\"", [agency_id, shown(zone)])
 }
 
 requested_cameras contains camera if {
@@ -97,6 +98,11 @@ camera_zone(camera) := resource.zone if {
 	is_string(resource.zone)
 }
 
+# The same, or null when neither says (never undefined, so it may be negated: see lint.py).
+zone_or_null(camera) := zone if {
+	zone := camera_zone(camera)
+} else := null
+
 camera_granted(camera) if camera in agreement.cameras
 
 camera_granted(camera) if camera_zone(camera) in agreement.zones
@@ -106,7 +112,7 @@ deny contains msg if {
 	agreement
 	some camera in requested_cameras
 	not camera_granted(camera)
-	msg := sprintf("camera \"%v\" is not granted to agency \"%v\"", [camera, agency_id])
+	msg := sprintf("camera \"%v\" is not granted to agency \"%v\"", [shown(camera), agency_id])
 }
 
 deny contains msg if {
@@ -115,7 +121,7 @@ deny contains msg if {
 	known := data.basira.cameras[camera].zone
 	is_string(resource.zone)
 	known != resource.zone
-	msg := sprintf("camera \"%v\" is in zone \"%v\", not in resource.zone \"%v\"", [camera, known, resource.zone])
+	msg := sprintf("camera \"%v\" is in zone \"%v\", not in resource.zone \"%v\"", [shown(camera), known, resource.zone])
 }
 
 # ---- purpose ----
@@ -131,14 +137,14 @@ deny contains msg if {
 deny contains msg if {
 	agreement
 	purpose
-	not purpose in agreement.purposes
+	not purpose in object.get(agreement, "purposes", [])
 	msg := sprintf("purpose \"%v\" is not in agency \"%v\"'s agreement", [purpose, agency_id])
 }
 
 deny contains msg if {
 	purpose
 	some class in data_classes
-	not class in object.get(data.basira.purposes, [purpose, "data_classes"], [])
+	not class in object.get(purposes, [purpose, "data_classes"], [])
 	msg := sprintf("purpose \"%v\" does not cover data class \"%v\"", [purpose, class])
 }
 
@@ -148,7 +154,7 @@ deny contains msg if {
 	owner := resource.agency
 	owner != agency_id
 	not is_oversight
-	msg := sprintf("resource belongs to agency \"%v\", not \"%v\"", [owner, agency_id])
+	msg := sprintf("resource belongs to agency \"%v\", not \"%v\"", [shown(owner), agency_id])
 }
 
 deny contains msg if {

@@ -139,3 +139,20 @@ test_deny_delivery_without_a_recipient if {
 	r := reasons(json.remove(allowed_examples["alert.camera_health"], ["resource/recipient_agency"]))
 	"agency \"platform\" is not granted zone \"port\"" in r
 }
+
+test_deny_purpose_when_the_purpose_catalogue_is_missing if {
+	r := reasons(face_search) with data.basira.purposes as {}
+	"purpose \"theft-investigation\" does not cover data class \"biometric\"" in r
+}
+
+test_deny_agreement_without_zones_or_purposes if {
+	bare := {"police": {"kind": "law_enforcement", "agreement": {"data_classes": ["biometric"], "cameras": []}}}
+	r := reasons(face_search) with data.basira.agencies as bare
+	"agency \"police\" is not granted zone \"medina\"" in r
+	"purpose \"theft-investigation\" is not in agency \"police\"'s agreement" in r
+}
+
+test_deny_reasons_show_input_that_is_not_a_string_by_its_type if {
+	r := reasons(object.union(allowed_examples["alert.acknowledge"], {"resource": {"agency": ["\u001f"]}}))
+	"resource belongs to agency \"array\", not \"police\"" in r
+}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -50,7 +50,20 @@ class ServiceSettings(BaseSettings):
     nats_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas per stream (3 in "
                                "production clusters).")
     database_url: str = Field("", description="PostgreSQL URL (libpq form); empty if unused.")
-    policy_url: str = Field("http://127.0.0.1:8181", description="OPA REST API base URL.")
+    policy_url: str = Field("http://127.0.0.1:8181", description="Policy service (bundle server and "
+                            "OPA REST API) base URL, or an OPA sidecar's with policy_source=rest.")
+    policy_source: Literal["bundle", "rest"] = Field(
+        "bundle", description="bundle: download the signed policy bundle from policy_url and decide in "
+        "this process; rest: ask policy_url's OPA Data API for each decision (an OPA sidecar).")
+    policy_public_key: Path | None = Field(
+        None, description="PEM public key that signs policy bundles; default: <data_dir>/policy/"
+        "bundle-signing-key.pub.pem (made by `basira up`).")
+    policy_evaluation: Literal["inline", "worker"] = Field(
+        "worker", description="inline: evaluate on the event loop; worker: in a decision worker process "
+        "of this service (the loop keeps serving; see `make bench-gate`).")
+    policy_max_staleness_s: float = Field(
+        60.0, gt=0, description="Refuse every decision when the bundle server has not confirmed the "
+        "active revision for this long.")
     oidc_url: str = Field("http://127.0.0.1:8080", description="Keycloak (or dev issuer) base URL.")
     oidc_realm: str = Field("basira", description="Keycloak realm.")
     oidc_audience: str = Field("basira", description="Audience every access token must carry.")
@@ -58,6 +71,10 @@ class ServiceSettings(BaseSettings):
     oidc_issuer: str = Field("", description="Expected `iss` when services reach Keycloak by an "
                              "internal URL; default: <oidc_url>/realms/<realm>.")
     log_level: str = Field("INFO", description="Python logging level name.")
+    def bundle_public_key(self) -> Path:
+        """Where the policy bundle verification key is."""
+        return self.policy_public_key or self.data_dir / "policy" / "bundle-signing-key.pub.pem"
+
     grace_period_s: float = Field(5.0, ge=0, description="Seconds in-flight RPCs get on shutdown.")
     ready_file: Path | None = Field(None, description="Written with the bound ports once serving.")
 

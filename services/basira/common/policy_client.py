@@ -10,7 +10,6 @@ one is malformed), because the embedded engine fails a whole evaluation on a mal
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,23 +63,35 @@ def normalise_time(value: Any, where: str) -> str:
     return text.removesuffix("+00:00") + "Z"
 
 
+def _with_time(document: dict[str, Any], path: tuple[str, ...], where: str) -> dict[str, Any]:
+    """`document` with the time at `path` normalised (or dropped when empty); copied only if changed."""
+    key, value = path[0], document.get(path[0])
+    if len(path) == 1:
+        if value is None:
+            return document
+        changed = dict(document)
+        if value == "":
+            del changed[key]
+        else:
+            changed[key] = normalise_time(value, where)
+        return changed
+    if not isinstance(value, dict):
+        return document
+    inner = _with_time(value, path[1:], where)
+    return document if inner is value else {**document, key: inner}
+
+
 def normalise_policy_input(policy_input: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the input with every time of TIME_FIELDS normalised; raises InvalidInput on a bad one.
 
     An empty string (an unset protobuf Timestamp) counts as absent and is dropped, so the policy
-    denies with its own reason (e.g. "authorization ... has no valid expiry") instead.
+    denies with its own reason (e.g. "authorization ... has no valid expiry") instead. Only the
+    objects on the way to a time are copied; the caller's input is never changed (this runs on every
+    decision, where a deep copy cost a tenth of a millisecond).
     """
-    normalised = copy.deepcopy(dict(policy_input))
+    normalised = dict(policy_input)
     for path in TIME_FIELDS:
-        node: Any = normalised
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or node.get(path[-1]) is None:
-            continue
-        if node[path[-1]] == "":
-            del node[path[-1]]
-        else:
-            node[path[-1]] = normalise_time(node[path[-1]], ".".join(path))
+        normalised = _with_time(normalised, path, ".".join(path))
     return normalised
 
 

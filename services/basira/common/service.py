@@ -27,10 +27,12 @@ from basira.common.auth import TokenVerifier
 from basira.common.config import ServiceSettings
 from basira.common.db import migrate, open_pool
 from basira.common.gate import Gate, GateInterceptor, ResourceResolver
+from basira.common.local_policy import open_bundle_authorizer
 from basira.common.logs import configure_logging
 from basira.common.metrics import start_metrics_server
 from basira.common.nats import connect, ensure_streams
 from basira.common.policy_client import PolicyClient
+from basira.policy.bundle import BundleError
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,22 @@ class ServiceHost:
             await migrate(self.pool, self.name, self.migrations)
         verifier = TokenVerifier(server_url=s.oidc_url, realm=s.oidc_realm, audience=s.oidc_audience,
                                  client_id=s.oidc_client_id, issuer=s.oidc_issuer or None)
-        self.gate = Gate(self.name, verifier, PolicyClient(s.policy_url),
+        self.gate = Gate(self.name, verifier, await self._authorizer(),
                          JetStreamAuditSink(self.js, self.name), self._resolvers)
+
+    async def _authorizer(self) -> Any:
+        """Decisions from the signed bundle in this process, or from an OPA sidecar's Data API."""
+        s = self.settings
+        if s.policy_source == "rest":
+            return PolicyClient(s.policy_url)
+        try:
+            return await open_bundle_authorizer(s.policy_url, s.bundle_public_key(),
+                                                evaluation=s.policy_evaluation,
+                                                max_staleness_s=s.policy_max_staleness_s)
+        except BundleError as exc:
+            from basira.common.errors import ConfigError
+            raise ConfigError(f"{exc.message} (set BASIRA_POLICY_PUBLIC_KEY, or BASIRA_POLICY_SOURCE=rest "
+                              "for an OPA sidecar)") from exc
 
     def resolver(self, full_method: str, resolver: ResourceResolver) -> None:
         """Let the gate learn a request's zone/owner from this service's own data."""
@@ -139,6 +155,8 @@ class ServiceHost:
         await self.close()
 
     async def close(self) -> None:
+        if self.gate is not None and hasattr(self.gate.authorizer, "close"):
+            await self.gate.authorizer.close()
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.drain()
         if self.pool is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import shutil
 import signal
@@ -21,22 +20,47 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from nats.aio.client import Client as NatsClient
 from pydantic import ValidationError
 
-from basira.common.errors import InvalidInput
+from basira.common.audit_sink import JetStreamAuditSink
+from basira.common.auth import TokenVerifier
+from basira.common.errors import InvalidInput, Unavailable
+from basira.common.gate import Gate
+from basira.common.nats import connect, ensure_streams
 from basira.policy.api import start_server
+from basira.policy.bundle import bundle_files, ensure_signing_key
 from basira.policy.config import PolicySettings
-from basira.policy.engine import is_test_module, load_policy_dir
+from basira.policy.edits import EditGate, StoreAuthorizer
+from basira.policy.engine import load_policy_dir
 from basira.policy.store import PolicyStore
 
 log = logging.getLogger("basira.policy")
 
 
+async def edit_gate(settings: PolicySettings, store: PolicyStore
+                    ) -> tuple[EditGate | None, NatsClient | None]:
+    """The gate of policy edits (identity + the served policy + the access log), when both the
+    identity issuer and NATS are configured; else None: edits are then open, as on a bare OPA."""
+    if not (settings.oidc_url and settings.nats_url):
+        log.warning("no BASIRA_OIDC_URL / BASIRA_NATS_URL: policy edits are neither authenticated nor "
+                    "logged (development only)")
+        return None, None
+    nc, js = await connect(settings.nats_url, "policy")
+    await ensure_streams(js)
+    verifier = TokenVerifier(server_url=settings.oidc_url, realm=settings.oidc_realm,
+                             audience=settings.oidc_audience, client_id="basira-services")
+    return EditGate(Gate("policy", verifier, StoreAuthorizer(store), JetStreamAuditSink(js, "policy"))), nc
+
+
 async def serve(settings: PolicySettings) -> None:
-    """Serve the embedded engine until SIGINT / SIGTERM."""
-    store = PolicyStore(load_policy_dir(settings.policy_dir))
-    runner, port = await start_server(store, settings.host, settings.port)
-    log.info("policy service on http://%s:%d, revision %s", settings.host, port, store.revision)
+    """Serve the embedded engine (and its signed bundles) until SIGINT / SIGTERM."""
+    key = ensure_signing_key(settings.signing_key) if settings.signing_key else None
+    store = PolicyStore.from_directory(settings.policy_dir, signing_key=key)
+    editor, nc = await edit_gate(settings, store)
+    runner, port = await start_server(store, settings.host, settings.port, editor=editor)
+    log.info("policy service on http://%s:%d, revision %s%s", settings.host, port, store.revision,
+             ", serving signed bundles" if key else "")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -45,6 +69,8 @@ async def serve(settings: PolicySettings) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+        if nc is not None:
+            await nc.drain()
 
 
 def opa_binary(settings: PolicySettings) -> str:
@@ -56,19 +82,12 @@ def opa_binary(settings: PolicySettings) -> str:
 
 
 def write_bundle(policy_dir: Path, target: Path) -> str:
-    """Copy the served modules and data into `target`, add a `.manifest`; return the revision."""
+    """Write the bundle's files (unsigned: OPA reads them from a directory) into `target`; return
+    the revision."""
     policy_set = load_policy_dir(policy_dir)
-    for source in sorted(policy_dir.rglob("*")):
-        relative = source.relative_to(policy_dir)
-        if any(part.startswith(".") for part in relative.parts) or not source.is_file():
-            continue
-        if (
-            source.suffix == ".rego" and not is_test_module(relative.as_posix())
-        ) or source.name == "data.json":
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target / relative)
-    manifest = {"revision": policy_set.revision, "roots": [""]}
-    (target / ".manifest").write_text(json.dumps(manifest))
+    for name, content in bundle_files(policy_set).items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_bytes(content)
     return policy_set.revision
 
 
@@ -101,6 +120,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, PolicySe
     parser.add_argument("--host", help="address to listen on")
     parser.add_argument("--port", type=int, help="TCP port (0: any free port)")
     parser.add_argument("--engine", choices=["regorus", "opa"], help="policy engine")
+    parser.add_argument("--signing-key", type=Path, help="bundle signing key (PEM; created if absent)")
+    parser.add_argument("--nats-url", help="NATS, for the access records of policy edits")
+    parser.add_argument("--oidc-url", help="identity issuer authenticating policy edits")
     parser.add_argument("--print-revision", action="store_true", help="print the policy revision and exit")
     args = parser.parse_args(argv)
     overrides = {
@@ -110,6 +132,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, PolicySe
             ("host", args.host),
             ("port", args.port),
             ("engine", args.engine),
+            ("signing_key", args.signing_key),
+            ("nats_url", args.nats_url),
+            ("oidc_url", args.oidc_url),
         )
         if value is not None
     }
@@ -128,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(settings))
         return 0
-    except (ValidationError, InvalidInput, FileNotFoundError) as error:
+    except (ValidationError, InvalidInput, Unavailable, FileNotFoundError) as error:
         print(f"policy service cannot start: {error}", file=sys.stderr)
         return 2
 

@@ -1,10 +1,15 @@
 """The policy service's HTTP edge: the part of OPA's REST API that opa-python-client speaks.
 
 Routes: `GET /health`; `GET /v1/policies`, `GET|PUT|DELETE /v1/policies/{id}`; `GET|POST|PUT|PATCH|
-DELETE /v1/data/{path}`; `POST /v1/query`; `GET /metrics` (Prometheus). Responses and errors have
+DELETE /v1/data/{path}`; `POST /v1/query`; `GET /metrics` (Prometheus); `GET /bundles/basira.tar.gz`
+(OPA's bundle service API: the current revision as a signed bundle, `ETag` / `If-None-Match` -> 304,
+and long polling with `Prefer: wait=<seconds>`). Responses and errors have
 OPA's shapes (`{"result": ...}`, `{"code": ..., "message": ..., "errors": [...]}`), so a real OPA
 can replace this server without the clients noticing. `?provenance=true` adds OPA's provenance with
 the policy revision under `bundles.basira.revision`; `?metrics=true` adds evaluation timings.
+
+Writes pass the edit gate (basira.policy.edits) when the service has one: authenticated,
+authorised as `policy.edit`, logged; every write is checked by the store (its Rego tests) first.
 
 Evaluation runs on the event loop thread: a regorus engine may only be used on the thread that
 made it, and a decision takes well under a millisecond or two. Scale out with more processes.
@@ -12,6 +17,8 @@ made it, and a decision takes well under a millisecond or two. Scale out with mo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.metadata
 import json
 import logging
@@ -25,8 +32,22 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from basira.common.errors import InvalidInput, NotFound
-from basira.policy.engine import BUNDLE_NAME, PolicyEvalError, PolicyParseError, engine_error_text
+from basira.common.errors import (
+    BasiraError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
+from basira.policy.edits import EditGate
+from basira.policy.engine import (
+    BUNDLE_NAME,
+    PolicyEvalError,
+    PolicyParseError,
+    PolicySet,
+    engine_error_text,
+)
 from basira.policy.store import PatchOp, PolicyStore
 
 log = logging.getLogger("basira.policy")
@@ -48,8 +69,36 @@ class ServiceMetrics:
         )
 
 
+class RevisionWatch:
+    """Wakes long polls when the store publishes a revision."""
+
+    def __init__(self, store: PolicyStore) -> None:
+        self._changed = asyncio.Event()
+        store.on_change(self._notify)
+
+    def _notify(self, revision: str) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wake_all(self, app: web.Application) -> None:
+        """On shutdown: answer every long poll now instead of holding the server open."""
+        self._notify("")
+
+    async def wait(self, seconds: float) -> None:
+        """Return after the next published revision, or after `seconds`."""
+        changed = self._changed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout=seconds)
+
+
 STORE_KEY = web.AppKey("store", PolicyStore)
 METRICS_KEY = web.AppKey("metrics", ServiceMetrics)
+EDITOR_KEY = web.AppKey("editor", EditGate)
+WATCH_KEY = web.AppKey("watch", RevisionWatch)
+BUNDLE_PATH = f"/bundles/{BUNDLE_NAME}.tar.gz"
+BUNDLE_MEDIA_TYPE = "application/gzip"
+LONG_POLL_MEDIA_TYPE = "application/vnd.openpolicyagent.bundles"
+MAX_WAIT_S = 60.0
 
 
 def error_response(
@@ -149,21 +198,41 @@ async def get_policy(request: web.Request) -> web.Response:
     return pretty_json(request, {"result": {"id": module_id, "raw": raw, "ast": ast}})
 
 
+async def edit(request: web.Request, resource: dict[str, Any], propose: Callable[[], PolicySet]) -> None:
+    """Admit (edit gate), build and check the proposed revision, log the act, then serve it."""
+    store = request.app[STORE_KEY]
+    editor = request.app.get(EDITOR_KEY)
+    resource = {**resource, "revision_from": store.revision}
+    admission = await editor.admit(request, resource) if editor else None
+    try:
+        proposed = propose()
+        compiled = store.check(proposed)
+    except BasiraError as error:
+        if editor is not None and admission is not None:
+            await editor.refused(admission, request, error.message)
+        raise
+    if editor is not None and admission is not None:
+        await editor.accepted(admission, request, compiled.revision)
+    previous = store.revision
+    store.publish(proposed, compiled)
+    log.info("policy edited (%s %s): revision %s -> %s", request.method, request.path, previous,
+             store.revision)
+
+
 async def put_policy(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     module_id = request.match_info["id"]
     text = await request.text()
     if not text.strip():
         raise InvalidInput("empty module")
-    store.put_policy(module_id, text)
-    log.info("policy %s updated, revision %s", module_id, store.revision)
+    await edit(request, {"policy_module": module_id}, lambda: store.propose_policy(module_id, text))
     return web.json_response({})
 
 
 async def delete_policy(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    store.delete_policy(request.match_info["id"])
-    log.info("policy %s deleted, revision %s", request.match_info["id"], store.revision)
+    module_id = request.match_info["id"]
+    await edit(request, {"policy_module": module_id}, lambda: store.propose_policy_removal(module_id))
     return web.json_response({})
 
 
@@ -204,7 +273,7 @@ async def put_data(request: web.Request) -> web.Response:
     if request.headers.get("If-None-Match") == "*" and store.base_data_exists(path):
         return web.Response(status=304)
     value = await read_json(request)
-    store.put_data(path, value)
+    await edit(request, {"data_path": "/" + "/".join(path)}, lambda: store.propose_data(path, value))
     return web.Response(status=204)
 
 
@@ -213,14 +282,43 @@ async def patch_data(request: web.Request) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, list):
         raise InvalidInput("body must be a JSON Patch array")
-    store.patch_data(data_path(request), [PatchOp.parse(raw) for raw in body])
+    path = data_path(request)
+    operations = [PatchOp.parse(raw) for raw in body]
+    await edit(request, {"data_path": "/" + "/".join(path)}, lambda: store.propose_patch(path, operations))
     return web.Response(status=204)
 
 
 async def delete_data(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    store.delete_data(data_path(request))
+    path = data_path(request)
+    await edit(request, {"data_path": "/" + "/".join(path)}, lambda: store.propose_data_removal(path))
     return web.Response(status=204)
+
+
+def requested_wait(request: web.Request) -> float:
+    """Seconds of `Prefer: wait=N` (OPA's long polling), capped; 0 without it."""
+    for preference in request.headers.get("Prefer", "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                return max(0.0, min(float(value), MAX_WAIT_S))
+            except ValueError:
+                raise InvalidInput(f"Prefer: wait must be a number of seconds, not {value!r}") from None
+    return 0.0
+
+
+async def get_bundle(request: web.Request) -> web.StreamResponse:
+    """The current signed bundle; 304 while the client's ETag is current (after waiting, if asked)."""
+    store = request.app[STORE_KEY]
+    wait = requested_wait(request)
+    media_type = LONG_POLL_MEDIA_TYPE if wait else BUNDLE_MEDIA_TYPE
+    known = request.headers.get("If-None-Match")
+    if wait and known == store.bundle().etag:
+        await request.app[WATCH_KEY].wait(wait)
+    bundle = store.bundle()
+    if known == bundle.etag:
+        return web.Response(status=304, headers={"ETag": bundle.etag, "Content-Type": media_type})
+    return web.Response(body=bundle.payload, headers={"ETag": bundle.etag, "Content-Type": media_type})
 
 
 async def ad_hoc_query(request: web.Request) -> web.Response:
@@ -264,6 +362,12 @@ async def opa_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return parse_error_response(error)
     except InvalidInput as error:
         return error_response(400, "invalid_parameter", error.message)
+    except Unauthenticated as error:
+        return error_response(401, "unauthorized", error.message)
+    except PermissionDenied as error:
+        return error_response(403, "unauthorized", error.message)
+    except Unavailable as error:
+        return error_response(503, "unavailable", error.message)
     except NotFound as error:
         return error_response(404, "resource_not_found", f"storage_not_found_error: {error.message}")
     except PolicyEvalError as error:
@@ -276,11 +380,17 @@ async def opa_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return error_response(500, "internal_error", "unexpected server error")
 
 
-def create_app(store: PolicyStore) -> web.Application:
-    """The aiohttp application serving `store` (routes in the module docstring)."""
+def create_app(store: PolicyStore, editor: EditGate | None = None) -> web.Application:
+    """The aiohttp application serving `store` (routes in the module docstring); writes pass
+    `editor` when given (without one they are open, as on a bare OPA: tests and local tools)."""
     app = web.Application(middlewares=[opa_errors], client_max_size=8 * 1024 * 1024)
     app[STORE_KEY] = store
     app[METRICS_KEY] = ServiceMetrics()
+    app[WATCH_KEY] = RevisionWatch(store)
+    app.on_shutdown.append(app[WATCH_KEY].wake_all)
+    if editor is not None:
+        app[EDITOR_KEY] = editor
+    app.router.add_get(BUNDLE_PATH, get_bundle)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/v1/policies", list_policies)
@@ -298,9 +408,10 @@ def create_app(store: PolicyStore) -> web.Application:
     return app
 
 
-async def start_server(store: PolicyStore, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def start_server(store: PolicyStore, host: str, port: int,
+                       editor: EditGate | None = None) -> tuple[web.AppRunner, int]:
     """Serve `store` on host:port (0 picks a free port); returns the runner and the bound port."""
-    runner = web.AppRunner(create_app(store), access_log=None)
+    runner = web.AppRunner(create_app(store, editor), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

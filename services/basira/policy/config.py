@@ -12,7 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class PolicySettings(BaseSettings):
     """Where the policies are and where to serve them."""
 
-    model_config = SettingsConfigDict(env_prefix="BASIRA_POLICY_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="BASIRA_POLICY_", extra="forbid",
+                                      populate_by_name=True)
 
     policy_dir: Path = Field(Path("policy"), description="directory of Rego modules and data.json files")
     host: str = Field("127.0.0.1", description="address to listen on")
@@ -20,6 +21,16 @@ class PolicySettings(BaseSettings):
     engine: Literal["regorus", "opa"] = Field(
         "regorus", description="embedded regorus engine, or exec a real OPA on the same policies"
     )
+    signing_key: Path | None = Field(
+        None, description="ES256 key (PEM) that signs the bundles it serves; created when absent. "
+        "Without one, no bundles are served.")
+    nats_url: str = Field("", validation_alias="BASIRA_NATS_URL",
+                          description="NATS with JetStream, for the access records of policy edits")
+    oidc_url: str = Field("", validation_alias="BASIRA_OIDC_URL",
+                          description="identity issuer that authenticates policy edits")
+    oidc_realm: str = Field("basira", validation_alias="BASIRA_OIDC_REALM", description="realm")
+    oidc_audience: str = Field("basira", validation_alias="BASIRA_OIDC_AUDIENCE",
+                               description="audience every access token must carry")
     opa_binary: str = Field(
         "",
         validation_alias="BASIRA_OPA_BINARY",

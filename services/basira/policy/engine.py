@@ -1,11 +1,14 @@
 """The embedded Rego engine: load policies and data, compile once per revision, evaluate many times.
 
-Wraps `hobofan_regorus` (a build of an older regorus). Facts that shape this module, measured here:
+Wraps `regorus` (Microsoft's regorus, built as the `celine-regorus` wheel). Facts that shape this
+module, measured here:
 - a regorus `Engine` is pinned to the thread that created it (pyo3 `unsendable`: touching it from
-  another thread panics), so each thread parses its own copy, once per revision;
+  another thread, even to clone it, panics), so each thread parses its own copy, once per revision;
 - parsing the `policy/` tree and loading its data takes a few milliseconds, cloning a parsed engine
-  tens of microseconds and a decision a few hundred: each thread keeps one engine per revision and
-  gives it a new input per evaluation (rule values are recomputed on every evaluation);
+  microseconds and a decision about half a millisecond, all holding the GIL: each thread keeps one
+  engine per revision and gives it a new input per evaluation (rule values are recomputed on every
+  evaluation; `services/tests/policy/test_engine_isolation.py` proves that no decision carries over
+  to the next, which hobofan-regorus 0.2.5 did);
 - served policy sets leave out the `*_test.rego` modules (as `opa build --ignore '*_test.rego'`
   does), so test helpers never show up in `data`; the test runner loads them;
 - only syntax errors surface at parse time; unknown functions, unsafe variables and builtin errors
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hobofan_regorus
+import regorus
 
 from basira.common.access_record import canonical_json
 from basira.common.errors import BasiraError, InvalidInput
@@ -157,9 +160,9 @@ def load_policy_dir(directory: str | Path, *, include_tests: bool = False) -> Po
     return PolicySet(modules=modules, data=document)
 
 
-def parse_modules(modules: Mapping[str, str]) -> hobofan_regorus.Engine:
+def parse_modules(modules: Mapping[str, str]) -> regorus.Engine:
     """A fresh engine holding `modules`; raises PolicyParseError naming the first module that fails."""
-    engine = hobofan_regorus.Engine()
+    engine = regorus.Engine()
     for module_id in sorted(modules):
         try:
             engine.add_policy(module_id, modules[module_id])
@@ -209,7 +212,7 @@ class CompiledPolicy:
         bundles[self.bundle_name] = {"manifest": {"revision": self.revision, "roots": [""]}}
         return document
 
-    def _prototype(self) -> hobofan_regorus.Engine:
+    def _prototype(self) -> regorus.Engine:
         """This thread's engine for queries with an input (parsed on first use per thread)."""
         engine = getattr(self._local, "engine", None)
         if engine is None:
@@ -217,7 +220,7 @@ class CompiledPolicy:
             self._local.engine = engine
         return engine
 
-    def _no_input_engine(self) -> hobofan_regorus.Engine:
+    def _no_input_engine(self) -> regorus.Engine:
         """This thread's engine that never receives an input (OPA's GET: `input` undefined)."""
         engine = getattr(self._local, "bare", None)
         if engine is None:
@@ -236,7 +239,7 @@ class CompiledPolicy:
         """Package paths of the loaded modules, e.g. `data.basira.authz`."""
         return list(self._prototype().get_packages())
 
-    def new_engine(self) -> hobofan_regorus.Engine:
+    def new_engine(self) -> regorus.Engine:
         """A new engine holding this revision's modules and data (for callers that need engine state)."""
         engine = parse_modules(self.policy_set.modules)
         engine.add_data_json(json.dumps(self.data_document()))

@@ -32,7 +32,7 @@ class RuleDefinition:
 def _head_name(refr: dict[str, Any]) -> str:
     """The rule name in a head reference: `x`, `a.b` for dotted heads, `obj` for `obj[k]`."""
     if "Var" in refr:
-        return str(refr["Var"][1])
+        return str(refr["Var"]["value"])
     if "RefDot" in refr:
         inner = refr["RefDot"]
         return f"{_head_name(inner['refr'])}.{inner['field'][1]}"

@@ -10,8 +10,12 @@ separately) is *covered* when regorus reports at least one of its lines as evalu
 never evaluated: every expression of it ran in some test, so for a `deny` body its message was
 built at least once. Only rules outside `*_test.rego` modules need to be covered.
 
-Exit status: 0 all tests pass and all rules are covered; 1 a test failed or a rule is uncovered
-(the coverage gate is skipped when `--run` selects a subset); 2 the policy does not load.
+Then the OPA-safe negation check (`basira.policy.lint`): no `not` over a possibly-undefined operand,
+which OPA and regorus read differently.
+
+Exit status: 0 all tests pass, all rules are covered and no negation is flagged; 1 a test failed, a
+rule is uncovered (the coverage gate is skipped when `--run` selects a subset) or a negation is
+flagged; 2 the policy does not load.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ from typing import Any
 from basira.policy.engine import (
     CompiledPolicy,
     PolicyParseError,
+    PolicySet,
     engine_error_text,
     is_test_module,
     load_policy_dir,
     query_for,
 )
+from basira.policy.lint import Finding, negation_findings
 from basira.policy.rules import RuleDefinition, rule_definitions
 
 
@@ -66,6 +72,7 @@ class TestReport:
     outcomes: list[TestOutcome]
     coverage: list[RuleCoverage] = field(default_factory=list)
     coverage_gated: bool = True
+    negations: list[Finding] = field(default_factory=list)
 
     @property
     def failures(self) -> list[TestOutcome]:
@@ -78,7 +85,7 @@ class TestReport:
     @property
     def ok(self) -> bool:
         gate = not self.uncovered if self.coverage_gated else True
-        return bool(self.outcomes) and not self.failures and gate
+        return bool(self.outcomes) and not self.failures and gate and not self.negations
 
 
 def measure_coverage(report_json: str, rules: Iterable[RuleDefinition]) -> list[RuleCoverage]:
@@ -106,7 +113,12 @@ def run_policy_tests(directory: str | Path, run: str | None = None) -> TestRepor
 
     Raises PolicyParseError / InvalidInput when the directory does not load.
     """
-    policy = CompiledPolicy(load_policy_dir(directory, include_tests=True))
+    return run_policy_set_tests(load_policy_dir(directory, include_tests=True), run=run)
+
+
+def run_policy_set_tests(policy_set: PolicySet, run: str | None = None) -> TestReport:
+    """The same for a policy set holding its test modules (a revision proposed by an edit)."""
+    policy = CompiledPolicy(policy_set)
     engine = policy.new_engine()
     engine.set_enable_coverage(True)
     engine.set_gather_prints(True)
@@ -123,7 +135,8 @@ def run_policy_tests(directory: str | Path, run: str | None = None) -> TestRepor
             continue
         outcomes.append(_run_one(engine, rule))
     coverage = measure_coverage(engine.get_coverage_report_as_json(), rules)
-    return TestReport(outcomes=outcomes, coverage=coverage, coverage_gated=selected is None)
+    return TestReport(outcomes=outcomes, coverage=coverage, coverage_gated=selected is None,
+                      negations=negation_findings(engine.get_ast_as_json()))
 
 
 def _run_one(engine: Any, rule: RuleDefinition) -> TestOutcome:
@@ -181,6 +194,9 @@ def format_report(report: TestReport, verbose: bool = False) -> str:
         lines.append(f"  UNCOVERED {entry.rule.label} (lines never evaluated: {missed})")
     if not report.coverage_gated:
         lines.append("  (coverage not enforced: --run selected a subset of the tests)")
+    lines.append("")
+    lines.append(f"Negations OPA reads differently (basira.policy.lint): {len(report.negations)}")
+    lines.extend(f"  {finding}" for finding in report.negations)
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from basira.common.channels import open_channel
 from basira.common.errors import ConfigError, Unavailable
 from basira.common.metrics import free_port
+from basira.policy.bundle import ensure_signing_key, public_key_path
 from basira.runtime import preflight
 from basira.runtime.nats_server import start_nats
 from basira.runtime.postgres import start_postgres
@@ -75,6 +76,7 @@ class Platform:
     config: PlatformConfig
     processes: list[ManagedProcess] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)
+    policy_source: str = "rest"
     _restarts: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -138,8 +140,12 @@ class Platform:
             self.endpoints["identity"] = c.oidc_url
             if not c.policy_url:
                 port = self._port("policy")
+                ensure_signing_key(self.signing_key)  # before any service needs its public half
                 proc = self._spawn("policy", [sys.executable, "-m", "basira.policy", "--policy-dir",
-                                              str(c.policy_dir), "--host", c.host, "--port", str(port)])
+                                              str(c.policy_dir), "--host", c.host, "--port", str(port),
+                                              "--signing-key", str(self.signing_key),
+                                              "--nats-url", c.nats_url, "--oidc-url", c.oidc_url])
+                self.policy_source = "bundle"
                 c.policy_url = f"http://{c.host}:{port}"
                 _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s)
             self.endpoints["policy"] = c.policy_url
@@ -158,13 +164,23 @@ class Platform:
         (self.run_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
         return self.endpoints
 
+    @property
+    def signing_key(self) -> Path:
+        """The key the policy service signs bundles with; services verify with its public half."""
+        return self.config.data_dir / "policy" / "bundle-signing-key.pem"
+
     def service_env(self, name: str, port: int) -> dict[str, str]:
         c = self.config
         env = {
             "BASIRA_GRPC_PORT": str(port), "BASIRA_HOST": c.host, "BASIRA_DATA_DIR": str(c.data_dir),
             "BASIRA_NATS_URL": c.nats_url, "BASIRA_POLICY_URL": c.policy_url, "BASIRA_OIDC_URL": c.oidc_url,
             "BASIRA_METRICS_PORT": str(c.ports.get(f"{name}-metrics", 0)),
+            # Our policy service: decide in process from its signed bundles. A given --opa-url (an
+            # OPA server): ask its Data API, unless the environment says otherwise.
+            "BASIRA_POLICY_SOURCE": os.environ.get("BASIRA_POLICY_SOURCE", self.policy_source),
         }
+        if self.policy_source == "bundle":
+            env["BASIRA_POLICY_PUBLIC_KEY"] = str(public_key_path(self.signing_key))
         if name in DATABASE_SERVICES:
             env["BASIRA_DATABASE_URL"] = c.database_url
         return env

@@ -291,7 +291,7 @@ async def test_pushing_is_refused_for_decommissioned_or_pulled_cameras(world: Pu
 async def test_the_service_starts_with_the_gate_health_and_resolvers(postgres_url: str,
                                                                      nats_url: str) -> None:
     settings = IngestSettings.model_validate({"database_url": postgres_url, "nats_url": nats_url,
-                                              "policy_url": "http://127.0.0.1:9",
+                                              "policy_url": "http://127.0.0.1:9", "policy_source": "rest",
                                               "oidc_url": "http://127.0.0.1:9"})
     host = ServiceHost("ingest", settings, migrations=MIGRATIONS)
     await host.connect()

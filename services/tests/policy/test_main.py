@@ -36,7 +36,7 @@ def test_missing_policy_dir_is_a_readable_start_failure(
 def test_bundle_carries_the_same_revision_and_no_tests(policy_dir: Path, tmp_path: Path) -> None:
     revision = write_bundle(policy_dir, tmp_path)
     manifest = json.loads((tmp_path / ".manifest").read_text())
-    assert manifest == {"revision": revision, "roots": [""]}
+    assert manifest == {"revision": revision, "roots": ["basira"]}
     assert revision == load_policy_dir(policy_dir).revision
     assert (tmp_path / "basira" / "agencies" / "data.json").exists()
     assert not list(tmp_path.rglob("*_test.rego"))
