@@ -200,3 +200,23 @@ class GetCountsResponse(_message.Message):
     BUCKETS_FIELD_NUMBER: _ClassVar[int]
     buckets: _containers.RepeatedCompositeFieldContainer[CountBucket]
     def __init__(self, buckets: _Optional[_Iterable[_Union[CountBucket, _Mapping]]] = ...) -> None: ...
+
+class GetCameraPreviewRequest(_message.Message):
+    __slots__ = ("camera_id",)
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    def __init__(self, camera_id: _Optional[str] = ...) -> None: ...
+
+class GetCameraPreviewResponse(_message.Message):
+    __slots__ = ("image", "faces_masked", "plates_masked", "camera_id", "captured")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    FACES_MASKED_FIELD_NUMBER: _ClassVar[int]
+    PLATES_MASKED_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    faces_masked: bool
+    plates_masked: bool
+    camera_id: str
+    captured: _timestamp_pb2.Timestamp
+    def __init__(self, image: _Optional[bytes] = ..., faces_masked: bool = ..., plates_masked: bool = ..., camera_id: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
