@@ -194,7 +194,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         if request.unmask:
             act_obligations = await self._authorize_unmask(snapshot.snapshot_id, snapshot.camera_id,
                                                            snapshot.zone, snapshot.owner_agency,
-                                                           faces=len(faces), plates=len(plates))
+                                                           faces=len(faces), plates=len(plates),
+                                                           reason=request.reason.strip()[:500])
             mask_faces = bool(act_obligations.get("mask_faces"))
             mask_plates = bool(act_obligations.get("mask_plates"))
         mask_faces = mask_faces or bool(obligations.get("mask_faces"))
@@ -209,11 +210,14 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         return response
 
     async def _authorize_unmask(self, snapshot_id: str, camera_id: str, zone: str, owner_agency: str,
-                                *, faces: int, plates: int) -> dict[str, Any]:
-        """The logged act of unmasking; biometric if the image shows faces. Raises PermissionDenied."""
+                                *, faces: int, plates: int, reason: str = "") -> dict[str, Any]:
+        """The logged act of unmasking (with its stated reason); biometric if the image shows faces.
+        Raises PermissionDenied."""
         resource = {"snapshot_id": snapshot_id, "cameras": [camera_id], "zone": zone,
                     "owner_agency": owner_agency, "data_class": "biometric" if faces else "plate",
                     "faces": faces, "plates": plates}
+        if reason:
+            resource["reason"] = reason
         decision = await self.gate.authorize_act(_subject(), UNMASK_ACTION, resource,
                                                  gate_module.current_context.get() or {}, result_count=1)
         return dict(decision.obligations)

@@ -150,14 +150,16 @@ class GetTrajectoryResponse(_message.Message):
     def __init__(self, sightings: _Optional[_Iterable[_Union[Sighting, _Mapping]]] = ...) -> None: ...
 
 class GetEvidenceRequest(_message.Message):
-    __slots__ = ("snapshot_id", "unmask", "access")
+    __slots__ = ("snapshot_id", "unmask", "access", "reason")
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
     UNMASK_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     snapshot_id: str
     unmask: bool
     access: _common_pb2.AccessContext
-    def __init__(self, snapshot_id: _Optional[str] = ..., unmask: bool = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ...) -> None: ...
+    reason: str
+    def __init__(self, snapshot_id: _Optional[str] = ..., unmask: bool = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class GetEvidenceResponse(_message.Message):
     __slots__ = ("image", "faces_masked", "plates_masked", "camera_id", "seen")
