@@ -52,13 +52,14 @@ class StreamSpec:
     discard: DiscardPolicy = DiscardPolicy.OLD
     storage: StorageType = StorageType.FILE
     duplicate_window_s: float = 120.0
+    max_msgs_per_subject: int = -1
 
     def config(self, replicas: int = 1) -> StreamConfig:
         return StreamConfig(num_replicas=replicas,
             name=self.name, subjects=list(self.subjects), retention=self.retention,
             max_age=self.max_age_s, max_bytes=self.max_bytes, discard=self.discard,
             storage=self.storage, duplicate_window=self.duplicate_window_s,
-            max_msg_size=MAX_PAYLOAD_BYTES,
+            max_msg_size=MAX_PAYLOAD_BYTES, max_msgs_per_subject=self.max_msgs_per_subject,
         )
 
 
@@ -75,6 +76,9 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("AUDIT", ("audit.record.>",), max_age_s=30 * DAY),
     StreamSpec("AUDIT_STH", ("audit.sth",), max_age_s=365 * DAY),
     StreamSpec("WATCHLIST", ("watchlist.changed",), max_age_s=30 * DAY),
+    # The camera wall's latest analysed frame per camera (published by analytics, read by search).
+    StreamSpec("PREVIEWS", ("camera.preview.>",), max_age_s=3600, max_msgs_per_subject=1,
+               duplicate_window_s=10),
 )
 
 
