@@ -77,7 +77,8 @@ async def test_search_serves_the_latest_preview_masked(nats_url: str, search_poo
     assert masked.plates_masked and masked.faces_masked and not clear.plates_masked
     assert clear.image == event.jpeg and masked.image != event.jpeg
     [box] = event.plates
-    decoded = [cv2.imdecode(np.frombuffer(i, np.uint8), cv2.IMREAD_GRAYSCALE) for i in (masked.image, clear.image)]
+    decoded = [cv2.imdecode(np.frombuffer(i, np.uint8), cv2.IMREAD_GRAYSCALE)
+               for i in (masked.image, clear.image)]
     crops = [d[box.y:box.y + box.height, box.x:box.x + box.width].astype(float) for d in decoded]
     # Pixelated: the plate's fine detail (what makes characters legible) is gone.
     assert np.abs(np.diff(crops[0], axis=1)).mean() < 0.5 * np.abs(np.diff(crops[1], axis=1)).mean()
