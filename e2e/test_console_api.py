@@ -291,7 +291,7 @@ async def test_evidence_masked_unmasked_with_a_reason_and_exported_with_proofs(
     async with await _signed_in(platform, "police-investigator") as investigator:
         status, masked, headers = await investigator.call(
             "GET", f"/api/evidence/{snapshot}", headers={"X-Basira-Purpose": "stolen-vehicle"})
-        assert status == 200 and headers["X-Basira-Plates-Masked"] == "true"
+        assert status == 200 and headers["X-Basira-Plates-Masked"] == "true" and masked[:2] == b"\xff\xd8"
         status, body, _ = await investigator.call("POST", f"/api/evidence/{snapshot}/unmask",
                                                   json_body={"context": context})
         assert status == 400 and body["field"] == "reason"

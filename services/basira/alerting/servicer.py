@@ -7,9 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
-import nats.errors
 from google.protobuf.message import DecodeError, Message
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from basira.alerting import alerts
 from basira.alerting.alerts import AlertRecord, StreamFilter, agency_subject, stream_filter
@@ -19,6 +17,7 @@ from basira.alerting.store import AlertStore
 from basira.common import gate as gate_module
 from basira.common.auth import Subject
 from basira.common.errors import InvalidInput, NotFound, Unauthenticated
+from basira.common.nats import follow
 from basira.v1 import alert_pb2, alert_pb2_grpc, events_pb2
 
 log = logging.getLogger(__name__)
@@ -75,23 +74,10 @@ class AlertServicer(alert_pb2_grpc.AlertServiceServicer):
                 if wanted.passes(alert.kind, alert.zone, alert.camera_id):
                     yield alert_pb2.StreamAlertsResponse(alert=alert_to_proto(alert))
             start = boundary + 1
-        sub = await js.subscribe(
-            nats_subject, stream=ALERTS_STREAM, ordered_consumer=True, idle_heartbeat=IDLE_HEARTBEAT_S,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start))
-        try:
-            while True:
-                try:
-                    msg = await sub.next_msg(timeout=None)
-                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-                    return
-                response = _decode(msg.data, msg.metadata.sequence.stream, wanted)
-                if response is not None:
-                    yield response
-        finally:
-            try:
-                await sub.unsubscribe()
-            except Exception:  # the connection may already be closing
-                log.debug("alert stream unsubscribe failed", exc_info=True)
+        async for msg in follow(js, nats_subject, ALERTS_STREAM, start, heartbeat_s=IDLE_HEARTBEAT_S):
+            response = _decode(msg.data, msg.metadata.sequence.stream, wanted)
+            if response is not None:
+                yield response
 
     async def ListAlerts(self, request: alert_pb2.ListAlertsRequest,
                          context: grpc.aio.ServicerContext | None) -> alert_pb2.ListAlertsResponse:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -245,3 +245,22 @@ class ConcurrentPullConsumer(PullConsumer):
             # A pull subscription left open makes the connection's drain() wait its full timeout.
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+
+async def follow(js: JetStreamContext, subject: str, stream: str, start_sequence: int, *,
+                 heartbeat_s: float = 5.0) -> AsyncIterator[Msg]:
+    """Every message of `subject` in `stream` from `start_sequence` on, in order, then live as they
+    come, until the connection closes (an ordered consumer: nothing lost or doubled on its way)."""
+    sub = await js.subscribe(
+        subject, stream=stream, ordered_consumer=True, idle_heartbeat=heartbeat_s,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_sequence))
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=None)
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                return
+            yield msg
+    finally:
+        with contextlib.suppress(Exception):  # the connection may already be closing
+            await sub.unsubscribe()

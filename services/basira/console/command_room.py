@@ -3,7 +3,7 @@ the camera wall (cameras with health, live health stream, latest masked frame) a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -12,6 +12,7 @@ from basira.cli.session import bearer_metadata
 from basira.console import sse
 from basira.console.context import console_of
 from basira.console.forward import opened_stream, stream_items
+from basira.console.session import Session
 from basira.console.wire import enum_value, json_answer, json_body, message_json, text, timestamp_text
 from basira.v1 import alert_pb2, camera_pb2, search_pb2
 
@@ -46,13 +47,23 @@ async def alert_stream(request: web.Request) -> web.StreamResponse:
     call = console.backends.alerts.StreamAlerts(
         alert_pb2.StreamAlertsRequest(zones=zones, kinds=kinds, after_sequence=after),  # type: ignore[arg-type]
         metadata=bearer_metadata(token))
+    return await _relay(request, session, call, after,
+                        lambda reply: sse.Item(reply.alert.sequence, "alert", message_json(reply.alert)))
+
+
+async def _relay(request: web.Request, session: Session, call: Any, after: int,
+                 to_item: Callable[[Any], sse.Item], first: bytes = b"") -> web.StreamResponse:
+    """Relay a gRPC server stream as SSE once the gate admitted it (a refusal is an HTTP problem)."""
+    console = console_of(request)
     try:
         await opened_stream(call)
         response = await sse.open_stream(request)
+        if first:
+            await response.write(first)
 
         async def items() -> AsyncIterator[sse.Item]:
             async for reply in stream_items(call):
-                yield sse.Item(reply.alert.sequence, "alert", message_json(reply.alert))
+                yield to_item(reply)
 
         await sse.relay(response, items(), after=after, stop=session.ended,
                         until_epoch=session.tokens.access_expires_at,
@@ -151,22 +162,9 @@ async def health_stream(request: web.Request) -> web.StreamResponse:
     call = console.backends.cameras.StreamCameraHealth(
         camera_pb2.StreamCameraHealthRequest(zones=zones, after_sequence=after),
         metadata=bearer_metadata(token))
-    try:
-        await opened_stream(call)
-        response = await sse.open_stream(request)
-        if snapshot is not None:
-            await response.write(sse.frame("snapshot", snapshot, after))
-
-        async def items() -> AsyncIterator[sse.Item]:
-            async for reply in stream_items(call):
-                yield sse.Item(reply.update.sequence, "health", message_json(reply.update))
-
-        await sse.relay(response, items(), after=after, stop=session.ended,
-                        until_epoch=session.tokens.access_expires_at,
-                        keepalive_s=console.settings.keepalive_s)
-        return response
-    finally:
-        call.cancel()
+    return await _relay(request, session, call, after,
+                        lambda reply: sse.Item(reply.update.sequence, "health", message_json(reply.update)),
+                        sse.frame("snapshot", snapshot, after) if snapshot is not None else b"")
 
 
 async def snapshot(request: web.Request) -> web.Response:

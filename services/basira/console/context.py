@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -80,6 +81,11 @@ class Console:
                 raise Problem(503, "unavailable", "Service unavailable", exc.message) from exc
             session.tokens = Tokens.from_response(body, time.time(), id_token=tokens.id_token)
             return session.tokens.access_token
+
+    async def call(self, request: web.Request, method: Any, message: Any) -> Any:
+        """One unary RPC as the signed-in person (their refreshed token); errors become Problems."""
+        session = self.signed_in(request)
+        return await self.backends.unary(method, message, await self.token(request, session))
 
     async def subject(self, access_token: str) -> Subject:
         """Who an access token names, checked exactly as every service checks it."""

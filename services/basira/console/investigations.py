@@ -13,7 +13,6 @@ from aiohttp import web
 
 from basira.console.context import console_of
 from basira.console.problems import bad_request
-from basira.console.session import Session
 from basira.console.wire import (
     access_context,
     context_from_headers,
@@ -61,14 +60,8 @@ def _sightings(reply: Any) -> web.Response:
                         "next_page_token": page.next_page_token if page is not None else ""})
 
 
-async def _call(request: web.Request, session: Session, method: Any, message: Any) -> Any:
-    console = console_of(request)
-    return await console.backends.unary(method, message, await console.token(request, session))
-
-
 async def search_plates(request: web.Request) -> web.Response:
     console = console_of(request)
-    session = console.signed_in(request)
     body = await json_body(request)
     fuzzy = body.get("fuzzy") in (True, "true", "1")
     message = search_pb2.SearchPlatesRequest(
@@ -76,12 +69,11 @@ async def search_plates(request: web.Request) -> web.Response:
         mode=search_pb2.PLATE_MATCH_MODE_FUZZY if fuzzy else search_pb2.PLATE_MATCH_MODE_EXACT,
         max_distance=number(body, "max_distance", 0.0), scope=_scope(body),
         access=access_context(body.get("context")), page=_page(body))
-    return _sightings(await _call(request, session, console.backends.search.SearchPlates, message))
+    return _sightings(await console.call(request, console.backends.search.SearchPlates, message))
 
 
 async def search_faces(request: web.Request) -> web.Response:
     console = console_of(request)
-    session = console.signed_in(request)
     if not request.content_type.startswith("multipart/"):
         raise bad_request("send the face image as multipart/form-data (field `image`)", "image")
     form = await request.post()
@@ -92,23 +84,21 @@ async def search_faces(request: web.Request) -> web.Response:
     message = search_pb2.SearchFacesRequest(image=images[0], max_distance=number(fields, "max_distance"),
                                             scope=_scope(fields), access=form_context(form),
                                             page=_page(fields))
-    return _sightings(await _call(request, session, console.backends.search.SearchFaces, message))
+    return _sightings(await console.call(request, console.backends.search.SearchFaces, message))
 
 
 async def list_sightings(request: web.Request) -> web.Response:
     console = console_of(request)
-    session = console.signed_in(request)
     body = await json_body(request)
     message = search_pb2.ListSightingsRequest(
         kind=enum_value(search_pb2.SightingKind.DESCRIPTOR, body.get("kind") or "plate", "kind",  # type: ignore[arg-type]
                         "SIGHTING_KIND"),
         scope=_scope(body), access=access_context(body.get("context")), page=_page(body))
-    return _sightings(await _call(request, session, console.backends.search.ListSightings, message))
+    return _sightings(await console.call(request, console.backends.search.ListSightings, message))
 
 
 async def trajectory(request: web.Request) -> web.Response:
     console = console_of(request)
-    session = console.signed_in(request)
     body = await json_body(request)
     message = search_pb2.GetTrajectoryRequest(
         plate=text(body, "plate", max_len=32),
@@ -116,7 +106,7 @@ async def trajectory(request: web.Request) -> web.Response:
         scope=_scope(body), access=access_context(body.get("context")))
     if not message.plate and not message.sighting_id:
         raise bad_request("give a plate or a sighting_id to follow", "plate")
-    return _sightings(await _call(request, session, console.backends.search.GetTrajectory, message))
+    return _sightings(await console.call(request, console.backends.search.GetTrajectory, message))
 
 
 def _evidence_response(reply: search_pb2.GetEvidenceResponse) -> web.Response:
@@ -128,23 +118,21 @@ def _evidence_response(reply: search_pb2.GetEvidenceResponse) -> web.Response:
 
 async def evidence(request: web.Request) -> web.Response:
     console = console_of(request)
-    session = console.signed_in(request)
     message = search_pb2.GetEvidenceRequest(snapshot_id=request.match_info["snapshot_id"],
                                             access=context_from_headers(request.headers))
-    return _evidence_response(await _call(request, session, console.backends.search.GetEvidence, message))
+    return _evidence_response(await console.call(request, console.backends.search.GetEvidence, message))
 
 
 async def unmask(request: web.Request) -> web.Response:
     """The unmasked evidence, as far as policy grants; a logged act that carries the person's reason."""
     console = console_of(request)
-    session = console.signed_in(request)
     body = await json_body(request)
     message = search_pb2.GetEvidenceRequest(snapshot_id=request.match_info["snapshot_id"], unmask=True,
                                             reason=text(body, "reason", required=True, max_len=500),
                                             access=access_context(body.get("context")))
     if not message.reason.strip():
         raise bad_request("reason is required to unmask evidence", "reason")
-    return _evidence_response(await _call(request, session, console.backends.search.GetEvidence, message))
+    return _evidence_response(await console.call(request, console.backends.search.GetEvidence, message))
 
 
 def _hex_record(record: audit_pb2.LoggedAccess) -> dict[str, Any]:
@@ -171,13 +159,13 @@ async def export_evidence(request: web.Request) -> web.Response:
     recipients = strings(body, "recipients") or [session.agency]
     items = []
     for snapshot_id in ids:
-        reply = await _call(request, session, console.backends.search.GetEvidence,
+        reply = await console.call(request, console.backends.search.GetEvidence,
                             search_pb2.GetEvidenceRequest(snapshot_id=snapshot_id, access=context))
         items.append({"snapshot_id": snapshot_id, "camera_id": reply.camera_id,
                       "seen": timestamp_text(reply.seen),
                       "faces_masked": reply.faces_masked, "plates_masked": reply.plates_masked,
                       "image_jpeg_b64": base64.b64encode(reply.image).decode()})
-    proof = await _call(request, session, console.backends.audit.ProveAccess,
+    proof = await console.call(request, console.backends.audit.ProveAccess,
                         audit_pb2.ProveAccessRequest(snapshot_ids=ids, recipients=recipients, access=context))
     bundle = {
         "format": BUNDLE_FORMAT,

@@ -28,12 +28,6 @@ from basira.console.wire import (
 from basira.v1 import watchlist_pb2
 
 
-async def _call(request: web.Request, method: Any, message: Any) -> Any:
-    console = console_of(request)
-    session = console.signed_in(request)
-    return await console.backends.unary(method, message, await console.token(request, session))
-
-
 def _legal_basis(value: Any, field: str = "legal_basis") -> watchlist_pb2.LegalBasis:
     if value in (None, ""):
         return watchlist_pb2.LegalBasis()
@@ -45,17 +39,19 @@ def _legal_basis(value: Any, field: str = "legal_basis") -> watchlist_pb2.LegalB
 
 
 async def list_hotlist(request: web.Request) -> web.Response:
-    stub = console_of(request).backends.watchlists
+    console = console_of(request)
+    stub = console.backends.watchlists
     message = watchlist_pb2.ListHotlistRequest(
         include_expired=boolean(request.query, "include_expired", True),
         page={"page_size": 1000, "page_token": request.query.get("page_token", "")})
-    reply = await _call(request, stub.ListHotlist, message)
+    reply = await console.call(request, stub.ListHotlist, message)
     return json_answer({"entries": [message_json(e) for e in reply.entries],
                         "next_page_token": reply.page.next_page_token})
 
 
 async def add_hotlist_plate(request: web.Request) -> web.Response:
-    stub = console_of(request).backends.watchlists
+    console = console_of(request)
+    stub = console.backends.watchlists
     body = await json_body(request)
     entry = watchlist_pb2.HotlistEntry(
         plate=text(body, "plate", required=True, max_len=32), country=text(body, "country", max_len=2),
@@ -64,40 +60,44 @@ async def add_hotlist_plate(request: web.Request) -> web.Response:
         legal_basis=_legal_basis(body.get("legal_basis")),
         confusable_tolerant=boolean(body, "confusable_tolerant", True), note=text(body, "note", max_len=1000))
     set_time(entry.expires, body.get("expires"), "expires")
-    reply = await _call(request, stub.AddHotlistPlate, watchlist_pb2.AddHotlistPlateRequest(
+    reply = await console.call(request, stub.AddHotlistPlate, watchlist_pb2.AddHotlistPlateRequest(
         entry=entry, access=access_context(body.get("context"))))
     return json_answer({"entry": message_json(reply.entry)}, status=201)
 
 
 async def remove_hotlist_plate(request: web.Request) -> web.Response:
-    stub = console_of(request).backends.watchlists
+    console = console_of(request)
+    stub = console.backends.watchlists
     body = await json_body(request)
-    await _call(request, stub.RemoveHotlistPlate, watchlist_pb2.RemoveHotlistPlateRequest(
+    await console.call(request, stub.RemoveHotlistPlate, watchlist_pb2.RemoveHotlistPlateRequest(
         entry_id=request.match_info["entry_id"], reason=text(body, "reason", max_len=1000),
         access=access_context(body.get("context"))))
     return web.Response(status=204, headers={"Cache-Control": "no-store"})
 
 
 async def list_watchlists(request: web.Request) -> web.Response:
-    stub = console_of(request).backends.watchlists
-    reply = await _call(request, stub.ListWatchlists, watchlist_pb2.ListWatchlistsRequest(
+    console = console_of(request)
+    stub = console.backends.watchlists
+    reply = await console.call(request, stub.ListWatchlists, watchlist_pb2.ListWatchlistsRequest(
         page={"page_size": 1000, "page_token": request.query.get("page_token", "")}))
     return json_answer({"watchlists": [message_json(w) for w in reply.watchlists],
                         "next_page_token": reply.page.next_page_token})
 
 
 async def create_watchlist(request: web.Request) -> web.Response:
-    stub = console_of(request).backends.watchlists
+    console = console_of(request)
+    stub = console.backends.watchlists
     body = await json_body(request)
     watchlist = watchlist_pb2.Watchlist(name=text(body, "name", required=True, max_len=200),
                                         description=text(body, "description", max_len=2000))
-    reply = await _call(request, stub.CreateWatchlist, watchlist_pb2.CreateWatchlistRequest(
+    reply = await console.call(request, stub.CreateWatchlist, watchlist_pb2.CreateWatchlistRequest(
         watchlist=watchlist, access=access_context(body.get("context"))))
     return json_answer({"watchlist": message_json(reply.watchlist)}, status=201)
 
 
 async def enrol_subject(request: web.Request) -> web.Response:
-    stub = console_of(request).backends.watchlists
+    console = console_of(request)
+    stub = console.backends.watchlists
     if not request.content_type.startswith("multipart/"):
         raise bad_request("send the subject as multipart/form-data (images in field `images`)", "images")
     form = await request.post()
@@ -113,14 +113,15 @@ async def enrol_subject(request: web.Request) -> web.Response:
                                              issued_by=text(fields, "legal_basis_issued_by", max_len=200)),
         images=images, access=form_context(form))
     set_time(message.expires, fields.get("expires"), "expires")
-    reply = await _call(request, stub.EnrolSubject, message)
+    reply = await console.call(request, stub.EnrolSubject, message)
     return json_answer({"subject": message_json(reply.subject)}, status=201)
 
 
 async def remove_subject(request: web.Request) -> web.Response:
-    stub = console_of(request).backends.watchlists
+    console = console_of(request)
+    stub = console.backends.watchlists
     body = await json_body(request)
-    await _call(request, stub.RemoveSubject, watchlist_pb2.RemoveSubjectRequest(
+    await console.call(request, stub.RemoveSubject, watchlist_pb2.RemoveSubjectRequest(
         watchlist_id=request.match_info["watchlist_id"], subject_id=request.match_info["subject_id"],
         reason=text(body, "reason", max_len=1000), access=access_context(body.get("context"))))
     return web.Response(status=204, headers={"Cache-Control": "no-store"})

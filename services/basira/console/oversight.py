@@ -25,12 +25,6 @@ DECISIONS = {"": audit_pb2.ACCESS_DECISION_UNSPECIFIED, "allowed": audit_pb2.ACC
              "denied": audit_pb2.ACCESS_DECISION_DENIED}
 
 
-async def _call(request: web.Request, method: Any, message: Any) -> Any:
-    console = console_of(request)
-    session = console.signed_in(request)
-    return await console.backends.unary(method, message, await console.token(request, session))
-
-
 def _record(entry: audit_pb2.LoggedAccess) -> dict[str, Any]:
     try:
         parsed = json.loads(entry.record_json)
@@ -57,21 +51,23 @@ async def records(request: web.Request) -> web.Response:
     has_end = set_time(message.time.end, query.get("time_to"), "time_to")
     if not (has_start or has_end):
         message.ClearField("time")
-    reply = await _call(request, console_of(request).backends.audit.QueryAccessLog, message)
+    console = console_of(request)
+    reply = await console.call(request, console.backends.audit.QueryAccessLog, message)
     return json_answer({"records": [_record(r) for r in reply.records],
                         "next_page_token": reply.page.next_page_token})
 
 
 async def tree_head(request: web.Request) -> web.Response:
     size = integer(request.query, "tree_size", 0)
-    reply = await _call(request, console_of(request).backends.audit.GetTreeHead,
-                        audit_pb2.GetTreeHeadRequest(tree_size=size))
+    console = console_of(request)
+    reply = await console.call(request, console.backends.audit.GetTreeHead,
+                               audit_pb2.GetTreeHeadRequest(tree_size=size))
     return json_answer(tree_head_json(reply.tree_head))
 
 
 async def public_key(request: web.Request) -> web.Response:
-    reply = await _call(request, console_of(request).backends.audit.GetTreeHead,
-                        audit_pb2.GetTreeHeadRequest())
+    console = console_of(request)
+    reply = await console.call(request, console.backends.audit.GetTreeHead, audit_pb2.GetTreeHeadRequest())
     if not reply.public_key_pem:
         raise Problem(503, "unavailable", "Service unavailable", "the access log has no signing key yet")
     key = serialization.load_pem_public_key(reply.public_key_pem.encode())
@@ -86,9 +82,10 @@ async def public_key(request: web.Request) -> web.Response:
 
 async def inclusion_proof(request: web.Request) -> web.Response:
     query = request.query
-    reply = await _call(request, console_of(request).backends.audit.GetInclusionProof,
-                        audit_pb2.GetInclusionProofRequest(index=integer(query, "index", 0),
-                                                           tree_size=integer(query, "tree_size", 0)))
+    console = console_of(request)
+    message = audit_pb2.GetInclusionProofRequest(index=integer(query, "index", 0),
+                                                 tree_size=integer(query, "tree_size", 0))
+    reply = await console.call(request, console.backends.audit.GetInclusionProof, message)
     return json_answer({"index": reply.index, "tree_size": reply.tree_size,
                         "leaf_hash": reply.leaf_hash.hex(),
                         "proof": [h.hex() for h in reply.proof]})
@@ -97,8 +94,9 @@ async def inclusion_proof(request: web.Request) -> web.Response:
 async def consistency_proof(request: web.Request) -> web.Response:
     query = request.query
     first, second = integer(query, "from_size", 0), integer(query, "to_size", 0)
-    reply = await _call(request, console_of(request).backends.audit.GetConsistencyProof,
-                        audit_pb2.GetConsistencyProofRequest(first_size=first, second_size=second))
+    console = console_of(request)
+    message = audit_pb2.GetConsistencyProofRequest(first_size=first, second_size=second)
+    reply = await console.call(request, console.backends.audit.GetConsistencyProof, message)
     return json_answer({"from_size": first, "to_size": second, "proof": [h.hex() for h in reply.proof]})
 
 

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from psycopg_pool import AsyncConnectionPool
 
-from basira.common.nats import Outcome, PullConsumer, decoded
+from basira.common.nats import Outcome, PullConsumer, decoded, follow
 from basira.common.timestamps import to_datetime
 from basira.v1 import camera_pb2, events_pb2
 
@@ -158,7 +157,7 @@ class HealthState:
         """A stream position every event up to which is folded into the table (the consumer's ack floor)."""
         try:
             info = await self.js.consumer_info(HEALTH_STREAM, self.durable)
-        except nats.js.errors.NotFoundError:
+        except NotFoundError:
             return 0
         return int(info.ack_floor.stream_seq) if info.ack_floor else 0
 
@@ -174,26 +173,13 @@ class HealthState:
         """Every visible health event after stream position `after` (0 = from now), live, in order."""
         last = after if after > 0 else int((await self.js.stream_info(HEALTH_STREAM)).state.last_seq)
         start = last + 1
-        sub = await self.js.subscribe(
-            HEALTH_SUBJECTS, stream=HEALTH_STREAM, ordered_consumer=True, idle_heartbeat=5.0,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start))
-        try:
-            while True:
-                try:
-                    msg = await sub.next_msg(timeout=None)
-                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-                    return
-                event = decoded(msg, events_pb2.CameraHealthEvent, "camera health event", log)
-                if event is None or not wanted(event.zone, event.camera_id, granted, zones, cameras):
-                    continue
-                update = camera_pb2.CameraHealthUpdate(
-                    sequence=msg.metadata.sequence.stream, camera_id=event.camera_id, zone=event.zone,
-                    time=event.time, kind=event.kind, state=event.state, detail=event.detail)
-                if event.HasField("device"):
-                    update.device.CopyFrom(event.device)
-                yield update
-        finally:
-            try:
-                await sub.unsubscribe()
-            except Exception:  # the connection may already be closing
-                log.debug("health stream unsubscribe failed", exc_info=True)
+        async for msg in follow(self.js, HEALTH_SUBJECTS, HEALTH_STREAM, start):
+            event = decoded(msg, events_pb2.CameraHealthEvent, "camera health event", log)
+            if event is None or not wanted(event.zone, event.camera_id, granted, zones, cameras):
+                continue
+            update = camera_pb2.CameraHealthUpdate(
+                sequence=msg.metadata.sequence.stream, camera_id=event.camera_id, zone=event.zone,
+                time=event.time, kind=event.kind, state=event.state, detail=event.detail)
+            if event.HasField("device"):
+                update.device.CopyFrom(event.device)
+            yield update

@@ -141,7 +141,8 @@ def test_permission_denied_carries_the_policy_reasons_and_revision() -> None:
     body = problem.body("/api/search/plates")
     assert (body["status"], body["type"], body["grpc_status"]) == (
         403, "urn:basira:problem:permission-denied", "PERMISSION_DENIED")
-    assert body["reasons"] == ['agency "oversight" is not granted data class "plate"', 'purpose "x" is unknown']
+    assert body["reasons"] == ['agency "oversight" is not granted data class "plate"',
+                               'purpose "x" is unknown']
     assert body["policy_revision"] == "rev-9" and body["instance"] == "/api/search/plates"
 
 
@@ -274,3 +275,64 @@ async def test_relay_stops_when_the_session_ends_and_keeps_the_connection_alive(
 ])
 def test_return_path_after_sign_in_stays_on_the_console(asked: str | None, kept: str) -> None:
     assert safe_return_path(asked) == kept
+
+
+# ---- token refresh ----
+
+class _Issuer:
+    """Stand-in for the OIDC client's refresh grant (this module's unit tests only)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse, self.refreshed = refuse, 0
+
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        from basira.console.oidc import TokenRefused
+
+        self.refreshed += 1
+        if self.refuse:
+            raise TokenRefused("invalid_grant: Session not active")
+        return {"access_token": f"access-{self.refreshed}", "refresh_token": "refresh-2", "expires_in": 300,
+                "refresh_expires_in": 1800}
+
+
+def _console(issuer: _Issuer) -> tuple[Any, SessionStore]:
+    from basira.console.config import ConsoleSettings
+    from basira.console.context import Console
+
+    store = SessionStore(idle_s=600)
+    console = Console(settings=ConsoleSettings(console_client_secret="s"), sessions=store,  # type: ignore[arg-type]
+                      oidc=issuer, verifier=None, backends=None, origin=ORIGIN)  # type: ignore[arg-type]
+    return console, store
+
+
+def _request_with(raw: str) -> Any:
+    from aiohttp.test_utils import make_mocked_request
+
+    return make_mocked_request("GET", "/api/alerts", headers={"Cookie": f"__Host-basira-session={raw}"})
+
+
+async def test_token_is_refreshed_only_when_close_to_expiry() -> None:
+    import time
+
+    issuer = _Issuer()
+    console, store = _console(issuer)
+    session = _session()
+    session.tokens = Tokens("fresh", "refresh-1", "id-1", time.time() + 200, 0)
+    raw = store.create(session)
+    assert await console.token(_request_with(raw), session) == "fresh" and issuer.refreshed == 0
+    session.tokens.access_expires_at = time.time() + 10  # within the 30 s margin
+    assert await console.token(_request_with(raw), session) == "access-1" and issuer.refreshed == 1
+    assert session.tokens.id_token == "id-1" and session.tokens.refresh_token == "refresh-2"
+
+
+async def test_a_refused_refresh_ends_the_session_with_a_401_problem() -> None:
+    import time
+
+    console, store = _console(_Issuer(refuse=True))
+    session = _session()
+    session.tokens = Tokens("stale", "revoked", "id", time.time() - 1, 0)
+    raw = store.create(session)
+    with pytest.raises(Problem) as ended:
+        await console.token(_request_with(raw), session)
+    assert ended.value.status == 401 and ended.value.extra["login_url"].startswith("/auth/login")
+    assert store.get(raw) is None and session.ended.is_set()
