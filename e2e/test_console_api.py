@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -367,3 +368,60 @@ async def test_static_app_headers_and_unknown_api_paths(platform: Platform) -> N
         status, body, _ = await person.call("POST", "/api/search/plates", data=b"{not json",
                                             headers={"Content-Type": "application/json"})
         assert status == 400 and body["type"] == "urn:basira:problem:bad-request"
+
+
+async def test_hotlist_and_watchlists_through_the_console(platform: Platform, shared_data: Path) -> None:
+    case = {"purpose": "stolen-vehicle", "case_id": f"CASE-2026-{uuid.uuid4().int % 10**5:05d}"}
+    plate = f"ZZ{uuid.uuid4().int % 10**5:05d}"
+    async with await _signed_in(platform, "police-investigator") as investigator:
+        status, body, _ = await investigator.call("POST", "/api/hotlist", json_body={
+            "plate": plate, "reason": "stolen", "note": "console test", "context": case,
+            "legal_basis": {"kind": "stolen-vehicle-report", "reference": "PV-9", "issued_by": "police"},
+            "expires": (datetime.now(UTC) + timedelta(days=2)).isoformat()})
+        assert status == 201, body
+        entry = body["entry"]
+        assert entry["reason"] == "HOTLIST_REASON_STOLEN" and entry["owner_agency"] == "police"
+        status, listed, _ = await investigator.call("GET", "/api/hotlist")
+        assert status == 200 and entry["id"] in {e["id"] for e in listed["entries"]}
+        status, body, _ = await investigator.call("POST", "/api/hotlist", json_body={
+            "plate": plate, "reason": "lost-dog", "context": case})
+        assert status == 400 and body["field"] == "reason"
+        status, _, _ = await investigator.call("DELETE", f"/api/hotlist/{entry['id']}",
+                                               json_body={"reason": "recovered", "context": case})
+        assert status == 204
+
+        status, body, _ = await investigator.call("POST", "/api/watchlists", json_body={
+            "name": "Console test list", "context": {**case, "purpose": "theft-investigation"}})
+        assert status == 201, body
+        watchlist = body["watchlist"]["id"]
+        # A photo with no face: the face pipeline's refusal passes through as a problem.
+        form = aiohttp_form(("label", "subject A"), ("purpose", "theft-investigation"),
+                            ("case_id", case["case_id"]),
+                            ("images", (shared_data / "plates" / "eu" / "eu1.jpg").read_bytes()))
+        status, body, headers = await investigator.call("POST", f"/api/watchlists/{watchlist}/subjects",
+                                                        data=form)
+        assert status >= 400 and headers["Content-Type"].startswith("application/problem+json")
+        assert set(body) == PROBLEM_KEYS and body["grpc_status"], body
+        status, body, _ = await investigator.call("GET", f"/api/watchlists/{watchlist}/subjects")
+        assert status == 501
+
+
+async def test_policy_page_and_agencies(platform: Platform) -> None:
+    async with await _signed_in(platform, "privacy-officer") as officer:
+        status, body, _ = await officer.call("GET", "/api/policy")
+        assert status == 200 and body["revision"]
+        assert "police" in body["agreement"]["agencies"] and "medina" in body["agreement"]["zones"]
+        assert body["tests"]["passed"] > 0 and body["tests"]["failed"] == 0
+        assert body["tests"]["coverage"]["covered"] == body["tests"]["coverage"]["total"]
+        status, body, _ = await officer.call("GET", "/api/agencies")
+        assert status == 200 and {"id": "gendarmerie", "name": "Gendarmerie"} in body["agencies"]
+
+
+def aiohttp_form(*fields: tuple[str, Any]) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for name, value in fields:
+        if isinstance(value, bytes):
+            form.add_field(name, value, filename=f"{name}.jpg", content_type="image/jpeg")
+        else:
+            form.add_field(name, value)
+    return form
