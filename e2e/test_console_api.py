@@ -184,6 +184,9 @@ async def test_a_denied_user_gets_403_problem_json_and_nothing_else_and_the_log_
         assert set(body) == PROBLEM_KEYS and body["grpc_status"] == "PERMISSION_DENIED"
         assert 'agency "oversight" is not granted data class "plate"' in body["reasons"]
         assert body["policy_revision"]
+        status, body, headers = await auditor.call("GET", "/api/alerts/stream")  # a live stream too
+        assert status == 403 and headers["Content-Type"].startswith("application/problem+json")
+        assert set(body) == PROBLEM_KEYS and body["reasons"]
         status, found, _ = await investigator.call("POST", "/api/search/plates", json_body=search)
         assert status == 200 and set(found) == {"sightings", "next_page_token"}
         records = await _logged(auditor, f"case_id={case}",

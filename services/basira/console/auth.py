@@ -139,9 +139,11 @@ async def logout(request: web.Request) -> web.Response:
     console.sessions.drop(raw)
     tokens = session.tokens
     try:
+        # End the issuer session first (every token of it dies), then revoke what we held, for
+        # issuers that refuse the back-channel logout.
+        await console.oidc.logout(tokens.refresh_token)
         await console.oidc.revoke(tokens.refresh_token, "refresh_token")
         await console.oidc.revoke(tokens.access_token, "access_token")
-        await console.oidc.logout(tokens.refresh_token)
         end = await console.oidc.end_session_url(id_token=tokens.id_token,
                                                  post_logout_redirect_uri=f"{console.origin}/")
     except Unavailable as exc:
