@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
-        bench-pipeline
+        bench-pipeline bench-console
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -95,7 +95,10 @@ bench-policy: venv  ## in-process Rego decisions/s
 bench-pipeline: venv  ## frames/s through ingest+plate analytics, frame-to-alert latency
 	$(PY) loadtests/bench_pipeline.py
 
-bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline  ## every benchmark
+bench-console: venv  ## the console's log browser: requests/s of /api/audit/records paging vs gRPC direct
+	$(PY) loadtests/bench_console.py
+
+bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console  ## every benchmark
 
 clean:  ## remove the environment and generated data (not your var/ data: use `rm -rf var`)
 	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache

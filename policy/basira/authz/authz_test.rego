@@ -58,6 +58,8 @@ allowed_examples := {
 	"camera.decommission": call(camera_admin, "camera.decommission", {"cameras": ["cam-downtown-02"]}, {}),
 	"camera.start_stream": call(camera_admin, "camera.start_stream", {"cameras": ["cam-port-01"]}, {}),
 	"camera.stop_stream": call(camera_admin, "camera.stop_stream", {"cameras": ["cam-port-01"]}, {}),
+	"camera.health": call(operator, "camera.health", {"zones": ["medina"]}, {}),
+	"camera.preview": call(operator, "camera.preview", {"cameras": ["cam-medina-01"]}, {}),
 	"ingest.push_frames": call(body_camera, "ingest.push_frames", {"cameras": ["bwc-police-01"]}, {}),
 	"analytics.detect_faces": call(investigator, "analytics.detect_faces", {}, {"purpose": "theft-investigation"}),
 	"analytics.embed_face": call(investigator, "analytics.embed_face", {}, theft_case),
@@ -75,12 +77,14 @@ allowed_examples := {
 	"search.trajectory": call(investigator, "search.trajectory", {"data_class": "biometric"}, judicial),
 	"search.counts": call(analyst, "search.counts", {"zone": "downtown"}, {"purpose": "public-order"}),
 	"evidence.view": call(operator, "evidence.view", {"zone": "medina"}, {"purpose": "public-order"}),
+	"evidence.export": call(investigator, "evidence.export", {"zone": "medina"}, theft_case),
 	"evidence.unmask": call(investigator, "evidence.unmask", {"data_class": "biometric", "zone": "medina"}, judicial),
 	"alert.stream": call(operator, "alert.stream", {}, {}),
 	"alert.acknowledge": call(operator, "alert.acknowledge", {"agency": "police", "zone": "medina"}, {}),
 	"alert.confirm": call(operator, "alert.confirm", {"agency": "police", "zone": "medina", "data_class": "biometric", "first_confirmed_by": "amina"}, {}),
 	"alert.reject": call(operator, "alert.reject", {"agency": "police", "zone": "medina", "data_class": "biometric"}, {}),
 	"alert.escalate": call(operator, "alert.escalate", {"agency": "police"}, {}),
+	"alert.deliver_escalation": call(alerting_service, "alert.deliver_escalation", {"zone": "port", "cameras": ["cam-port-01"], "data_class": "plate", "recipient_agency": "gendarmerie", "escalated_from": "police"}, {"purpose": "stolen-vehicle"}),
 	"alert.camera_health": call(alerting_service, "alert.camera_health", {"zone": "port", "cameras": ["cam-port-01"], "recipient_agency": "traffic"}, {}),
 	"match.live_face": call(alerting_service, "match.live_face", {"zone": "medina", "cameras": ["cam-medina-02"], "watchlist": "wl-theft", "entry_expires": "2026-03-20T00:00:00Z", "recipient_agency": "police"}, judicial),
 	"match.plate": call(alerting_service, "match.plate", {"cameras": ["cam-ring-01"], "hotlist_entry": "hot-17", "entry_expires": "2026-06-01T00:00:00Z", "recipient_agency": "traffic"}, {"purpose": "stolen-vehicle"}),
@@ -102,12 +106,12 @@ reasons(call_input) := found if {
 test_allow_catalogue_lists_every_action if {
 	object.keys(data.basira.actions) == {
 		"camera.register", "camera.update", "camera.get", "camera.list", "camera.decommission",
-		"camera.start_stream", "camera.stop_stream", "ingest.push_frames", "analytics.detect_faces",
+		"camera.start_stream", "camera.stop_stream", "camera.health", "camera.preview", "ingest.push_frames", "analytics.detect_faces",
 		"analytics.embed_face", "analytics.read_plates", "watchlist.create", "watchlist.list",
 		"watchlist.enrol_subject", "watchlist.remove_subject", "hotlist.add_plate", "hotlist.remove_plate",
 		"hotlist.list", "search.plate", "search.face", "search.sightings", "search.trajectory",
-		"search.counts", "evidence.view", "evidence.unmask", "alert.stream", "alert.acknowledge",
-		"alert.confirm", "alert.reject", "alert.escalate", "alert.camera_health", "match.live_face",
+		"search.counts", "evidence.view", "evidence.export", "evidence.unmask", "alert.stream", "alert.acknowledge",
+		"alert.confirm", "alert.reject", "alert.escalate", "alert.deliver_escalation", "alert.camera_health", "match.live_face",
 		"match.plate", "audit.query",
 		"audit.tree_head", "audit.proof", "audit.export", "retention.purge", "policy.edit",
 	}
@@ -233,4 +237,29 @@ test_deny_clearance_that_is_not_a_number if {
 test_deny_policy_edit_by_anyone_but_a_privacy_officer if {
 	r := reasons(call(investigator, "policy.edit", {"policy_module": "basira/authz/authz.rego"}, {}))
 	"roles [investigator] of agency \"police\" do not permit action \"policy.edit\"" in r
+}
+
+# ---- the console's additions: escalation delivery, camera health, evidence export ----
+
+test_deny_escalation_to_an_agency_not_granted_the_zone if {
+	escalation := call(alerting_service, "alert.deliver_escalation", {"zone": "medina", "cameras": ["cam-medina-01"], "data_class": "plate", "recipient_agency": "gendarmerie", "escalated_from": "police"}, {"purpose": "stolen-vehicle"})
+	"agency \"gendarmerie\" is not granted zone \"medina\"" in reasons(escalation)
+}
+
+test_deny_escalation_of_biometrics_to_an_agency_without_them if {
+	escalation := call(alerting_service, "alert.deliver_escalation", {"zone": "port", "cameras": ["cam-port-01"], "data_class": "biometric", "recipient_agency": "traffic", "escalated_from": "police"}, {"purpose": "stolen-vehicle"})
+	"agency \"traffic\" is not granted data class \"biometric\"" in reasons(escalation)
+}
+
+test_deny_escalation_delivery_by_a_person if {
+	escalation := call(operator, "alert.deliver_escalation", {"zone": "port", "data_class": "plate", "recipient_agency": "gendarmerie"}, {"purpose": "stolen-vehicle"})
+	count(reasons(escalation)) > 0
+}
+
+test_deny_camera_health_of_zones_outside_the_agreement if {
+	"agency \"traffic\" is not granted zone \"airport\"" in reasons(call(traffic_operator, "camera.health", {"zones": ["airport"]}, {}))
+}
+
+test_deny_evidence_export_without_a_case if {
+	"action \"evidence.export\" needs context.case_id" in reasons(call(investigator, "evidence.export", {"zone": "medina"}, {"purpose": "theft-investigation"}))
 }

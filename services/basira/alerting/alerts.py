@@ -93,6 +93,21 @@ class AlertRecord:
     version: int = 1
     sequence: int = 0
     details: dict[str, str] = field(default_factory=dict)
+    escalated_from: str = ""  # on a copy received by escalation: the sending agency ...
+    escalated_alert_id: str = ""  # ... and its alert
+
+
+def escalated_copy(alert: AlertRecord, receiving_agency: str, new_id: str) -> AlertRecord:
+    """The receiving agency's own alert for an escalated one: open, naming where it came from."""
+    return replace(alert, id=new_id, state=OPEN, agency=receiving_agency,
+                   summary=f"Escalated by {alert.agency}: {alert.summary}", acknowledged_by=(),
+                   confirmed_by=(), escalated_to="", rejected_by="", actor="", version=1, sequence=0,
+                   escalated_from=alert.agency, escalated_alert_id=alert.id)
+
+
+KIND_DATA_CLASS = {KIND_PLATE_HIT: "plate", KIND_FACE_MATCH: "biometric", KIND_CAMERA_HEALTH: "camera_meta",
+                   KIND_CROWD: "counts"}
+"""The data class an alert of each kind carries (what a receiving agency must be granted)."""
 
 
 def within_window(last_seen: datetime, seen: datetime, window: timedelta) -> bool:

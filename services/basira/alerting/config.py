@@ -35,6 +35,14 @@ class AlertingSettings(ServiceSettings):
         "How often alerts whose update was stored but not yet published are published again."))
     consumer_batch: int = Field(16, ge=1, le=512, description="Messages fetched per consumer pull.")
 
+    def agency_names(self) -> frozenset[str]:
+        """Every agency of the agreement (an escalation to one of them is delivered, by policy)."""
+        try:
+            document = json.loads(self.agencies_file.read_text())
+        except (OSError, ValueError):
+            return frozenset(self.recipient_agencies)
+        return frozenset(document) | frozenset(self.recipient_agencies)
+
     def agencies(self) -> list[str]:
         """Recipient agencies to ask policy about (see recipient_agencies); raises ConfigError."""
         if self.recipient_agencies:

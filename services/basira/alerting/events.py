@@ -17,9 +17,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from basira.alerting.alerts import (
+    KIND_DATA_CLASS,
     KIND_FACE_MATCH,
+    KIND_PLATE_HIT,
     AlertRecord,
     agency_subject,
+    escalated_copy,
     plate_purpose,
     recipient_candidates,
 )
@@ -30,6 +33,7 @@ from basira.alerting.messages import (
     alert_from_candidate,
     alert_from_health,
     is_alarm,
+    new_alert_id,
     when,
 )
 from basira.alerting.store import AlertStore
@@ -39,7 +43,7 @@ from basira.common.errors import PermissionDenied, Unavailable
 from basira.common.gate import Gate
 from basira.common.nats import Outcome, PullConsumer, decoded, publish
 from basira.common.policy_input import context_from_request
-from basira.v1 import events_pb2
+from basira.v1 import events_pb2, watchlist_pb2
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,8 @@ ALERTS_STREAM = "ALERTS"
 PLATE_ACTION = "match.plate"
 FACE_ACTION = "match.live_face"
 HEALTH_ACTION = "alert.camera_health"
+ESCALATION_ACTION = "alert.deliver_escalation"
+ESCALATION_DEFAULT_PURPOSE = "public-order"
 
 
 def service_subject(settings: AlertingSettings) -> Subject:
@@ -118,6 +124,34 @@ class AlertEngine:
         except PermissionDenied:
             return False
         return True
+
+    # ---- escalation ----
+
+    def escalation_purpose(self, alert: AlertRecord) -> str:
+        """Why the alert is shared with the receiving agency: the purpose it was raised for."""
+        if alert.kind == KIND_PLATE_HIT and alert.entry_pb:
+            return plate_purpose(watchlist_pb2.HotlistEntry.FromString(alert.entry_pb).reason)
+        if alert.kind == KIND_PLATE_HIT:
+            return plate_purpose(0)
+        if alert.kind == KIND_FACE_MATCH:
+            return self.settings.face_match_purpose
+        return self.settings.health_purpose or ESCALATION_DEFAULT_PURPOSE
+
+    async def authorize_escalation(self, alert: AlertRecord, receiving_agency: str, actor: str) -> None:
+        """The logged act "may `receiving_agency` receive this alert?"; PermissionDenied if not."""
+        resource = {"zone": alert.zone, "cameras": [alert.camera_id] if alert.camera_id else [],
+                    "data_class": KIND_DATA_CLASS.get(alert.kind, "alerts"),
+                    "escalated_from": alert.agency, "alert_id": alert.id, "escalated_by": actor,
+                    "recipient_agency": receiving_agency}
+        context = {"purpose": self.escalation_purpose(alert), "time": utc_now_iso()}
+        await self.gate.authorize_act(self.subject, ESCALATION_ACTION, resource, context,
+                                      recipients=[receiving_agency])
+
+    async def deliver_escalation(self, alert: AlertRecord, receiving_agency: str) -> AlertRecord:
+        """Put the receiving agency's copy in its room (stored once, then published on its stream)."""
+        copy = await self.store.receive_escalation(escalated_copy(alert, receiving_agency, new_alert_id()),
+                                                   f"escalation:{alert.id}")
+        return await self.publish(copy.id) or copy
 
     # ---- consumers ----
 

@@ -7,9 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
-import nats.errors
 from google.protobuf.message import DecodeError, Message
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from basira.alerting import alerts
 from basira.alerting.alerts import AlertRecord, StreamFilter, agency_subject, stream_filter
@@ -18,7 +16,8 @@ from basira.alerting.messages import alert_to_proto
 from basira.alerting.store import AlertStore
 from basira.common import gate as gate_module
 from basira.common.auth import Subject
-from basira.common.errors import InvalidInput, Unauthenticated
+from basira.common.errors import InvalidInput, NotFound, Unauthenticated
+from basira.common.nats import follow
 from basira.v1 import alert_pb2, alert_pb2_grpc, events_pb2
 
 log = logging.getLogger(__name__)
@@ -75,23 +74,25 @@ class AlertServicer(alert_pb2_grpc.AlertServiceServicer):
                 if wanted.passes(alert.kind, alert.zone, alert.camera_id):
                     yield alert_pb2.StreamAlertsResponse(alert=alert_to_proto(alert))
             start = boundary + 1
-        sub = await js.subscribe(
-            nats_subject, stream=ALERTS_STREAM, ordered_consumer=True, idle_heartbeat=IDLE_HEARTBEAT_S,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start))
-        try:
-            while True:
-                try:
-                    msg = await sub.next_msg(timeout=None)
-                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-                    return
-                response = _decode(msg.data, msg.metadata.sequence.stream, wanted)
-                if response is not None:
-                    yield response
-        finally:
-            try:
-                await sub.unsubscribe()
-            except Exception:  # the connection may already be closing
-                log.debug("alert stream unsubscribe failed", exc_info=True)
+        async for msg in follow(js, nats_subject, ALERTS_STREAM, start, heartbeat_s=IDLE_HEARTBEAT_S):
+            response = _decode(msg.data, msg.metadata.sequence.stream, wanted)
+            if response is not None:
+                yield response
+
+    async def ListAlerts(self, request: alert_pb2.ListAlertsRequest,
+                         context: grpc.aio.ServicerContext | None) -> alert_pb2.ListAlertsResponse:
+        """The agency's still-open alerts and the stream position to resume StreamAlerts after."""
+        subject = _subject()
+        agency_subject(subject.agency)
+        obligations = _obligations()
+        wanted = stream_filter(request.zones, request.kinds, _listed(obligations.get("zones")),
+                               _listed(obligations.get("cameras")))
+        boundary = (await self.engine.js.stream_info(ALERTS_STREAM)).state.last_seq
+        open_now = await self.store.open_alerts(subject.agency, up_to_sequence=boundary,
+                                                limit=self.replay_limit)
+        return alert_pb2.ListAlertsResponse(
+            alerts=[alert_to_proto(a) for a in open_now if wanted.passes(a.kind, a.zone, a.camera_id)],
+            last_sequence=boundary)
 
     async def _act(self, alert_id: str, action: str, note: str,
                    change: Callable[[AlertRecord, str], AlertRecord]) -> alert_pb2.Alert:
@@ -120,9 +121,26 @@ class AlertServicer(alert_pb2_grpc.AlertServiceServicer):
 
     async def EscalateAlert(self, request: alert_pb2.EscalateAlertRequest,
                             context: grpc.aio.ServicerContext | None) -> alert_pb2.EscalateAlertResponse:
-        target = request.escalate_to
+        """Escalate; to another agency of the agreement, deliver it to that agency's room too.
+
+        The delivery is its own logged act, decided by policy for the receiving agency (its zones,
+        data classes, purposes); a refusal refuses the escalation (PERMISSION_DENIED with the
+        reasons) and changes nothing. A unit name that is no agency only changes the alert's state.
+        """
+        subject = _subject()
+        target = request.escalate_to.strip()
+        current = await self.store.get(_require_id(request.alert_id))
+        if current is None or current.agency != subject.agency:
+            raise NotFound(f"no alert {request.alert_id!r} for agency {subject.agency!r}")
+        delivers = target in self.engine.settings.agency_names() and target != subject.agency
+        if delivers:
+            alerts.escalate(current, subject.user, target)  # refuse early what the transition refuses
+            await self.engine.authorize_escalation(current, target, subject.user)
         alert = await self._act(request.alert_id, "escalate", request.note,
                                 lambda a, user: alerts.escalate(a, user, target))
+        if delivers:
+            updated = await self.store.get(alert.id)
+            await self.engine.deliver_escalation(updated or current, target)
         return alert_pb2.EscalateAlertResponse(alert=alert)
 
 

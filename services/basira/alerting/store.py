@@ -20,7 +20,7 @@ from basira.common.errors import NotFound
 
 _COLUMNS = ("id, kind, state, agency, zone, camera_id, target, raised, last_seen, sightings, summary, "
             "plate_pb, entry_pb, snapshot_id, acknowledged_by, confirmed_by, escalated_to, rejected_by, "
-            "actor, version, sequence")
+            "actor, version, sequence, escalated_from, escalated_alert_id")
 
 _STILL_OPEN_SQL = ", ".join(str(int(state)) for state in STILL_OPEN)  # matches the partial index
 
@@ -29,13 +29,15 @@ Publisher = Callable[[AlertRecord], Awaitable[int]]
 
 def _record(row: Sequence[Any]) -> AlertRecord:
     (id_, kind, state, agency, zone, camera_id, target, raised, last_seen, sightings, summary, plate_pb,
-     entry_pb, snapshot_id, acked, confirmed, escalated_to, rejected_by, actor, version, sequence) = row
+     entry_pb, snapshot_id, acked, confirmed, escalated_to, rejected_by, actor, version, sequence,
+     escalated_from, escalated_alert_id) = row
     return AlertRecord(id=id_, kind=kind, state=state, agency=agency, zone=zone, camera_id=camera_id,
                        target=target, raised=raised, last_seen=last_seen, sightings=sightings,
                        summary=summary, plate_pb=bytes(plate_pb), entry_pb=bytes(entry_pb),
                        snapshot_id=snapshot_id, acknowledged_by=tuple(acked), confirmed_by=tuple(confirmed),
                        escalated_to=escalated_to, rejected_by=rejected_by, actor=actor, version=version,
-                       sequence=sequence)
+                       sequence=sequence, escalated_from=escalated_from,
+                       escalated_alert_id=escalated_alert_id)
 
 
 async def _save(conn: AsyncConnection[Any], a: AlertRecord) -> None:
@@ -89,6 +91,27 @@ class AlertStore:
             await conn.execute("INSERT INTO alerting_applied (event_id, agency, alert_id)"
                                " VALUES (%s, %s, %s)", (event_id, new.agency, alert.id))
         return alert
+
+    async def receive_escalation(self, copy: AlertRecord, event_id: str) -> AlertRecord:
+        """Store the receiving agency's copy of an escalated alert once per (event id, agency)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{event_id}|{copy.agency}",))
+            done = await (await conn.execute(
+                f"SELECT {_COLUMNS} FROM alerting_alerts WHERE id = (SELECT alert_id FROM alerting_applied"
+                " WHERE event_id = %s AND agency = %s)", (event_id, copy.agency))).fetchone()
+            if done is not None:
+                return _record(done)
+            await conn.execute(
+                "INSERT INTO alerting_alerts (id, kind, state, agency, zone, camera_id, target, raised,"
+                " last_seen, sightings, summary, plate_pb, entry_pb, snapshot_id, version, escalated_from,"
+                " escalated_alert_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " %s)",
+                (copy.id, copy.kind, copy.state, copy.agency, copy.zone, copy.camera_id, copy.target,
+                 copy.raised, copy.last_seen, copy.sightings, copy.summary, copy.plate_pb, copy.entry_pb,
+                 copy.snapshot_id, copy.version, copy.escalated_from, copy.escalated_alert_id))
+            await conn.execute("INSERT INTO alerting_applied (event_id, agency, alert_id)"
+                               " VALUES (%s, %s, %s)", (event_id, copy.agency, copy.id))
+        return copy
 
     async def get(self, alert_id: str) -> AlertRecord | None:
         async with self.pool.connection() as conn:

@@ -37,6 +37,8 @@ class AnalyticsSettings(ServiceSettings):
     count_idle_close_s: float = Field(
         default=90.0, gt=0,
         description="A camera silent this long has its open minute bucket closed and published.")
+    preview_interval_s: float = Field(
+        default=2.0, ge=0, description="At most one camera-wall preview per camera this often (0: none).")
     hotlist_matcher: bool = Field(default=True, description="Match plate detections against the hotlist.")
     hotlist_refresh_s: float = Field(
         default=30.0, gt=0, description="Reload the hotlist at least this often (seconds).")

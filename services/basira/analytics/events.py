@@ -37,6 +37,7 @@ from basira.analytics.pipeline import (
     plate_subject,
 )
 from basira.analytics.plates.engine import PlateEngine
+from basira.analytics.previews import PreviewPublisher
 from basira.common.errors import InvalidInput, TooLarge, Unavailable
 from basira.common.nats import ConcurrentPullConsumer, Outcome, publish
 from basira.ingest.frames import FrameLimits, decode_image
@@ -59,8 +60,10 @@ class FrameWorker:
 
     def __init__(self, js: JetStreamContext, plates: PlateEngine, threads: EngineThreads,
                  counting: CameraCounting, *, limits: FrameLimits | None = None, max_in_flight: int = 4,
+                 previews: PreviewPublisher | None = None,
                  idle_check_s: float = 5.0, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.js, self.plates, self.threads, self.counting = js, plates, threads, counting
+        self.previews = previews
         self.limits = limits or FrameLimits()
         self.max_in_flight, self.idle_check_s = max_in_flight, idle_check_s
         self._monotonic = monotonic
@@ -102,6 +105,8 @@ class FrameWorker:
                             extra={"frame": frame.id})
                 return Outcome.NAK
             PLATES_READ.inc()
+        if self.previews is not None:
+            await self.previews.offer(frame, image, reads)
         await self.flush_counts()
         FRAME_SECONDS.observe(time.perf_counter() - started)
         return Outcome.ACK

@@ -18,6 +18,7 @@ from basira.analytics.engines import EngineThreads, ThreadedFaceEmbedder
 from basira.analytics.events import FrameWorker
 from basira.analytics.faces import LazyFaceEngine
 from basira.analytics.plates.engine import create_plate_engine
+from basira.analytics.previews import PreviewPublisher
 from basira.analytics.servicer import SERVICE_NAME as ANALYTICS_SERVICE
 from basira.analytics.servicer import AnalyticsServicer
 from basira.common.config import load_settings
@@ -63,8 +64,9 @@ async def setup(host: ServiceHost) -> None:
     if settings.frame_workers:
         counting = CameraCounting(counter_factory(settings.counting),
                                   idle_close_s=settings.count_idle_close_s)
+        previews = PreviewPublisher(host.jetstream, interval_s=settings.preview_interval_s)
         worker = FrameWorker(host.jetstream, plates, threads, counting, limits=limits,
-                             max_in_flight=settings.frames_in_flight)
+                             max_in_flight=settings.frames_in_flight, previews=previews)
         host.loop(worker.consumer().run)
         host.loop(worker.close_idle_buckets)
 

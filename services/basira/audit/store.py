@@ -91,6 +91,10 @@ class LogQuery:
     action: str | None = None
     time_from: datetime | None = None
     time_to: datetime | None = None
+    authorization_id: str | None = None
+    allowed: bool | None = None  # only allowed (True) or only denied (False) accesses
+    snapshot_ids: tuple[str, ...] = ()  # records about these evidence snapshots
+    below_index: int | None = None  # only leaves before this index (a signed tree's size)
 
 
 @dataclass(frozen=True)
@@ -190,10 +194,12 @@ def prepare_record(record: Appendable) -> PreparedRecord:
 
 async def apply_schema(conn: AsyncConnection) -> None:
     """Create or update the log's tables (idempotent; serialised across processes by a lock)."""
-    script = (resources.files("basira.audit.migrations") / "001_log.sql").read_text("utf-8")
+    folder = resources.files("basira.audit.migrations")
+    scripts = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql") and p.name[:3].isdigit())
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY + 1,))
-        await conn.execute(script.encode("utf-8"))
+        for name in scripts:
+            await conn.execute((folder / name).read_text("utf-8").encode("utf-8"))
 
 
 def _sth_from_row(row: Sequence[Any]) -> SignedTreeHead:
@@ -488,10 +494,20 @@ class AuditStore:
         conditions: list[sql.Composable] = []
         params: list[Any] = []
         for key, value in (("user", q.user), ("agency", q.agency), ("case_id", q.case_id),
-                           ("action", q.action)):
+                           ("action", q.action), ("authorization_id", q.authorization_id)):
             if value is not None:
                 conditions.append(sql.SQL("record->>{} = %s").format(sql.Literal(key)))
                 params.append(value)
+        if q.allowed is not None:
+            conditions.append(sql.SQL("record->>'allowed' = %s"))
+            params.append("true" if q.allowed else "false")
+        if q.snapshot_ids:
+            conditions.append(sql.SQL("record->'resource' ? 'snapshot_id'"
+                                      " AND record->'resource'->>'snapshot_id' = ANY(%s)"))
+            params.append(list(q.snapshot_ids))
+        if q.below_index is not None:
+            conditions.append(sql.SQL("idx < %s"))
+            params.append(q.below_index)
         if q.time_from is not None:
             conditions.append(sql.SQL("at >= %s"))
             params.append(q.time_from)

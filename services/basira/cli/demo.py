@@ -45,6 +45,15 @@ DEMO_PLATE_IMAGE = "plates/eu/eu3.jpg"
 _meta = bearer_metadata
 
 
+# Who to sign in as in the console (infra/keycloak/README.md has them all).
+DEV_USERS = (("police-operator", "police command room (alerts, camera wall, map)"),
+             ("police-operator2", "second police operator (two-person confirmation)"),
+             ("police-investigator", "investigations, watchlists and hotlists"),
+             ("gendarmerie-operator", "another agency's command room (receives escalations)"),
+             ("oversight-auditor", "oversight: the access log and its verification"),
+             ("privacy-officer", "policy and agreements"))
+
+
 def _ts(when: datetime) -> common_pb2.TimeRange:
     rng = common_pb2.TimeRange()
     rng.start.FromDatetime(when)
@@ -219,6 +228,11 @@ def run_demo(data_dir: Path, *, seconds: float = 0, should_stop: Callable[[], bo
     search_plate(endpoints, plate)
     print("\n4. The oversight body checks the access log:")
     show_audit(endpoints, data_dir)
+    if "console" in endpoints:
+        print(f"\n   Open the web console at {endpoints['console']}/ and sign in "
+              "(password: <user>-dev-password):")
+        for user, what in DEV_USERS:
+            print(f"     {user:<24} {what}")
     print("\n5. Frames, plate reads, counts and health events flowing (Ctrl-C to stop):")
     asyncio.run(_flow(endpoints, seconds, should_stop))
     stop.set()

@@ -42,6 +42,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
     print("Basira is up. Where each part listens:")
     for name, where in endpoints.items():
         print(f"  {name:<10} {where}")
+    if "console" in endpoints:
+        print(f"Web console: {endpoints['console']}/  (sign in as a development user, e.g. police-operator "
+              "/ police-operator-dev-password; every user is listed in infra/keycloak/README.md)")
     print(f"Logs: {config.data_dir / 'logs'}   Stop: Ctrl-C or `basira down --data-dir {args.data_dir}`",
           flush=True)
     try:

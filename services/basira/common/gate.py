@@ -340,6 +340,8 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                 await self.gate.record(self.gate.access_record(
                     subject, rule.action, resource, policy_context, allowed=True, decision=decision,
                     method=method))
+                # Headers now: a client can tell "admitted, nothing to send yet" from "refused".
+                await context.send_initial_metadata(())
                 async for response in behavior(request, context):
                     apply_response_obligations(response, {k: v for k, v in decision.obligations.items()
                                                           if k != "max_results"})

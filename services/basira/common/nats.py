@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -52,13 +52,14 @@ class StreamSpec:
     discard: DiscardPolicy = DiscardPolicy.OLD
     storage: StorageType = StorageType.FILE
     duplicate_window_s: float = 120.0
+    max_msgs_per_subject: int = -1
 
     def config(self, replicas: int = 1) -> StreamConfig:
         return StreamConfig(num_replicas=replicas,
             name=self.name, subjects=list(self.subjects), retention=self.retention,
             max_age=self.max_age_s, max_bytes=self.max_bytes, discard=self.discard,
             storage=self.storage, duplicate_window=self.duplicate_window_s,
-            max_msg_size=MAX_PAYLOAD_BYTES,
+            max_msg_size=MAX_PAYLOAD_BYTES, max_msgs_per_subject=self.max_msgs_per_subject,
         )
 
 
@@ -75,6 +76,9 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("AUDIT", ("audit.record.>",), max_age_s=30 * DAY),
     StreamSpec("AUDIT_STH", ("audit.sth",), max_age_s=365 * DAY),
     StreamSpec("WATCHLIST", ("watchlist.changed",), max_age_s=30 * DAY),
+    # The camera wall's latest analysed frame per camera (published by analytics, read by search).
+    StreamSpec("PREVIEWS", ("camera.preview.>",), max_age_s=3600, max_msgs_per_subject=1,
+               duplicate_window_s=10),
 )
 
 
@@ -241,3 +245,22 @@ class ConcurrentPullConsumer(PullConsumer):
             # A pull subscription left open makes the connection's drain() wait its full timeout.
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+
+async def follow(js: JetStreamContext, subject: str, stream: str, start_sequence: int, *,
+                 heartbeat_s: float = 5.0) -> AsyncIterator[Msg]:
+    """Every message of `subject` in `stream` from `start_sequence` on, in order, then live as they
+    come, until the connection closes (an ordered consumer: nothing lost or doubled on its way)."""
+    sub = await js.subscribe(
+        subject, stream=stream, ordered_consumer=True, idle_heartbeat=heartbeat_s,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_sequence))
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=None)
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                return
+            yield msg
+    finally:
+        with contextlib.suppress(Exception):  # the connection may already be closing
+            await sub.unsubscribe()

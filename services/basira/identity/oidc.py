@@ -16,6 +16,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
 from basira.identity.realm import Client, PasswordCredential, User
+from basira.identity.sessions import SignInError
 from basira.identity.state import IssuerState, TokenRejected
 from basira.identity.tokens import userinfo_claims
 
@@ -57,11 +58,19 @@ async def well_known(request: web.Request) -> web.Response:
     oidc = f"{iss}/protocol/openid-connect"
     return web.json_response({
         "issuer": iss,
+        "authorization_endpoint": f"{oidc}/auth",
         "token_endpoint": f"{oidc}/token",
         "jwks_uri": f"{oidc}/certs",
         "userinfo_endpoint": f"{oidc}/userinfo",
-        "grant_types_supported": ["password", "client_credentials", "refresh_token"],
-        "response_types_supported": ["token"],
+        "end_session_endpoint": f"{oidc}/logout",
+        "revocation_endpoint": f"{oidc}/revoke",
+        "grant_types_supported": ["authorization_code", "password", "client_credentials",
+                                  "refresh_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "ui_locales_supported": ["en", "fr", "ar"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "userinfo_signing_alg_values_supported": ["none"],
@@ -161,6 +170,25 @@ def _client_credentials_grant(state: IssuerState, client: Client, form: Any) -> 
     return state.token_response(client, user, str(form.get("scope") or ""), with_refresh=False)
 
 
+def _authorization_code_grant(state: IssuerState, client: Client, form: Any) -> dict[str, Any]:
+    """Code + PKCE: the code is single-use, bound to this client, redirect URI and S256 challenge."""
+    code = str(form.get("code") or "")
+    if not code:
+        raise OAuthError(400, "invalid_request", "Missing parameter: code")
+    try:
+        issued = state.signin.redeem(code, client.client_id, str(form.get("redirect_uri") or ""),
+                                     str(form.get("code_verifier") or ""))
+    except SignInError as e:
+        raise OAuthError(400, e.error, e.description) from e
+    user = state.store.get(issued.user_id)
+    if user is None:
+        raise OAuthError(400, "invalid_grant", "User not found")
+    _check_usable(user)
+    return state.token_response(client, user, issued.scope, with_refresh=True,
+                                session_id=issued.session_id, nonce=issued.nonce,
+                                auth_time=issued.auth_time)
+
+
 def _refresh_grant(state: IssuerState, client: Client, form: Any) -> dict[str, Any]:
     token = str(form.get("refresh_token") or "")
     if not token:
@@ -176,8 +204,10 @@ def _refresh_grant(state: IssuerState, client: Client, form: Any) -> dict[str, A
     if user is None:
         raise OAuthError(400, "invalid_grant", "User not found")
     _check_usable(user)
+    sid = str(claims.get("sid") or "")
+    state.signin.touch(sid)
     return state.token_response(client, user, str(claims.get("scope") or ""), with_refresh=True,
-                                session_id=str(claims.get("sid") or "") or None)
+                                session_id=sid or None)
 
 
 async def token(request: web.Request) -> web.Response:
@@ -188,7 +218,9 @@ async def token(request: web.Request) -> web.Response:
         grant = form.get("grant_type")
         if not grant:
             raise OAuthError(400, "invalid_request", "Missing form parameter: grant_type")
-        if grant == "password":
+        if grant == "authorization_code":
+            body = _authorization_code_grant(state, client, form)
+        elif grant == "password":
             body = await _password_grant(state, client, form)
         elif grant == "client_credentials":
             body = _client_credentials_grant(state, client, form)
@@ -199,6 +231,53 @@ async def token(request: web.Request) -> web.Response:
     except OAuthError as e:
         return e.response()
     return web.json_response(body, headers=_NO_STORE)
+
+
+async def revoke(request: web.Request) -> web.Response:
+    """RFC 7009 token revocation, as Keycloak does it: a refresh token ends its session (every token
+    of it stops refreshing and userinfo refuses them); an access token is refused by userinfo. An
+    unknown, expired or malformed token is answered 200 too (RFC 7009 §2.2)."""
+    state = state_for(request)
+    form = await request.post()
+    try:
+        client = authenticate_client(state, *_client_credentials(request, form))
+        raw = str(form.get("token") or "")
+        if not raw:
+            raise OAuthError(400, "invalid_request", "Missing parameter: token")
+        claims = None
+        for typ in ("Refresh", "Bearer", "ID"):
+            try:
+                claims = state.verify_own(raw, typ, allow_expired=True, allow_ended=True)
+                break
+            except TokenRejected:
+                continue
+        if claims is not None:
+            if claims.get("azp") != client.client_id:
+                raise OAuthError(400, "unauthorized_client", "Unmatching clients")
+            if claims.get("typ") == "Refresh" and claims.get("sid"):
+                state.signin.end_session(str(claims["sid"]))
+            else:
+                state.signin.revoked_tokens.add(str(claims.get("jti")))
+    except OAuthError as e:
+        return e.response()
+    return web.Response(status=200, headers=_NO_STORE)
+
+
+async def backchannel_logout(request: web.Request, form: Any) -> web.Response:
+    """POST logout with `refresh_token` and client credentials (Keycloak's legacy form): 204."""
+    state = state_for(request)
+    try:
+        client = authenticate_client(state, *_client_credentials(request, form))
+        try:
+            claims = state.verify_own(str(form.get("refresh_token") or ""), "Refresh", allow_ended=True)
+        except TokenRejected as e:
+            raise OAuthError(400, "invalid_grant", f"Invalid refresh token: {e}") from e
+        if claims.get("azp") != client.client_id:
+            raise OAuthError(400, "invalid_grant", "Invalid refresh token: Unmatching clients")
+    except OAuthError as e:
+        return e.response()
+    state.signin.end_session(str(claims.get("sid") or ""))
+    return web.Response(status=204, headers=_NO_STORE)
 
 
 def bearer(request: web.Request) -> str | None:

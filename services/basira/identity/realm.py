@@ -136,6 +136,10 @@ class Client:
     service_accounts: bool
     mappers: tuple[ProtocolMapper, ...]
     access_token_lifespan: int | None = None
+    standard_flow: bool = False  # authorization code flow (Keycloak's standardFlowEnabled)
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    pkce_method: str = ""  # "S256" when the client must use PKCE (attribute pkce.code.challenge.method)
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,8 @@ class Realm:
     users: tuple[User, ...]
     managed_attributes: frozenset[str] | None  # None: no declarative user profile, keep every attribute
     min_password_length: int = 0  # from passwordPolicy "length(N)"; other policies are not emulated
+    display_name: str = ""
+    access_code_lifespan: int = 60  # seconds an authorization code stays valid
 
     def expand_realm_roles(self, names: tuple[str, ...] | list[str]) -> list[str]:
         """The user's realm roles plus everything their composite roles contain, sorted."""
@@ -293,7 +299,13 @@ def _client_from_export(rep: dict[str, Any]) -> Client:
         for m in rep.get("protocolMappers") or []
         if m.get("protocol", "openid-connect") == "openid-connect"
     )
-    lifespan = (rep.get("attributes") or {}).get("access.token.lifespan")
+    attributes = rep.get("attributes") or {}
+    lifespan = attributes.get("access.token.lifespan")
+    redirect_uris = tuple(str(u) for u in rep.get("redirectUris") or ())
+    pkce_method = str(attributes.get("pkce.code.challenge.method") or "")
+    if pkce_method not in ("", "S256"):
+        raise ConfigError(f"client {client_id!r}: pkce.code.challenge.method {pkce_method!r} is not "
+                          "supported; only S256 (plain PKCE is refused)")
     return Client(
         client_id=client_id,
         enabled=bool(rep.get("enabled", True)),
@@ -303,7 +315,23 @@ def _client_from_export(rep: dict[str, Any]) -> Client:
         service_accounts=bool(rep.get("serviceAccountsEnabled", False)),
         mappers=mappers,
         access_token_lifespan=int(lifespan) if lifespan not in (None, "") else None,
+        standard_flow=bool(rep.get("standardFlowEnabled", True)),
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=_post_logout_uris(attributes, redirect_uris),
+        pkce_method=pkce_method,
     )
+
+
+def _post_logout_uris(attributes: dict[str, Any], redirect_uris: tuple[str, ...]) -> tuple[str, ...]:
+    """Keycloak's `post.logout.redirect.uris` attribute: `##`-separated; `+` means the redirect URIs."""
+    uris: list[str] = []
+    for value in str(attributes.get("post.logout.redirect.uris") or "").split("##"):
+        value = value.strip()
+        if value == "+":
+            uris.extend(redirect_uris)
+        elif value:
+            uris.append(value)
+    return tuple(uris)
 
 
 def _managed_attributes(rep: dict[str, Any]) -> frozenset[str] | None:
@@ -359,6 +387,8 @@ def parse_realm(rep: dict[str, Any]) -> Realm:
         users=users,
         managed_attributes=_managed_attributes(rep),
         min_password_length=_min_length(str(rep.get("passwordPolicy") or "")),
+        display_name=str(rep.get("displayName") or name),
+        access_code_lifespan=int(rep.get("accessCodeLifespan", 60)),
     )
 
 

@@ -19,8 +19,9 @@ from typing import Any
 from aiohttp import web
 
 from basira.common.errors import ConfigError, NotFound
-from basira.identity import admin, keys, oidc
+from basira.identity import admin, keys, login, oidc
 from basira.identity.realm import load_realm
+from basira.identity.sessions import SignInRegistry
 from basira.identity.state import IssuerState
 from basira.identity.store import UserStore
 from basira.identity.tokens import KNOWN_MAPPERS, access_token_claims, granted_scope
@@ -55,6 +56,8 @@ def build_app(state: IssuerState) -> web.Application:
         web.get(f"{oc}/certs", oidc.certs, name="certs"),
         web.get(f"{oc}/userinfo", oidc.userinfo, name="userinfo"),
         web.post(f"{oc}/userinfo", oidc.userinfo, name="userinfo.post"),
+        web.post(f"{oc}/revoke", oidc.revoke, name="revoke"),
+        *login.routes(base),
     ])
     app.add_routes(admin.routes())
     return app
@@ -82,7 +85,9 @@ class IssuerApp:
         data = Path(data_dir)
         overlay = data / "identity" / f"{realm.name}-users.json"
         self.state = IssuerState(realm=realm, store=UserStore(realm, overlay), data_dir=data,
-                                 key=keys.load_or_create(data), token_lifetime_s=token_lifetime_s)
+                                 key=keys.load_or_create(data), token_lifetime_s=token_lifetime_s,
+                                 signin=SignInRegistry(code_lifetime_s=realm.access_code_lifespan,
+                                                       session_idle_s=realm.sso_session_idle_timeout))
         self._host = host
         self._port = port
         self._public_url = public_url.rstrip("/") if public_url else None

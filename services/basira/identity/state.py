@@ -14,6 +14,7 @@ from jwcrypto.common import JWException
 
 from basira.identity import keys
 from basira.identity.realm import Client, Realm, User
+from basira.identity.sessions import SignInRegistry
 from basira.identity.store import UserStore
 from basira.identity.tokens import (
     access_token_claims,
@@ -37,6 +38,7 @@ class IssuerState:
     base_url: str = ""
     retired_keys: list[keys.SigningKey] = field(default_factory=list)
     hits: Counter[str] = field(default_factory=Counter)
+    signin: SignInRegistry = field(default_factory=SignInRegistry)
 
     @property
     def issuer(self) -> str:
@@ -59,8 +61,9 @@ class IssuerState:
         return self.realm.access_token_lifespan
 
     def token_response(self, client: Client, user: User, requested_scope: str, *,
-                       with_refresh: bool, session_id: str | None = None) -> dict[str, Any]:
-        """The token endpoint's JSON answer, shaped like Keycloak's."""
+                       with_refresh: bool, session_id: str | None = None, nonce: str = "",
+                       auth_time: int | None = None) -> dict[str, Any]:
+        """The token endpoint's JSON answer, shaped like Keycloak's (`nonce` goes into the ID token)."""
         now = int(time.time())
         lifetime = self.lifetime_for(client)
         scope = granted_scope(requested_scope)
@@ -78,16 +81,22 @@ class IssuerState:
             out["refresh_expires_in"] = 0
         out["token_type"] = "Bearer"
         if "openid" in scope.split():
-            out["id_token"] = self.key.sign(id_token_claims(
-                client=client, user=user, issuer=self.issuer, now=now, lifetime_s=lifetime,
-                session_id=sid))
+            id_claims = id_token_claims(client=client, user=user, issuer=self.issuer, now=now,
+                                        lifetime_s=lifetime, session_id=sid)
+            if nonce:
+                id_claims["nonce"] = nonce
+            if auth_time is not None:
+                id_claims["auth_time"] = auth_time
+            out["id_token"] = self.key.sign(id_claims)
         out["not-before-policy"] = 0
         out["session_state"] = sid
         out["scope"] = scope
         return out
 
-    def verify_own(self, token: str, typ: str) -> dict[str, Any]:
-        """Claims of a token this issuer signed, of type `typ`, unexpired; raises TokenRejected."""
+    def verify_own(self, token: str, typ: str, *, allow_expired: bool = False,
+                   allow_ended: bool = False) -> dict[str, Any]:
+        """Claims of a token this issuer signed, of type `typ`, unexpired (unless `allow_expired`),
+        whose session was not ended and which was not revoked; raises TokenRejected."""
         keyset = jwk.JWKSet()
         for k in (self.key, *self.retired_keys):
             keyset.add(jwk.JWK(**k.public_jwk()))
@@ -104,6 +113,9 @@ class IssuerState:
         if claims.get("typ") != typ:
             raise TokenRejected(f"not a {typ} token")
         exp = claims.get("exp")
-        if not isinstance(exp, int) or exp < time.time():
+        if not isinstance(exp, int) or (exp < time.time() and not allow_expired):
             raise TokenRejected("Token is not active")
+        if not allow_ended and (str(claims.get("jti")) in self.signin.revoked_tokens
+                                or self.signin.session_ended(str(claims.get("sid") or ""))):
+            raise TokenRejected("Session not active")
         return claims

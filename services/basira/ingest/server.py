@@ -12,6 +12,7 @@ from basira.common.service import ServiceHost, run_service
 from basira.ingest.cameras import CameraStore
 from basira.ingest.config import IngestSettings
 from basira.ingest.events import EventPublisher, RetryPolicy
+from basira.ingest.health_state import HealthState, HealthStateStore
 from basira.ingest.servicer import (
     CAMERA_METHODS,
     PUSH_METHOD,
@@ -48,7 +49,9 @@ async def setup(host: ServiceHost) -> None:
     resolver = camera_resolver(store)
     for method in (*CAMERA_METHODS, PUSH_METHOD):
         host.resolver(method, resolver)
-    cameras = CameraServicer(store, manager, settings)
+    health = HealthState(host.jetstream, HealthStateStore(host.db))
+    host.loop(health.consumer().run)
+    cameras = CameraServicer(store, manager, settings, health)
     frames = FrameIngestServicer(store, manager)
 
     def add(server: grpc.aio.Server) -> list[str]:

@@ -31,6 +31,7 @@ from basira.ingest.cameras import (
 )
 from basira.ingest.config import IngestSettings
 from basira.ingest.health import PowerReport, PowerSource
+from basira.ingest.health_state import Granted, HealthState
 from basira.ingest.sources import redact_url
 from basira.ingest.streams import PushSession, StreamManager
 from basira.v1 import camera_pb2, camera_pb2_grpc
@@ -96,8 +97,32 @@ def _obligations() -> dict[str, Any]:
 class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
     """Runs behind the gate (policy has allowed the call); `context` may be None in tests."""
 
-    def __init__(self, store: CameraStore, manager: StreamManager, settings: IngestSettings) -> None:
-        self.store, self.manager, self.settings = store, manager, settings
+    def __init__(self, store: CameraStore, manager: StreamManager, settings: IngestSettings,
+                 health: HealthState | None = None) -> None:
+        self.store, self.manager, self.settings, self.health = store, manager, settings, health
+
+    def _health(self) -> HealthState:
+        if self.health is None:
+            raise FailedPrecondition("camera health is not kept by this ingest instance")
+        return self.health
+
+    async def ListCameraHealth(self, request: camera_pb2.ListCameraHealthRequest,
+                               context: grpc.aio.ServicerContext | None
+                               ) -> camera_pb2.ListCameraHealthResponse:
+        """Current health of every camera the caller may see, and where to resume the stream."""
+        cameras, mark = await self._health().current(Granted.from_obligations(_obligations()),
+                                                      [request.zone] if request.zone else [],
+                                                      list(request.camera_ids))
+        return camera_pb2.ListCameraHealthResponse(cameras=cameras, watermark=mark)
+
+    async def StreamCameraHealth(self, request: camera_pb2.StreamCameraHealthRequest,
+                                 context: grpc.aio.ServicerContext | None
+                                 ) -> AsyncIterator[camera_pb2.StreamCameraHealthResponse]:
+        """Every health change the caller may see after `after_sequence`, live."""
+        async for update in self._health().changes(request.after_sequence,
+                                                   Granted.from_obligations(_obligations()),
+                                                   list(request.zones), list(request.camera_ids)):
+            yield camera_pb2.StreamCameraHealthResponse(update=update)
 
     async def RegisterCamera(self, request: camera_pb2.RegisterCameraRequest,
                              context: grpc.aio.ServicerContext | None) -> camera_pb2.RegisterCameraResponse:

@@ -1,7 +1,7 @@
 """`basira up`: start, supervise and stop the whole platform on one machine.
 
-Start order: NATS → PostgreSQL → identity → policy → audit → the other services. Each external part
-may instead be given by URL (production), and is then only checked, never started.
+Start order: NATS → PostgreSQL → identity → policy → audit → the other services → the web console.
+Each external part may instead be given by URL (production), and is then only checked, never started.
 """
 
 from __future__ import annotations
@@ -33,6 +33,22 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[3]
 GRPC_SERVICES = ("audit", "ingest", "analytics", "search", "alerting")
 DATABASE_SERVICES = {"audit", "ingest", "analytics", "search", "alerting"}
+# The gRPC services the console calls (service → its settings prefix: BASIRA_<PREFIX>_TARGET).
+CONSOLE_BACKENDS = {"ingest": "ingest", "analytics": "analytics", "search": "search",
+                    "alerting": "alerting", "audit": "audit"}
+
+
+def realm_client_secret(realm_file: Path, client_id: str) -> str:
+    """A client's secret from the realm export (the development realm ships its dev secrets)."""
+    try:
+        realm = json.loads(realm_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the realm file {realm_file}: {exc}") from exc
+    for client in realm.get("clients") or []:
+        if client.get("clientId") == client_id and client.get("secret"):
+            return str(client["secret"])
+    raise ConfigError(f"the realm file {realm_file} has no client {client_id!r} with a secret; "
+                      "set BASIRA_CONSOLE_CLIENT_SECRET")
 
 
 @dataclass
@@ -49,6 +65,7 @@ class PlatformConfig:
     policy_dir: Path = REPO / "policy"
     ports: dict[str, int] = field(default_factory=dict)
     services: tuple[str, ...] = GRPC_SERVICES
+    console: bool = True
     ready_timeout_s: float = 90.0
 
     @classmethod
@@ -158,6 +175,12 @@ class Platform:
             for name, proc, port in started:
                 _wait_grpc_health(f"{c.host}:{port}", proc, c.ready_timeout_s)
                 self.endpoints[name] = f"{c.host}:{port}"
+            if c.console and all(s in self.endpoints for s in CONSOLE_BACKENDS):
+                port = self._port("console")
+                proc = self._spawn("console", [sys.executable, "-m", "basira.console"],
+                                   self.console_env(port))
+                _wait_http(f"http://{c.host}:{port}/healthz", proc, c.ready_timeout_s)
+                self.endpoints["console"] = f"http://{c.host}:{port}"
         except BaseException:
             self.stop()
             raise
@@ -183,6 +206,17 @@ class Platform:
             env["BASIRA_POLICY_PUBLIC_KEY"] = str(public_key_path(self.signing_key))
         if name in DATABASE_SERVICES:
             env["BASIRA_DATABASE_URL"] = c.database_url
+        return env
+
+    def console_env(self, port: int) -> dict[str, str]:
+        """The console's settings: its port, the issuer, its client secret, the services it calls."""
+        c = self.config
+        env = {"BASIRA_HTTP_PORT": str(port), "BASIRA_HOST": c.host, "BASIRA_DATA_DIR": str(c.data_dir),
+               "BASIRA_OIDC_URL": c.oidc_url, "BASIRA_POLICY_DIR": str(c.policy_dir),
+               "BASIRA_CONSOLE_CLIENT_SECRET": os.environ.get("BASIRA_CONSOLE_CLIENT_SECRET")
+               or realm_client_secret(c.realm_file, "basira-console")}
+        for service, target in CONSOLE_BACKENDS.items():
+            env[f"BASIRA_{target.upper()}_TARGET"] = self.endpoints[service]
         return env
 
     def check(self) -> list[str]:

@@ -10,6 +10,7 @@ from basira.common.config import load_settings
 from basira.common.service import ServiceHost, run_service
 from basira.search.config import SearchSettings
 from basira.search.events import Indexer, consumers
+from basira.search.previews import preview_resolver
 from basira.search.servicer import SearchServicer, evidence_resolver, sightings_resolver
 from basira.search.store import SearchStore
 from basira.v1 import search_pb2, search_pb2_grpc
@@ -17,6 +18,7 @@ from basira.v1 import search_pb2, search_pb2_grpc
 MIGRATIONS = Path(__file__).parent / "migrations"
 GET_EVIDENCE = "/basira.v1.SearchService/GetEvidence"
 LIST_SIGHTINGS = "/basira.v1.SearchService/ListSightings"
+GET_CAMERA_PREVIEW = "/basira.v1.SearchService/GetCameraPreview"
 
 
 async def setup(host: ServiceHost) -> None:
@@ -28,7 +30,8 @@ async def setup(host: ServiceHost) -> None:
         host.loop(consumer.run)
     host.resolver(GET_EVIDENCE, evidence_resolver(store))
     host.resolver(LIST_SIGHTINGS, sightings_resolver)
-    servicer = SearchServicer(store, host.gate, settings)
+    host.resolver(GET_CAMERA_PREVIEW, preview_resolver(host.jetstream))
+    servicer = SearchServicer(store, host.gate, settings, host.jetstream)
 
     def add(server: grpc.aio.Server) -> list[str]:
         search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server)

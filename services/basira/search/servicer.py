@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import grpc
 from google.protobuf.message import Message
+from nats.js import JetStreamContext
 
 from basira.common import gate as gate_module
 from basira.common.auth import Subject
@@ -31,6 +32,7 @@ from basira.search.domain import (
 )
 from basira.search.masking import find_faces_in_jpeg, render_evidence
 from basira.search.plate_index import plan_fuzzy, rank_candidates
+from basira.search.previews import latest_preview, plate_rects
 from basira.search.store import SearchStore
 from basira.v1 import analytics_pb2, common_pb2, search_pb2, search_pb2_grpc
 
@@ -93,8 +95,31 @@ def _fingerprint(method: str, scope: Message, granted: GrantedScope, *parts: Any
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     """Runs behind the gate: the subject, decision and context are in gate's contextvars."""
 
-    def __init__(self, store: SearchStore, gate: Gate, settings: SearchSettings) -> None:
-        self.store, self.gate, self.settings = store, gate, settings
+    def __init__(self, store: SearchStore, gate: Gate, settings: SearchSettings,
+                 js: JetStreamContext | None = None) -> None:
+        self.store, self.gate, self.settings, self.js = store, gate, settings, js
+
+    async def GetCameraPreview(self, request: search_pb2.GetCameraPreviewRequest,
+                               context: grpc.aio.ServicerContext | None
+                               ) -> search_pb2.GetCameraPreviewResponse:
+        """The camera's latest analysed frame, faces and plates masked unless policy says otherwise."""
+        if not request.camera_id:
+            raise InvalidInput("camera_id is required", field="camera_id")
+        obligations = _obligations()
+        event = await latest_preview(self.js, request.camera_id) if self.js is not None else None
+        granted = GrantedScope.from_obligations(obligations)
+        if event is None or not granted.allows(event.zone, event.camera_id):
+            raise NotFound(f"no recent frame of camera {request.camera_id!r}")
+        mask_faces = bool(obligations.get("mask_faces", True))
+        mask_plates = bool(obligations.get("mask_plates", True))
+        faces = (await asyncio.to_thread(find_faces_in_jpeg, event.jpeg,
+                                         min_size_px=self.settings.face_min_size_px)) if mask_faces else []
+        shown = await asyncio.to_thread(render_evidence, event.jpeg, plate_rects(event), faces,
+                                        mask_faces=mask_faces, mask_plates=mask_plates,
+                                        quality=self.settings.evidence_jpeg_quality)
+        return search_pb2.GetCameraPreviewResponse(image=shown.jpeg, faces_masked=shown.faces_masked,
+                                                   plates_masked=shown.plates_masked,
+                                                   camera_id=event.camera_id, captured=event.captured)
 
     def _page_size(self, page: common_pb2.PageRequest, obligations: dict[str, Any]) -> int:
         return page_size(page.page_size, default=self.settings.default_page_size,
@@ -194,7 +219,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         if request.unmask:
             act_obligations = await self._authorize_unmask(snapshot.snapshot_id, snapshot.camera_id,
                                                            snapshot.zone, snapshot.owner_agency,
-                                                           faces=len(faces), plates=len(plates))
+                                                           faces=len(faces), plates=len(plates),
+                                                           reason=request.reason.strip()[:500])
             mask_faces = bool(act_obligations.get("mask_faces"))
             mask_plates = bool(act_obligations.get("mask_plates"))
         mask_faces = mask_faces or bool(obligations.get("mask_faces"))
@@ -209,11 +235,14 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         return response
 
     async def _authorize_unmask(self, snapshot_id: str, camera_id: str, zone: str, owner_agency: str,
-                                *, faces: int, plates: int) -> dict[str, Any]:
-        """The logged act of unmasking; biometric if the image shows faces. Raises PermissionDenied."""
+                                *, faces: int, plates: int, reason: str = "") -> dict[str, Any]:
+        """The logged act of unmasking (with its stated reason); biometric if the image shows faces.
+        Raises PermissionDenied."""
         resource = {"snapshot_id": snapshot_id, "cameras": [camera_id], "zone": zone,
                     "owner_agency": owner_agency, "data_class": "biometric" if faces else "plate",
                     "faces": faces, "plates": plates}
+        if reason:
+            resource["reason"] = reason
         decision = await self.gate.authorize_act(_subject(), UNMASK_ACTION, resource,
                                                  gate_module.current_context.get() or {}, result_count=1)
         return dict(decision.obligations)

@@ -44,7 +44,7 @@ ALERT_STATE_REJECTED: AlertState
 ALERT_STATE_ESCALATED: AlertState
 
 class Alert(_message.Message):
-    __slots__ = ("id", "sequence", "kind", "state", "agency", "zone", "camera_id", "raised", "last_seen", "sightings", "summary", "plate", "hotlist_entry", "snapshot_id", "acknowledged_by", "confirmed_by", "escalated_to", "actor")
+    __slots__ = ("id", "sequence", "kind", "state", "agency", "zone", "camera_id", "raised", "last_seen", "sightings", "summary", "plate", "hotlist_entry", "snapshot_id", "acknowledged_by", "confirmed_by", "escalated_to", "actor", "escalated_from", "escalated_alert_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,8 @@ class Alert(_message.Message):
     CONFIRMED_BY_FIELD_NUMBER: _ClassVar[int]
     ESCALATED_TO_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ESCALATED_FROM_FIELD_NUMBER: _ClassVar[int]
+    ESCALATED_ALERT_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     sequence: int
     kind: AlertKind
@@ -81,7 +83,9 @@ class Alert(_message.Message):
     confirmed_by: _containers.RepeatedScalarFieldContainer[str]
     escalated_to: str
     actor: str
-    def __init__(self, id: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., state: _Optional[_Union[AlertState, str]] = ..., agency: _Optional[str] = ..., zone: _Optional[str] = ..., camera_id: _Optional[str] = ..., raised: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sightings: _Optional[int] = ..., summary: _Optional[str] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., hotlist_entry: _Optional[_Union[_watchlist_pb2.HotlistEntry, _Mapping]] = ..., snapshot_id: _Optional[str] = ..., acknowledged_by: _Optional[_Iterable[str]] = ..., confirmed_by: _Optional[_Iterable[str]] = ..., escalated_to: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+    escalated_from: str
+    escalated_alert_id: str
+    def __init__(self, id: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., state: _Optional[_Union[AlertState, str]] = ..., agency: _Optional[str] = ..., zone: _Optional[str] = ..., camera_id: _Optional[str] = ..., raised: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sightings: _Optional[int] = ..., summary: _Optional[str] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., hotlist_entry: _Optional[_Union[_watchlist_pb2.HotlistEntry, _Mapping]] = ..., snapshot_id: _Optional[str] = ..., acknowledged_by: _Optional[_Iterable[str]] = ..., confirmed_by: _Optional[_Iterable[str]] = ..., escalated_to: _Optional[str] = ..., actor: _Optional[str] = ..., escalated_from: _Optional[str] = ..., escalated_alert_id: _Optional[str] = ...) -> None: ...
 
 class StreamAlertsRequest(_message.Message):
     __slots__ = ("zones", "kinds", "after_sequence")
@@ -98,6 +102,22 @@ class StreamAlertsResponse(_message.Message):
     ALERT_FIELD_NUMBER: _ClassVar[int]
     alert: Alert
     def __init__(self, alert: _Optional[_Union[Alert, _Mapping]] = ...) -> None: ...
+
+class ListAlertsRequest(_message.Message):
+    __slots__ = ("zones", "kinds")
+    ZONES_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    zones: _containers.RepeatedScalarFieldContainer[str]
+    kinds: _containers.RepeatedScalarFieldContainer[AlertKind]
+    def __init__(self, zones: _Optional[_Iterable[str]] = ..., kinds: _Optional[_Iterable[_Union[AlertKind, str]]] = ...) -> None: ...
+
+class ListAlertsResponse(_message.Message):
+    __slots__ = ("alerts", "last_sequence")
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[Alert]
+    last_sequence: int
+    def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., last_sequence: _Optional[int] = ...) -> None: ...
 
 class AcknowledgeAlertRequest(_message.Message):
     __slots__ = ("alert_id", "note")

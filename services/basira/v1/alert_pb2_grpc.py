@@ -40,6 +40,11 @@ class AlertServiceStub(object):
                 request_serializer=basira_dot_v1_dot_alert__pb2.StreamAlertsRequest.SerializeToString,
                 response_deserializer=basira_dot_v1_dot_alert__pb2.StreamAlertsResponse.FromString,
                 _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/basira.v1.AlertService/ListAlerts',
+                request_serializer=basira_dot_v1_dot_alert__pb2.ListAlertsRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_alert__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
         self.AcknowledgeAlert = channel.unary_unary(
                 '/basira.v1.AlertService/AcknowledgeAlert',
                 request_serializer=basira_dot_v1_dot_alert__pb2.AcknowledgeAlertRequest.SerializeToString,
@@ -67,6 +72,12 @@ class AlertServiceServicer(object):
     """
 
     def StreamAlerts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlerts(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,6 +114,11 @@ def add_AlertServiceServicer_to_server(servicer, server):
                     servicer.StreamAlerts,
                     request_deserializer=basira_dot_v1_dot_alert__pb2.StreamAlertsRequest.FromString,
                     response_serializer=basira_dot_v1_dot_alert__pb2.StreamAlertsResponse.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=basira_dot_v1_dot_alert__pb2.ListAlertsRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_alert__pb2.ListAlertsResponse.SerializeToString,
             ),
             'AcknowledgeAlert': grpc.unary_unary_rpc_method_handler(
                     servicer.AcknowledgeAlert,
@@ -153,6 +169,33 @@ class AlertService(object):
             '/basira.v1.AlertService/StreamAlerts',
             basira_dot_v1_dot_alert__pb2.StreamAlertsRequest.SerializeToString,
             basira_dot_v1_dot_alert__pb2.StreamAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/basira.v1.AlertService/ListAlerts',
+            basira_dot_v1_dot_alert__pb2.ListAlertsRequest.SerializeToString,
+            basira_dot_v1_dot_alert__pb2.ListAlertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

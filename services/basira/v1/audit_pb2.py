@@ -26,7 +26,7 @@ from basira.v1 import common_pb2 as basira_dot_v1_dot_common__pb2
 from basira.v1 import options_pb2 as basira_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62\x61sira/v1/audit.proto\x12\tbasira.v1\x1a\x16\x62\x61sira/v1/common.proto\x1a\x17\x62\x61sira/v1/options.proto\"E\n\x0cLoggedAccess\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x13\n\x0brecord_json\x18\x03 \x01(\t\"o\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x04\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x04\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x0e\n\x06log_id\x18\x05 \x01(\t\"\xca\x01\n\x15QueryAccessLogRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\"\n\x04time\x18\x05 \x01(\x0b\x32\x14.basira.v1.TimeRange\x12$\n\x04page\x18\x06 \x01(\x0b\x32\x16.basira.v1.PageRequest\x12(\n\x06\x61\x63\x63\x65ss\x18\x07 \x01(\x0b\x32\x18.basira.v1.AccessContext\"i\n\x16QueryAccessLogResponse\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.basira.v1.LoggedAccess\x12%\n\x04page\x18\x02 \x01(\x0b\x32\x17.basira.v1.PageResponse\"\'\n\x12GetTreeHeadRequest\x12\x11\n\ttree_size\x18\x01 \x01(\x04\"[\n\x13GetTreeHeadResponse\x12,\n\ttree_head\x18\x01 \x01(\x0b\x32\x19.basira.v1.SignedTreeHead\x12\x16\n\x0epublic_key_pem\x18\x02 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"_\n\x19GetInclusionProofResponse\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\"E\n\x1aGetConsistencyProofRequest\x12\x12\n\nfirst_size\x18\x01 \x01(\x04\x12\x13\n\x0bsecond_size\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\"w\n\x10\x45xportLogRequest\x12\x12\n\nrecipients\x18\x01 \x03(\t\x12\x12\n\nfrom_index\x18\x02 \x01(\x04\x12\x11\n\ttree_size\x18\x03 \x01(\x04\x12(\n\x06\x61\x63\x63\x65ss\x18\x04 \x01(\x0b\x32\x18.basira.v1.AccessContext\"\"\n\x11\x45xportLogResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x32\xca\x04\n\x0c\x41uditService\x12o\n\x0eQueryAccessLog\x12 .basira.v1.QueryAccessLogRequest\x1a!.basira.v1.QueryAccessLogResponse\"\x18\x8a\xb5\x18\x14\n\x0b\x61udit.query\x12\x05\x61udit\x12j\n\x0bGetTreeHead\x12\x1d.basira.v1.GetTreeHeadRequest\x1a\x1e.basira.v1.GetTreeHeadResponse\"\x1c\x8a\xb5\x18\x18\n\x0f\x61udit.tree_head\x12\x05\x61udit\x12x\n\x11GetInclusionProof\x12#.basira.v1.GetInclusionProofRequest\x1a$.basira.v1.GetInclusionProofResponse\"\x18\x8a\xb5\x18\x14\n\x0b\x61udit.proof\x12\x05\x61udit\x12~\n\x13GetConsistencyProof\x12%.basira.v1.GetConsistencyProofRequest\x1a&.basira.v1.GetConsistencyProofResponse\"\x18\x8a\xb5\x18\x14\n\x0b\x61udit.proof\x12\x05\x61udit\x12\x63\n\tExportLog\x12\x1b.basira.v1.ExportLogRequest\x1a\x1c.basira.v1.ExportLogResponse\"\x19\x8a\xb5\x18\x15\n\x0c\x61udit.export\x12\x05\x61udit0\x01\x42\x31Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62\x61sira/v1/audit.proto\x12\tbasira.v1\x1a\x16\x62\x61sira/v1/common.proto\x1a\x17\x62\x61sira/v1/options.proto\"E\n\x0cLoggedAccess\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x13\n\x0brecord_json\x18\x03 \x01(\t\"o\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x04\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x04\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x0e\n\x06log_id\x18\x05 \x01(\t\"\xa7\x02\n\x15QueryAccessLogRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\"\n\x04time\x18\x05 \x01(\x0b\x32\x14.basira.v1.TimeRange\x12$\n\x04page\x18\x06 \x01(\x0b\x32\x16.basira.v1.PageRequest\x12(\n\x06\x61\x63\x63\x65ss\x18\x07 \x01(\x0b\x32\x18.basira.v1.AccessContext\x12\x18\n\x10\x61uthorization_id\x18\x08 \x01(\t\x12+\n\x08\x64\x65\x63ision\x18\t \x01(\x0e\x32\x19.basira.v1.AccessDecision\x12\x14\n\x0cnewest_first\x18\n \x01(\x08\"i\n\x16QueryAccessLogResponse\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.basira.v1.LoggedAccess\x12%\n\x04page\x18\x02 \x01(\x0b\x32\x17.basira.v1.PageResponse\"\'\n\x12GetTreeHeadRequest\x12\x11\n\ttree_size\x18\x01 \x01(\x04\"[\n\x13GetTreeHeadResponse\x12,\n\ttree_head\x18\x01 \x01(\x0b\x32\x19.basira.v1.SignedTreeHead\x12\x16\n\x0epublic_key_pem\x18\x02 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"_\n\x19GetInclusionProofResponse\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\"E\n\x1aGetConsistencyProofRequest\x12\x12\n\nfirst_size\x18\x01 \x01(\x04\x12\x13\n\x0bsecond_size\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\"w\n\x10\x45xportLogRequest\x12\x12\n\nrecipients\x18\x01 \x03(\t\x12\x12\n\nfrom_index\x18\x02 \x01(\x04\x12\x11\n\ttree_size\x18\x03 \x01(\x04\x12(\n\x06\x61\x63\x63\x65ss\x18\x04 \x01(\x0b\x32\x18.basira.v1.AccessContext\"\"\n\x11\x45xportLogResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"h\n\x12ProveAccessRequest\x12\x14\n\x0csnapshot_ids\x18\x01 \x03(\t\x12\x12\n\nrecipients\x18\x02 \x03(\t\x12(\n\x06\x61\x63\x63\x65ss\x18\x03 \x01(\x0b\x32\x18.basira.v1.AccessContext\"\xbb\x01\n\x13ProveAccessResponse\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.basira.v1.LoggedAccess\x12\x34\n\x06proofs\x18\x02 \x03(\x0b\x32$.basira.v1.GetInclusionProofResponse\x12,\n\ttree_head\x18\x03 \x01(\x0b\x32\x19.basira.v1.SignedTreeHead\x12\x16\n\x0epublic_key_pem\x18\x04 \x01(\t*j\n\x0e\x41\x63\x63\x65ssDecision\x12\x1f\n\x1b\x41\x43\x43\x45SS_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41\x43\x43\x45SS_DECISION_ALLOWED\x10\x01\x12\x1a\n\x16\x41\x43\x43\x45SS_DECISION_DENIED\x10\x02\x32\xb6\x05\n\x0c\x41uditService\x12o\n\x0eQueryAccessLog\x12 .basira.v1.QueryAccessLogRequest\x1a!.basira.v1.QueryAccessLogResponse\"\x18\x8a\xb5\x18\x14\n\x0b\x61udit.query\x12\x05\x61udit\x12j\n\x0bGetTreeHead\x12\x1d.basira.v1.GetTreeHeadRequest\x1a\x1e.basira.v1.GetTreeHeadResponse\"\x1c\x8a\xb5\x18\x18\n\x0f\x61udit.tree_head\x12\x05\x61udit\x12x\n\x11GetInclusionProof\x12#.basira.v1.GetInclusionProofRequest\x1a$.basira.v1.GetInclusionProofResponse\"\x18\x8a\xb5\x18\x14\n\x0b\x61udit.proof\x12\x05\x61udit\x12~\n\x13GetConsistencyProof\x12%.basira.v1.GetConsistencyProofRequest\x1a&.basira.v1.GetConsistencyProofResponse\"\x18\x8a\xb5\x18\x14\n\x0b\x61udit.proof\x12\x05\x61udit\x12\x63\n\tExportLog\x12\x1b.basira.v1.ExportLogRequest\x1a\x1c.basira.v1.ExportLogResponse\"\x19\x8a\xb5\x18\x15\n\x0c\x61udit.export\x12\x05\x61udit0\x01\x12j\n\x0bProveAccess\x12\x1d.basira.v1.ProveAccessRequest\x1a\x1e.basira.v1.ProveAccessResponse\"\x1c\x8a\xb5\x18\x18\n\x0f\x65vidence.export\x12\x05videoB1Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,30 +44,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITSERVICE'].methods_by_name['GetConsistencyProof']._serialized_options = b'\212\265\030\024\n\013audit.proof\022\005audit'
   _globals['_AUDITSERVICE'].methods_by_name['ExportLog']._loaded_options = None
   _globals['_AUDITSERVICE'].methods_by_name['ExportLog']._serialized_options = b'\212\265\030\025\n\014audit.export\022\005audit'
+  _globals['_AUDITSERVICE'].methods_by_name['ProveAccess']._loaded_options = None
+  _globals['_AUDITSERVICE'].methods_by_name['ProveAccess']._serialized_options = b'\212\265\030\030\n\017evidence.export\022\005video'
+  _globals['_ACCESSDECISION']._serialized_start=1537
+  _globals['_ACCESSDECISION']._serialized_end=1643
   _globals['_LOGGEDACCESS']._serialized_start=85
   _globals['_LOGGEDACCESS']._serialized_end=154
   _globals['_SIGNEDTREEHEAD']._serialized_start=156
   _globals['_SIGNEDTREEHEAD']._serialized_end=267
   _globals['_QUERYACCESSLOGREQUEST']._serialized_start=270
-  _globals['_QUERYACCESSLOGREQUEST']._serialized_end=472
-  _globals['_QUERYACCESSLOGRESPONSE']._serialized_start=474
-  _globals['_QUERYACCESSLOGRESPONSE']._serialized_end=579
-  _globals['_GETTREEHEADREQUEST']._serialized_start=581
-  _globals['_GETTREEHEADREQUEST']._serialized_end=620
-  _globals['_GETTREEHEADRESPONSE']._serialized_start=622
-  _globals['_GETTREEHEADRESPONSE']._serialized_end=713
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=715
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=775
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=777
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=872
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=874
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=943
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=945
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=989
-  _globals['_EXPORTLOGREQUEST']._serialized_start=991
-  _globals['_EXPORTLOGREQUEST']._serialized_end=1110
-  _globals['_EXPORTLOGRESPONSE']._serialized_start=1112
-  _globals['_EXPORTLOGRESPONSE']._serialized_end=1146
-  _globals['_AUDITSERVICE']._serialized_start=1149
-  _globals['_AUDITSERVICE']._serialized_end=1735
+  _globals['_QUERYACCESSLOGREQUEST']._serialized_end=565
+  _globals['_QUERYACCESSLOGRESPONSE']._serialized_start=567
+  _globals['_QUERYACCESSLOGRESPONSE']._serialized_end=672
+  _globals['_GETTREEHEADREQUEST']._serialized_start=674
+  _globals['_GETTREEHEADREQUEST']._serialized_end=713
+  _globals['_GETTREEHEADRESPONSE']._serialized_start=715
+  _globals['_GETTREEHEADRESPONSE']._serialized_end=806
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=808
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=868
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=870
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=965
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=967
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1036
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1038
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1082
+  _globals['_EXPORTLOGREQUEST']._serialized_start=1084
+  _globals['_EXPORTLOGREQUEST']._serialized_end=1203
+  _globals['_EXPORTLOGRESPONSE']._serialized_start=1205
+  _globals['_EXPORTLOGRESPONSE']._serialized_end=1239
+  _globals['_PROVEACCESSREQUEST']._serialized_start=1241
+  _globals['_PROVEACCESSREQUEST']._serialized_end=1345
+  _globals['_PROVEACCESSRESPONSE']._serialized_start=1348
+  _globals['_PROVEACCESSRESPONSE']._serialized_end=1535
+  _globals['_AUDITSERVICE']._serialized_start=1646
+  _globals['_AUDITSERVICE']._serialized_end=2340
 # @@protoc_insertion_point(module_scope)

@@ -1,12 +1,22 @@
 from basira.v1 import common_pb2 as _common_pb2
 from basira.v1 import options_pb2 as _options_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class AccessDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACCESS_DECISION_UNSPECIFIED: _ClassVar[AccessDecision]
+    ACCESS_DECISION_ALLOWED: _ClassVar[AccessDecision]
+    ACCESS_DECISION_DENIED: _ClassVar[AccessDecision]
+ACCESS_DECISION_UNSPECIFIED: AccessDecision
+ACCESS_DECISION_ALLOWED: AccessDecision
+ACCESS_DECISION_DENIED: AccessDecision
 
 class LoggedAccess(_message.Message):
     __slots__ = ("index", "leaf_hash", "record_json")
@@ -33,7 +43,7 @@ class SignedTreeHead(_message.Message):
     def __init__(self, tree_size: _Optional[int] = ..., root_hash: _Optional[bytes] = ..., timestamp_ms: _Optional[int] = ..., signature: _Optional[bytes] = ..., log_id: _Optional[str] = ...) -> None: ...
 
 class QueryAccessLogRequest(_message.Message):
-    __slots__ = ("user", "agency", "case_id", "action", "time", "page", "access")
+    __slots__ = ("user", "agency", "case_id", "action", "time", "page", "access", "authorization_id", "decision", "newest_first")
     USER_FIELD_NUMBER: _ClassVar[int]
     AGENCY_FIELD_NUMBER: _ClassVar[int]
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +51,9 @@ class QueryAccessLogRequest(_message.Message):
     TIME_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
     user: str
     agency: str
     case_id: str
@@ -48,7 +61,10 @@ class QueryAccessLogRequest(_message.Message):
     time: _common_pb2.TimeRange
     page: _common_pb2.PageRequest
     access: _common_pb2.AccessContext
-    def __init__(self, user: _Optional[str] = ..., agency: _Optional[str] = ..., case_id: _Optional[str] = ..., action: _Optional[str] = ..., time: _Optional[_Union[_common_pb2.TimeRange, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ...) -> None: ...
+    authorization_id: str
+    decision: AccessDecision
+    newest_first: bool
+    def __init__(self, user: _Optional[str] = ..., agency: _Optional[str] = ..., case_id: _Optional[str] = ..., action: _Optional[str] = ..., time: _Optional[_Union[_common_pb2.TimeRange, _Mapping]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ..., authorization_id: _Optional[str] = ..., decision: _Optional[_Union[AccessDecision, str]] = ..., newest_first: bool = ...) -> None: ...
 
 class QueryAccessLogResponse(_message.Message):
     __slots__ = ("records", "page")
@@ -123,3 +139,25 @@ class ExportLogResponse(_message.Message):
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     chunk: bytes
     def __init__(self, chunk: _Optional[bytes] = ...) -> None: ...
+
+class ProveAccessRequest(_message.Message):
+    __slots__ = ("snapshot_ids", "recipients", "access")
+    SNAPSHOT_IDS_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
+    snapshot_ids: _containers.RepeatedScalarFieldContainer[str]
+    recipients: _containers.RepeatedScalarFieldContainer[str]
+    access: _common_pb2.AccessContext
+    def __init__(self, snapshot_ids: _Optional[_Iterable[str]] = ..., recipients: _Optional[_Iterable[str]] = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ...) -> None: ...
+
+class ProveAccessResponse(_message.Message):
+    __slots__ = ("records", "proofs", "tree_head", "public_key_pem")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    PROOFS_FIELD_NUMBER: _ClassVar[int]
+    TREE_HEAD_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[LoggedAccess]
+    proofs: _containers.RepeatedCompositeFieldContainer[GetInclusionProofResponse]
+    tree_head: SignedTreeHead
+    public_key_pem: str
+    def __init__(self, records: _Optional[_Iterable[_Union[LoggedAccess, _Mapping]]] = ..., proofs: _Optional[_Iterable[_Union[GetInclusionProofResponse, _Mapping]]] = ..., tree_head: _Optional[_Union[SignedTreeHead, _Mapping]] = ..., public_key_pem: _Optional[str] = ...) -> None: ...

@@ -60,6 +60,11 @@ class AuditServiceStub(object):
                 request_serializer=basira_dot_v1_dot_audit__pb2.ExportLogRequest.SerializeToString,
                 response_deserializer=basira_dot_v1_dot_audit__pb2.ExportLogResponse.FromString,
                 _registered_method=True)
+        self.ProveAccess = channel.unary_unary(
+                '/basira.v1.AuditService/ProveAccess',
+                request_serializer=basira_dot_v1_dot_audit__pb2.ProveAccessRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_audit__pb2.ProveAccessResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer(object):
@@ -96,6 +101,14 @@ class AuditServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProveAccess(self, request, context):
+        """An evidence export's proof: the access records of the exported snapshots with their inclusion
+        proofs and the signed tree head (the export itself is this call's logged act).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +136,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.ExportLog,
                     request_deserializer=basira_dot_v1_dot_audit__pb2.ExportLogRequest.FromString,
                     response_serializer=basira_dot_v1_dot_audit__pb2.ExportLogResponse.SerializeToString,
+            ),
+            'ProveAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProveAccess,
+                    request_deserializer=basira_dot_v1_dot_audit__pb2.ProveAccessRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_audit__pb2.ProveAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +279,33 @@ class AuditService(object):
             '/basira.v1.AuditService/ExportLog',
             basira_dot_v1_dot_audit__pb2.ExportLogRequest.SerializeToString,
             basira_dot_v1_dot_audit__pb2.ExportLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProveAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/basira.v1.AuditService/ProveAccess',
+            basira_dot_v1_dot_audit__pb2.ProveAccessRequest.SerializeToString,
+            basira_dot_v1_dot_audit__pb2.ProveAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -182,6 +182,89 @@ class StopStreamResponse(_message.Message):
     camera: Camera
     def __init__(self, camera: _Optional[_Union[Camera, _Mapping]] = ...) -> None: ...
 
+class CameraHealth(_message.Message):
+    __slots__ = ("camera_id", "zone", "online", "conditions", "stream_state", "power_source", "battery_percent", "power_level", "updated", "sequence")
+    class ConditionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    STREAM_STATE_FIELD_NUMBER: _ClassVar[int]
+    POWER_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    BATTERY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    POWER_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    zone: str
+    online: bool
+    conditions: _containers.ScalarMap[str, str]
+    stream_state: str
+    power_source: PowerSource
+    battery_percent: int
+    power_level: str
+    updated: _timestamp_pb2.Timestamp
+    sequence: int
+    def __init__(self, camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., online: bool = ..., conditions: _Optional[_Mapping[str, str]] = ..., stream_state: _Optional[str] = ..., power_source: _Optional[_Union[PowerSource, str]] = ..., battery_percent: _Optional[int] = ..., power_level: _Optional[str] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class ListCameraHealthRequest(_message.Message):
+    __slots__ = ("camera_ids", "zone")
+    CAMERA_IDS_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    camera_ids: _containers.RepeatedScalarFieldContainer[str]
+    zone: str
+    def __init__(self, camera_ids: _Optional[_Iterable[str]] = ..., zone: _Optional[str] = ...) -> None: ...
+
+class ListCameraHealthResponse(_message.Message):
+    __slots__ = ("cameras", "watermark")
+    CAMERAS_FIELD_NUMBER: _ClassVar[int]
+    WATERMARK_FIELD_NUMBER: _ClassVar[int]
+    cameras: _containers.RepeatedCompositeFieldContainer[CameraHealth]
+    watermark: int
+    def __init__(self, cameras: _Optional[_Iterable[_Union[CameraHealth, _Mapping]]] = ..., watermark: _Optional[int] = ...) -> None: ...
+
+class StreamCameraHealthRequest(_message.Message):
+    __slots__ = ("camera_ids", "zones", "after_sequence")
+    CAMERA_IDS_FIELD_NUMBER: _ClassVar[int]
+    ZONES_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    camera_ids: _containers.RepeatedScalarFieldContainer[str]
+    zones: _containers.RepeatedScalarFieldContainer[str]
+    after_sequence: int
+    def __init__(self, camera_ids: _Optional[_Iterable[str]] = ..., zones: _Optional[_Iterable[str]] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class CameraHealthUpdate(_message.Message):
+    __slots__ = ("sequence", "camera_id", "zone", "time", "kind", "state", "detail", "device")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    camera_id: str
+    zone: str
+    time: _timestamp_pb2.Timestamp
+    kind: str
+    state: str
+    detail: str
+    device: DeviceStatus
+    def __init__(self, sequence: _Optional[int] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., state: _Optional[str] = ..., detail: _Optional[str] = ..., device: _Optional[_Union[DeviceStatus, _Mapping]] = ...) -> None: ...
+
+class StreamCameraHealthResponse(_message.Message):
+    __slots__ = ("update",)
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    update: CameraHealthUpdate
+    def __init__(self, update: _Optional[_Union[CameraHealthUpdate, _Mapping]] = ...) -> None: ...
+
 class DeviceStatus(_message.Message):
     __slots__ = ("power_source", "battery_percent", "position")
     POWER_SOURCE_FIELD_NUMBER: _ClassVar[int]

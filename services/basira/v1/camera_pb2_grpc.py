@@ -70,6 +70,16 @@ class CameraServiceStub(object):
                 request_serializer=basira_dot_v1_dot_camera__pb2.StopStreamRequest.SerializeToString,
                 response_deserializer=basira_dot_v1_dot_camera__pb2.StopStreamResponse.FromString,
                 _registered_method=True)
+        self.ListCameraHealth = channel.unary_unary(
+                '/basira.v1.CameraService/ListCameraHealth',
+                request_serializer=basira_dot_v1_dot_camera__pb2.ListCameraHealthRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_camera__pb2.ListCameraHealthResponse.FromString,
+                _registered_method=True)
+        self.StreamCameraHealth = channel.unary_stream(
+                '/basira.v1.CameraService/StreamCameraHealth',
+                request_serializer=basira_dot_v1_dot_camera__pb2.StreamCameraHealthRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_camera__pb2.StreamCameraHealthResponse.FromString,
+                _registered_method=True)
 
 
 class CameraServiceServicer(object):
@@ -118,6 +128,18 @@ class CameraServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCameraHealth(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamCameraHealth(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CameraServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +177,16 @@ def add_CameraServiceServicer_to_server(servicer, server):
                     servicer.StopStream,
                     request_deserializer=basira_dot_v1_dot_camera__pb2.StopStreamRequest.FromString,
                     response_serializer=basira_dot_v1_dot_camera__pb2.StopStreamResponse.SerializeToString,
+            ),
+            'ListCameraHealth': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCameraHealth,
+                    request_deserializer=basira_dot_v1_dot_camera__pb2.ListCameraHealthRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_camera__pb2.ListCameraHealthResponse.SerializeToString,
+            ),
+            'StreamCameraHealth': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamCameraHealth,
+                    request_deserializer=basira_dot_v1_dot_camera__pb2.StreamCameraHealthRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_camera__pb2.StreamCameraHealthResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -347,6 +379,60 @@ class CameraService(object):
             '/basira.v1.CameraService/StopStream',
             basira_dot_v1_dot_camera__pb2.StopStreamRequest.SerializeToString,
             basira_dot_v1_dot_camera__pb2.StopStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCameraHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/basira.v1.CameraService/ListCameraHealth',
+            basira_dot_v1_dot_camera__pb2.ListCameraHealthRequest.SerializeToString,
+            basira_dot_v1_dot_camera__pb2.ListCameraHealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamCameraHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/basira.v1.CameraService/StreamCameraHealth',
+            basira_dot_v1_dot_camera__pb2.StreamCameraHealthRequest.SerializeToString,
+            basira_dot_v1_dot_camera__pb2.StreamCameraHealthResponse.FromString,
             options,
             channel_credentials,
             insecure,

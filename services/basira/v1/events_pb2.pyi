@@ -175,3 +175,23 @@ class WatchlistChangedEvent(_message.Message):
     list: str
     changed: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., list: _Optional[str] = ..., changed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CameraPreviewEvent(_message.Message):
+    __slots__ = ("id", "camera_id", "zone", "owner_agency", "captured", "jpeg", "plates", "frame_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_AGENCY_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_FIELD_NUMBER: _ClassVar[int]
+    JPEG_FIELD_NUMBER: _ClassVar[int]
+    PLATES_FIELD_NUMBER: _ClassVar[int]
+    FRAME_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    camera_id: str
+    zone: str
+    owner_agency: str
+    captured: _timestamp_pb2.Timestamp
+    jpeg: bytes
+    plates: _containers.RepeatedCompositeFieldContainer[_common_pb2.Box]
+    frame_id: str
+    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., jpeg: _Optional[bytes] = ..., plates: _Optional[_Iterable[_Union[_common_pb2.Box, _Mapping]]] = ..., frame_id: _Optional[str] = ...) -> None: ...

@@ -150,14 +150,16 @@ class GetTrajectoryResponse(_message.Message):
     def __init__(self, sightings: _Optional[_Iterable[_Union[Sighting, _Mapping]]] = ...) -> None: ...
 
 class GetEvidenceRequest(_message.Message):
-    __slots__ = ("snapshot_id", "unmask", "access")
+    __slots__ = ("snapshot_id", "unmask", "access", "reason")
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
     UNMASK_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     snapshot_id: str
     unmask: bool
     access: _common_pb2.AccessContext
-    def __init__(self, snapshot_id: _Optional[str] = ..., unmask: bool = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ...) -> None: ...
+    reason: str
+    def __init__(self, snapshot_id: _Optional[str] = ..., unmask: bool = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class GetEvidenceResponse(_message.Message):
     __slots__ = ("image", "faces_masked", "plates_masked", "camera_id", "seen")
@@ -200,3 +202,23 @@ class GetCountsResponse(_message.Message):
     BUCKETS_FIELD_NUMBER: _ClassVar[int]
     buckets: _containers.RepeatedCompositeFieldContainer[CountBucket]
     def __init__(self, buckets: _Optional[_Iterable[_Union[CountBucket, _Mapping]]] = ...) -> None: ...
+
+class GetCameraPreviewRequest(_message.Message):
+    __slots__ = ("camera_id",)
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    def __init__(self, camera_id: _Optional[str] = ...) -> None: ...
+
+class GetCameraPreviewResponse(_message.Message):
+    __slots__ = ("image", "faces_masked", "plates_masked", "camera_id", "captured")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    FACES_MASKED_FIELD_NUMBER: _ClassVar[int]
+    PLATES_MASKED_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    faces_masked: bool
+    plates_masked: bool
+    camera_id: str
+    captured: _timestamp_pb2.Timestamp
+    def __init__(self, image: _Optional[bytes] = ..., faces_masked: bool = ..., plates_masked: bool = ..., camera_id: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

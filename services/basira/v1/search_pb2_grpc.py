@@ -65,6 +65,11 @@ class SearchServiceStub(object):
                 request_serializer=basira_dot_v1_dot_search__pb2.GetCountsRequest.SerializeToString,
                 response_deserializer=basira_dot_v1_dot_search__pb2.GetCountsResponse.FromString,
                 _registered_method=True)
+        self.GetCameraPreview = channel.unary_unary(
+                '/basira.v1.SearchService/GetCameraPreview',
+                request_serializer=basira_dot_v1_dot_search__pb2.GetCameraPreviewRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_search__pb2.GetCameraPreviewResponse.FromString,
+                _registered_method=True)
 
 
 class SearchServiceServicer(object):
@@ -107,6 +112,13 @@ class SearchServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCameraPreview(self, request, context):
+        """The camera wall: the latest analysed frame of a camera, masked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SearchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +151,11 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     servicer.GetCounts,
                     request_deserializer=basira_dot_v1_dot_search__pb2.GetCountsRequest.FromString,
                     response_serializer=basira_dot_v1_dot_search__pb2.GetCountsResponse.SerializeToString,
+            ),
+            'GetCameraPreview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCameraPreview,
+                    request_deserializer=basira_dot_v1_dot_search__pb2.GetCameraPreviewRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_search__pb2.GetCameraPreviewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -304,6 +321,33 @@ class SearchService(object):
             '/basira.v1.SearchService/GetCounts',
             basira_dot_v1_dot_search__pb2.GetCountsRequest.SerializeToString,
             basira_dot_v1_dot_search__pb2.GetCountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCameraPreview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/basira.v1.SearchService/GetCameraPreview',
+            basira_dot_v1_dot_search__pb2.GetCameraPreviewRequest.SerializeToString,
+            basira_dot_v1_dot_search__pb2.GetCameraPreviewResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -31,7 +31,7 @@ class StandInPolicy(RecordingPolicy):
     def refusals(self, document: dict[str, Any], obligations: dict[str, Any]) -> list[str]:
         subject, resource, action = document["subject"], document["resource"], document["action"]
         reasons: list[str] = []
-        if action.startswith("match.") or action == "alert.camera_health":
+        if action.startswith("match.") or action in ("alert.camera_health", "alert.deliver_escalation"):
             if "service" not in subject["roles"]:
                 reasons.append(f"{action} is for services")
             agency = resource.get("recipient_agency", "")

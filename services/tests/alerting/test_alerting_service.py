@@ -71,8 +71,8 @@ def store(alert_pool: Any) -> AlertStore:
 
 @pytest.fixture
 def engine(store: AlertStore, gate: Gate, jetstream: Any, world: World) -> AlertEngine:
-    return AlertEngine(store, gate, jetstream, AlertingSettings(dedupe_window_s=120),
-                       agencies=[world.police, world.traffic])
+    settings = AlertingSettings(dedupe_window_s=120, recipient_agencies=[world.police, world.traffic])
+    return AlertEngine(store, gate, jetstream, settings, agencies=[world.police, world.traffic])
 
 
 @pytest.fixture
@@ -267,13 +267,13 @@ async def test_acknowledge_escalate_and_reject_are_published(engine: AlertEngine
         acked = (await servicer.AcknowledgeAlert(alert_pb2.AcknowledgeAlertRequest(alert_id=plate.id),
                                                  None)).alert
         escalated = (await servicer.EscalateAlert(alert_pb2.EscalateAlertRequest(
-            alert_id=plate.id, escalate_to="gendarmerie", note="crossing into ring road"), None)).alert
+            alert_id=plate.id, escalate_to="national-unit", note="crossing into ring road"), None)).alert
         rejected = (await servicer.RejectMatch(alert_pb2.RejectMatchRequest(alert_id=face.id,
                                                                             reason="not him"), None)).alert
         with pytest.raises(NotFound):
             await servicer.AcknowledgeAlert(alert_pb2.AcknowledgeAlertRequest(alert_id="nope"), None)
     assert acked.state == alert_pb2.ALERT_STATE_ACKNOWLEDGED and list(acked.acknowledged_by) == ["amina"]
-    assert escalated.state == alert_pb2.ALERT_STATE_ESCALATED and escalated.escalated_to == "gendarmerie"
+    assert escalated.state == alert_pb2.ALERT_STATE_ESCALATED and escalated.escalated_to == "national-unit"
     assert rejected.state == alert_pb2.ALERT_STATE_REJECTED
     assert escalated.sequence > acked.sequence > 0
     published = await stream_messages(jetstream, world.police)
@@ -337,3 +337,54 @@ async def test_stored_but_unpublished_alerts_are_published_later(store: AlertSto
     assert [a.id for a in published] == [stored.id]
     again = await store.get(stored.id)
     assert again is not None and again.sequence == published[0].sequence
+
+
+async def test_escalation_to_another_agency_delivers_to_its_room_only_if_policy_allows(
+        engine: AlertEngine, servicer: AlertServicer, calling: Any, world: World, jetstream: Any,
+        policy: Any, audit: Any) -> None:
+    await engine.apply_candidate(KIND_PLATE_HIT, plate_candidate(world.police, "cam-m", "medina", T0))
+    [plate] = await stream_messages(jetstream, world.police)
+    assert await stream_messages(jetstream, world.traffic) == []  # medina is not the traffic agency's
+    request = alert_pb2.EscalateAlertRequest(alert_id=plate.id, escalate_to=world.traffic, note="help")
+    with calling(world.amina), pytest.raises(PermissionDenied):
+        await servicer.EscalateAlert(request, None)
+    assert (await servicer.store.get(plate.id)).state == alert_pb2.ALERT_STATE_OPEN  # type: ignore[union-attr]
+    assert await stream_messages(jetstream, world.traffic) == []
+    refused = [r for r in audit.records if r.action == "alert.deliver_escalation"]
+    assert [(r.allowed, r.recipients) for r in refused] == [(False, [])]
+
+    policy.agreements[world.traffic].add("medina")
+    with calling(world.amina):
+        escalated = (await servicer.EscalateAlert(request, None)).alert
+        again = (await servicer.EscalateAlert(request, None)).alert
+    assert escalated.state == again.state == alert_pb2.ALERT_STATE_ESCALATED
+    [received] = await stream_messages(jetstream, world.traffic)  # delivered once, not twice
+    assert received.agency == world.traffic and received.state == alert_pb2.ALERT_STATE_OPEN
+    assert received.escalated_from == world.police and received.escalated_alert_id == plate.id
+    assert received.hotlist_entry.plate == plate.hotlist_entry.plate and received.zone == "medina"
+    delivered = [r for r in audit.records if r.action == "alert.deliver_escalation" and r.allowed]
+    assert delivered and delivered[0].recipients == [world.traffic]
+    assert delivered[0].resource["escalated_by"] == "amina"
+    # The receiving room acts on its own copy; the sender's stays theirs.
+    with calling(world.tariq):
+        acked = (await servicer.AcknowledgeAlert(alert_pb2.AcknowledgeAlertRequest(alert_id=received.id),
+                                                 None)).alert
+        with pytest.raises(NotFound):
+            await servicer.AcknowledgeAlert(alert_pb2.AcknowledgeAlertRequest(alert_id=plate.id), None)
+    assert acked.acknowledged_by == ["tariq"]
+
+
+async def test_list_alerts_gives_open_alerts_and_where_to_resume(
+        engine: AlertEngine, servicer: AlertServicer, calling: Any, world: World, jetstream: Any) -> None:
+    await engine.apply_candidate(KIND_PLATE_HIT, plate_candidate(world.police, "cam-l1", "medina", T0))
+    await engine.apply_candidate(KIND_FACE_MATCH, face_candidate("cam-l2", "port", T0))
+    _, face = await stream_messages(jetstream, world.police)
+    with calling(world.amina):
+        await servicer.RejectMatch(alert_pb2.RejectMatchRequest(alert_id=face.id, reason="no"), None)
+        listed = await servicer.ListAlerts(alert_pb2.ListAlertsRequest(), None)
+    assert [a.camera_id for a in listed.alerts] == ["cam-l1"]
+    assert listed.last_sequence >= max(a.sequence for a in listed.alerts)
+    await engine.apply_candidate(KIND_PLATE_HIT, plate_candidate(world.police, "cam-l3", "medina", T0))
+    request = alert_pb2.StreamAlertsRequest(after_sequence=listed.last_sequence)
+    async with open_stream(servicer, calling, world.amina, request) as after:
+        assert [a.camera_id for a in await drain(after)] == ["cam-l3"]

@@ -117,6 +117,10 @@ REQUESTS: dict[str, Builder] = {
         camera_id=c.camera, reason="replaced by a new model"),
     "/basira.v1.CameraService/StartStream": lambda c, k: camera_pb2.StartStreamRequest(camera_id=c.camera),
     "/basira.v1.CameraService/StopStream": lambda c, k: camera_pb2.StopStreamRequest(camera_id=c.camera),
+    "/basira.v1.CameraService/ListCameraHealth": lambda c, k: camera_pb2.ListCameraHealthRequest(
+        zone=c.zone),
+    "/basira.v1.CameraService/StreamCameraHealth": lambda c, k: camera_pb2.StreamCameraHealthRequest(
+        zones=[c.zone]),
     "/basira.v1.FrameIngestService/PushFrames": lambda c, k: [
         camera_pb2.PushFramesRequest(camera_id=c.own_camera, image=JPEG, captured=timestamp(now())),
         camera_pb2.PushFramesRequest(image=JPEG, captured=timestamp(now()))],
@@ -156,7 +160,10 @@ REQUESTS: dict[str, Builder] = {
         snapshot_id="snap-1", access=access(c, k)),
     "/basira.v1.SearchService/GetCounts": lambda c, k: search_pb2.GetCountsRequest(
         camera_ids=[c.camera], time=last_day(), access=access(c, k)),
+    "/basira.v1.SearchService/GetCameraPreview": lambda c, k: search_pb2.GetCameraPreviewRequest(
+        camera_id=c.camera),
     "/basira.v1.AlertService/StreamAlerts": lambda c, k: alert_pb2.StreamAlertsRequest(zones=[c.zone]),
+    "/basira.v1.AlertService/ListAlerts": lambda c, k: alert_pb2.ListAlertsRequest(zones=[c.zone]),
     "/basira.v1.AlertService/AcknowledgeAlert": lambda c, k: alert_pb2.AcknowledgeAlertRequest(
         alert_id="alert-1", note="on it"),
     "/basira.v1.AlertService/ConfirmMatch": lambda c, k: alert_pb2.ConfirmMatchRequest(
@@ -174,4 +181,6 @@ REQUESTS: dict[str, Builder] = {
         first_size=1, second_size=2),
     "/basira.v1.AuditService/ExportLog": lambda c, k: audit_pb2.ExportLogRequest(
         recipients=["data-protection-authority"], from_index=0, access=access(c, k)),
+    "/basira.v1.AuditService/ProveAccess": lambda c, k: audit_pb2.ProveAccessRequest(
+        snapshot_ids=["snap-1"], recipients=["public-prosecutor"], access=access(c, k)),
 }

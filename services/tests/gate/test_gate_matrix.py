@@ -75,6 +75,8 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "camera.decommission": frozenset({"camera_admin"}),
     "camera.start_stream": frozenset({"camera_admin"}),
     "camera.stop_stream": frozenset({"camera_admin"}),
+    "camera.health": frozenset({"camera_admin", "operator", "investigator"}),
+    "camera.preview": COMMAND_ROOM,
     "ingest.push_frames": frozenset({"device"}),
     "analytics.detect_faces": frozenset({"investigator"}),
     "analytics.embed_face": frozenset({"investigator"}),
@@ -92,6 +94,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "search.sightings": frozenset({"investigator", "analyst"}),
     "search.trajectory": frozenset({"investigator"}),
     "evidence.view": COMMAND_ROOM | {"analyst"},
+    "evidence.export": frozenset({"investigator"}),
     "search.counts": COMMAND_ROOM | {"analyst"},
     "alert.stream": COMMAND_ROOM,
     "alert.acknowledge": COMMAND_ROOM,
@@ -126,7 +129,10 @@ MIN_CLEARANCE = {"camera_meta": 0, "alerts": 0, "counts": 0, "video": 1, "plate"
 # match touches the alert and the biometric match).
 ACTION_CLASSES: dict[str, frozenset[str]] = {
     **{a: frozenset({"camera_meta"}) for a in ("camera.register", "camera.update", "camera.get",
-                                               "camera.list", "camera.decommission")},
+                                               "camera.list", "camera.decommission",
+                                               "camera.health")},
+    "camera.preview": frozenset({"video"}),
+    "evidence.export": frozenset({"video"}),
     "camera.start_stream": frozenset({"video"}),
     "camera.stop_stream": frozenset({"video"}),
     "ingest.push_frames": frozenset({"video"}),
