@@ -86,13 +86,13 @@ def drop_carried(detections: Iterable[Detection], inside: float) -> list[Detecti
 
 @dataclass(slots=True)
 class ObjectTrack:
-    """One followed object: first and latest box, frames seen, when last seen, labels seen, if counted."""
+    """One followed object: first and latest box, frames seen, since when missing, labels, if counted."""
 
     id: int
     origin: tuple[float, float]
     box: Box
-    last_seen_s: float
     seen: int = 1
+    missed_since_s: float | None = None  # capture time of the first analysed frame it was missing from
     travelled: float = 0.0  # farthest the centre got from `origin`, in pixels
     votes: Tally[str] = field(default_factory=Tally)
     counted_as: str = ""
@@ -105,9 +105,11 @@ class BoxTracker:
     """Greedy association of detections to tracks by centre distance relative to the box diagonal.
 
     A detection joins the nearest free track whose box centre is within `max_jump` diagonals (of the
-    larger of the two boxes); the rest start tracks; a track not seen for more than `max_missed_s`
-    seconds is dropped. Seconds, not frames: how long a person may stay hidden (behind a passer-by,
-    or missed by the detector) does not depend on the camera's analysis rate.
+    larger of the two boxes); the rest start tracks; a track missing from the analysed frames for more
+    than `max_missed_s` seconds is dropped. Seconds, not frames: how long a person may stay hidden
+    (behind a passer-by, or missed by the detector) does not depend on the camera's analysis rate.
+    Absence is timed from the first analysed frame without the object, so frames a motion gate held
+    back (a still scene: the person is still standing there) do not age a track.
     """
 
     def __init__(self, max_jump: float, max_missed_s: float) -> None:
@@ -118,8 +120,7 @@ class BoxTracker:
     def update(self, detections: list[Detection], at_s: float) -> list[ObjectTrack]:
         """Associate the detections of the frame captured at `at_s` (seconds, any epoch, increasing);
         returns the tracks matched or started in this frame."""
-        for track_id in [i for i, t in self.tracks.items() if at_s - t.last_seen_s > self.max_missed_s]:
-            del self.tracks[track_id]
+        self._drop_lost(at_s)
         pairs = []
         for track_id, track in self.tracks.items():
             for i, detection in enumerate(detections):
@@ -138,20 +139,27 @@ class BoxTracker:
             used.add(i)
             track = self.tracks[track_id]
             detection = detections[i]
-            track.box, track.last_seen_s = detection.box, at_s
+            track.box, track.missed_since_s = detection.box, None
             track.seen += 1
             track.votes[label_group(detection.label)] += 1
             track.travelled = max(track.travelled, math.dist(track.origin, centre(detection.box)))
             touched.append(track)
         for i, detection in enumerate(detections):
             if i not in used:
-                track = ObjectTrack(self._next_id, origin=centre(detection.box), box=detection.box,
-                                    last_seen_s=at_s)
+                track = ObjectTrack(self._next_id, origin=centre(detection.box), box=detection.box)
                 track.votes[label_group(detection.label)] += 1
                 self._next_id += 1
                 self.tracks[track.id] = track
                 touched.append(track)
+        for track_id, track in self.tracks.items():
+            if track_id not in used_tracks and track.missed_since_s is None and track not in touched:
+                track.missed_since_s = at_s
         return touched
+
+    def _drop_lost(self, at_s: float) -> None:
+        for track_id in [i for i, t in self.tracks.items()
+                         if t.missed_since_s is not None and at_s - t.missed_since_s > self.max_missed_s]:
+            del self.tracks[track_id]
 
 
 class DetectorCounterConfig(BaseModel):

@@ -42,7 +42,7 @@ def test_label_groups() -> None:
         "person", "vehicle", "vehicle", "animal", "other"]
 
 
-def test_tracker_keeps_a_still_person_through_short_gaps_and_forgets_after_max_missed() -> None:
+def test_tracker_keeps_a_person_through_short_gaps_and_forgets_them_after_max_missed() -> None:
     tracker = BoxTracker(max_jump=1.5, max_missed_s=4.0)
     (first,) = tracker.update([person(100)], at_s=0.0)
     tracker.update([], at_s=1.0)
@@ -50,8 +50,11 @@ def test_tracker_keeps_a_still_person_through_short_gaps_and_forgets_after_max_m
     (same,) = tracker.update([person(104)], at_s=4.0)  # hidden 4 s: the same track
     assert same.id == first.id and same.seen == 2
     tracker.update([], at_s=6.0)
-    (later,) = tracker.update([person(100)], at_s=8.5)  # unseen for 4.5 s: someone new
+    tracker.update([], at_s=8.0)
+    (later,) = tracker.update([person(100)], at_s=10.5)  # missing from frames for 4.5 s: someone new
     assert later.id != first.id
+    (kept,) = tracker.update([person(102)], at_s=30.0)  # no frame analysed meanwhile (a still scene)
+    assert kept.id == later.id
 
 
 def test_a_person_is_counted_once_however_long_they_stay() -> None:
