@@ -102,6 +102,11 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "audit.tree_head": frozenset({"auditor", "privacy_officer", "service"}),
     "audit.proof": frozenset({"auditor", "privacy_officer", "service"}),
     "audit.export": frozenset({"auditor"}),
+    "camera.report_status": frozenset({"camera_admin", "device"}),
+    "camera.list_down": CAMERA_VIEWERS,
+    "follow.start": frozenset({"investigator"}),
+    "follow.stop": COMMAND_ROOM,
+    "follow.list": COMMAND_ROOM,
 }
 # Roles only some agencies may hold: an auditor is an oversight body's.
 ROLE_AGENCIES: dict[str, frozenset[str]] = {"auditor": frozenset({"oversight"})}
@@ -147,6 +152,9 @@ ACTION_CLASSES: dict[str, frozenset[str]] = {
     "alert.reject": frozenset({"alerts", "biometric"}),
     **{a: frozenset({"audit"}) for a in ("audit.query", "audit.tree_head", "audit.proof",
                                          "audit.export")},
+    **{a: frozenset({"camera_meta"}) for a in ("camera.report_status", "camera.list_down")},
+    "follow.start": frozenset({"plate"}),
+    **{a: frozenset({"alerts"}) for a in ("follow.stop", "follow.list")},
 }
 
 
