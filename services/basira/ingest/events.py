@@ -83,12 +83,20 @@ def wire_state(event: HealthEvent) -> str:
 
 
 def frame_event(camera: CameraSpec, *, number: int, captured: float, jpeg: bytes, width: int,
-                height: int) -> events_pb2.FrameEvent:
-    """The `frames.<camera>` message for one JPEG; `published` is set by `EventPublisher`."""
+                height: int, position: tuple[float, float] | None = None) -> events_pb2.FrameEvent:
+    """The `frames.<camera>` message for one JPEG; `published` is set by `EventPublisher`.
+
+    `position` (latitude, longitude) is where a moving device last said it was; else the camera's
+    registered position is used, if it has one. Sightings carry it, so trajectories have places.
+    """
     event = events_pb2.FrameEvent(id=frame_id(camera.id, captured), camera_id=camera.id, zone=camera.zone,
                                   owner_agency=camera.owner_agency, jpeg=jpeg, width=width,
                                   height=height, frame_number=number)
     event.captured.FromMicroseconds(micros(captured))
+    if position is None and camera.latitude is not None and camera.longitude is not None:
+        position = (camera.latitude, camera.longitude)
+    if position is not None:
+        event.position.latitude, event.position.longitude = position
     return event
 
 

@@ -179,6 +179,7 @@ class CameraSession:
         gated = settings.motion_gate and not camera.moving
         self.motion = MotionGate(MotionConfig(keepalive_s=settings.motion_keepalive_s)) if gated else None
         self.last_detail = ""
+        self.device_position: tuple[float, float] | None = None  # last position a moving device sent
         self._lock = threading.Lock()  # the monitor is fed from the frame thread and the event loop
         self._reset_motion = False
         self._queue: asyncio.Queue[SourceEvent | None] = asyncio.Queue(maxsize=STATE_QUEUE_MAX)
@@ -222,6 +223,10 @@ class CameraSession:
 
     async def report_power(self, report: PowerReport, device: camera_pb2.DeviceStatus | None) -> None:
         """Feed a device's power report; InvalidInput for a battery level outside 0–100."""
+        if device is not None and device.HasField("position") and self.camera.moving:
+            lat, lon = device.position.latitude, device.position.longitude
+            if -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:  # NaN fails both: ignored
+                self.device_position = (lat, lon)
         with self._lock:
             events = self.health.on_power(report)
         await self.publish_health(events, device)
@@ -254,7 +259,7 @@ class CameraSession:
                 continue
             height, width = image.shape[:2]
             event = frame_event(self.camera, number=source.delivered, captured=timestamp, jpeg=jpeg,
-                                width=width, height=height)
+                                width=width, height=height, position=self.device_position)
             await self.publisher.publish_frame(event, self._refused)
             stats.published += 1
             FRAMES_TOTAL.labels("published").inc()
