@@ -19,6 +19,8 @@ KIND_PLATE_HIT = 1
 KIND_FACE_MATCH = 2
 KIND_CAMERA_HEALTH = 3
 KIND_CROWD = 4
+KIND_CONGESTION = 5
+KIND_FOLLOW = 6
 
 OPEN = 1
 ACKNOWLEDGED = 2
@@ -93,6 +95,9 @@ class AlertRecord:
     version: int = 1
     sequence: int = 0
     details: dict[str, str] = field(default_factory=dict)
+    follow_id: str = ""
+    count: int = 0
+    threshold: int = 0
 
 
 def within_window(last_seen: datetime, seen: datetime, window: timedelta) -> bool:
@@ -100,12 +105,14 @@ def within_window(last_seen: datetime, seen: datetime, window: timedelta) -> boo
     return abs(seen - last_seen) <= window
 
 
-def fold_sighting(alert: AlertRecord, seen: datetime, snapshot_id: str = "") -> AlertRecord:
-    """A repeat sighting of the same target at the same camera: count it, keep the latest time."""
+def fold_sighting(alert: AlertRecord, seen: datetime, snapshot_id: str = "", *, count: int = 0
+                  ) -> AlertRecord:
+    """A repeat sighting of the same target at the same camera: count it, keep the latest time (and,
+    for crowd/congestion, the highest minute count)."""
     latest = seen > alert.last_seen
     return replace(alert, sightings=alert.sightings + 1, last_seen=max(alert.last_seen, seen),
                    snapshot_id=snapshot_id if latest and snapshot_id else alert.snapshot_id, actor="",
-                   version=alert.version + 1)
+                   version=alert.version + 1, count=max(alert.count, count))
 
 
 def acknowledge(alert: AlertRecord, user: str) -> AlertRecord:

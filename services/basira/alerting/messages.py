@@ -79,7 +79,8 @@ def alert_to_proto(alert: AlertRecord, *, sequence: int | None = None) -> alert_
         agency=alert.agency, zone=alert.zone, camera_id=alert.camera_id,
         sightings=alert.sightings, summary=alert.summary, snapshot_id=alert.snapshot_id,
         acknowledged_by=list(alert.acknowledged_by), confirmed_by=list(alert.confirmed_by),
-        escalated_to=alert.escalated_to, actor=alert.actor,
+        escalated_to=alert.escalated_to, actor=alert.actor, follow_id=alert.follow_id, count=alert.count,
+        threshold=alert.threshold,
     )
     message.raised.FromDatetime(alert.raised)
     message.last_seen.FromDatetime(alert.last_seen)

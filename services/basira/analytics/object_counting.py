@@ -227,7 +227,8 @@ class DetectorCounter:
             elif track.share(ANIMAL) >= 0.5:
                 continue
             elif track.travelled >= c.min_travel * frame_diagonal and (
-                    track.votes[VEHICLE] > 0 or track.box[2] * track.box[3] >= c.min_vehicle_area * frame_area):
+                    track.votes[VEHICLE] > 0
+                    or track.box[2] * track.box[3] >= c.min_vehicle_area * frame_area):
                 track.counted_as = VEHICLE
                 vehicles += 1
         return FrameCounts(vehicles=vehicles, persons=persons)

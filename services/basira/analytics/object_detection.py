@@ -84,7 +84,7 @@ class DarknetDetector:
             raise ConfigError(f"cannot load the Darknet model in {model_dir}: {exc}") from exc
         net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-        self._model = cv2.dnn_DetectionModel(net)
+        self._model = cv2.dnn.DetectionModel(net)
         size = self.config.input_size
         self._model.setInputParams(scale=1 / 255.0, size=(size, size), swapRB=True)
         self.labels = [line.strip() for line in files[2].read_text().splitlines() if line.strip()]
