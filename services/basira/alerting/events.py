@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from basira.alerting.alerts import (
+    KIND_CROWD,
     KIND_FACE_MATCH,
     OPEN,
     AlertRecord,
@@ -281,8 +282,9 @@ def count_alert(crossing: Crossing, event: events_pb2.CountEvent, agency: str, m
                 ) -> AlertRecord:
     """A crowd or congestion alert; consecutive minutes at one camera fold into it (dedupe window)."""
     where = event.camera_id + (f" ({event.zone})" if event.zone else "")
-    summary = (f"{crossing.count} {crossing.noun} in the minute from {minute:%H:%M} UTC at {where} "
-               f"(threshold {crossing.threshold})")
+    what = "Crowd" if crossing.kind == KIND_CROWD else "Congestion"
+    summary = (f"{what} at {where}: {crossing.noun} per minute reached the threshold of "
+               f"{crossing.threshold} (from {minute:%H:%M} UTC; the highest minute is in `count`)")
     return AlertRecord(id=new_alert_id(), kind=crossing.kind, state=OPEN, agency=agency, zone=event.zone,
                        camera_id=event.camera_id, target=f"counts:{crossing.noun}", raised=minute,
                        last_seen=minute, summary=summary, count=crossing.count, threshold=crossing.threshold)
