@@ -16,8 +16,9 @@ from basira.alerting.alerts import (
 from basira.common.timestamps import to_datetime
 from basira.v1 import alert_pb2, analytics_pb2, events_pb2, watchlist_pb2
 
-ALARM_STATES = frozenset({"alarm", "alert", "failed", "lost", "critical", "stream_state_failed"})
-"""Camera health states that raise an alert (ingest reports "alert"; events.proto says "alarm")."""
+ALARM_STATES = frozenset({"alarm", "alert", "failed", "lost", "critical", "low", "stream_state_failed"})
+"""Camera health states that raise an alert (ingest reports "alert"; events.proto says "alarm"; power
+reports "low", "critical" and "lost": grid power lost)."""
 
 
 when = to_datetime
