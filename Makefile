@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv tools proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
-        bench-pipeline
+        bench-pipeline bench-search
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -85,7 +85,11 @@ bench-policy: venv  ## in-process Rego decisions/s
 bench-pipeline: venv  ## frames/s through ingest+plate analytics, frame-to-alert latency
 	$(PY) loadtests/bench_pipeline.py
 
-bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline  ## every benchmark
+bench-search: venv  ## plate search p95 at 10M reads (and face search, where its file exists), with recall
+	nice -n 10 $(PY) loadtests/bench_search_plates.py
+	@if [ -f loadtests/bench_search_faces.py ]; then nice -n 10 $(PY) loadtests/bench_search_faces.py; fi
+
+bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-search  ## every benchmark
 
 clean:  ## remove the environment and generated data (not your var/ data: use `rm -rf var`)
 	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache
