@@ -100,7 +100,8 @@ async def fill(pool: AsyncConnectionPool, keys: list[str], reads: int) -> dict[s
                 "COPY search_plate_keys (plate_key, skeleton, length, first_seen) FROM STDIN") as copy:
             for key in keys:
                 await copy.write_row((key, confusable_skeleton(key), len(key), T0))
-        async with conn.cursor() as cur, cur.copy("COPY search_plate_grams (gram, plate_key) FROM STDIN") as copy:
+        grams_copy = "COPY search_plate_grams (gram, plate_key) FROM STDIN"
+        async with conn.cursor() as cur, cur.copy(grams_copy) as copy:
             for key in keys:
                 for gram in skeleton_grams(key):
                     await copy.write_row((gram, key))
@@ -113,7 +114,8 @@ async def fill(pool: AsyncConnectionPool, keys: list[str], reads: int) -> dict[s
         await conn.execute(
             "INSERT INTO search_sightings (id, kind, camera_id, zone, owner_agency, seen, plate_key,"
             " plate_display, confidence, snapshot_id, latitude, longitude)"
-            " SELECT 'r' || g, 1, 'cam-' || (g * 7919 %% 2000), 'zone-' || (g * 7919 %% 2000 / 100), 'police',"
+            " SELECT 'r' || g, 1, 'cam-' || (g * 7919 %% 2000), 'zone-' || (g * 7919 %% 2000 / 100),"
+            " 'police',"
             " %s + g * interval '250 milliseconds', k.plate_key, k.plate_key, 0.9, '',"
             " 34.0 + (g * 7919 %% 2000) / 20000.0, -6.8 + (g * 104729 %% 2000) / 20000.0"
             " FROM generate_series(0::bigint, %s - 1) g JOIN bench_keys k ON k.n = (g * 2654435761) %% %s",
