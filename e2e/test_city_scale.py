@@ -26,7 +26,7 @@ from e2e.clients import AlertListener, channel, metadata, register_camera, wait_
 pytestmark = pytest.mark.integration
 
 PLATE_PHOTO = "plates/eu/eu3.jpg"
-LOBBY = "cam-lobby-e2e"  # its crowd threshold is set in e2e/conftest.py (2 people a minute)
+LOBBY = "cam-downtown-02"  # its crowd threshold is set in e2e/conftest.py (2 people a minute)
 # Three body-worn cameras in the medina, on a line of latitude: A→B ~0.9 km, B→C ~9.2 km.
 ROUTE = {"bwc-route-a": (34.0, -6.80), "bwc-route-b": (34.0, -6.79), "bwc-route-c": (34.0, -6.69)}
 
@@ -58,7 +58,7 @@ def lobby(platform: Platform, shared_data: Path) -> str:
     register_camera(platform, camera_pb2.Camera(
         id=LOBBY, name="Town hall lobby", kind=camera_pb2.CAMERA_KIND_FIXED, zone="downtown",
         owner_agency="police", source_url=str(shared_data / "video" / "one-by-one-person-detection.mp4"),
-        analysis_fps=1.0, site="town-hall", power_source=camera_pb2.POWER_SOURCE_MAINS), start=True)
+        analysis_fps=2.0, site="town-hall", power_source=camera_pb2.POWER_SOURCE_MAINS), start=True)
     return LOBBY
 
 
