@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from basira.common.auth import Subject
 from basira.common.db import migrate, open_pool
 from basira.common.errors import InvalidInput
 from basira.common.nats import connect, ensure_streams
@@ -134,7 +135,8 @@ async def test_power_reports_and_the_cameras_down_per_zone(
         await publisher.publish_health(health_message(spec, HealthEvent(
             camera_id, HealthKind.OFFLINE, "alert", "no frame for 31 s (limit 30 s)", NOW.timestamp())))
 
-    with calling_as(servicer_subject(), {"zones": [zone], "cameras": []}):
+    camera_admin = Subject(user="karim", agency="police", roles=("camera_admin",), clearance=1)
+    with calling_as(camera_admin, {"zones": [zone], "cameras": []}):
         down = await servicer.ListCamerasDown(camera_pb2.ListCamerasDownRequest(), None)
         everything = await servicer.ListCamerasDown(camera_pb2.ListCamerasDownRequest(include_warnings=True),
                                                     None)
@@ -143,7 +145,3 @@ async def test_power_reports_and_the_cameras_down_per_zone(
     assert sorted(c.camera.id for c in everything.cameras) == sorted([dark, grid, solar])
     assert elsewhere not in {c.camera.id for c in everything.cameras}, "outside the granted zones"
 
-
-def servicer_subject() -> Any:
-    from basira.common.auth import Subject
-    return Subject(user="karim", agency="police", roles=("camera_admin",), clearance=1)
