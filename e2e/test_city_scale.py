@@ -25,7 +25,7 @@ from e2e.clients import AlertListener, channel, metadata, register_camera, wait_
 
 pytestmark = pytest.mark.integration
 
-PLATE_PHOTO = "plates/eu/eu3.jpg"
+PLATE_PHOTO = "plates/eu/eu8.jpg"  # another plate than test_vehicle_pipeline.py hotlists
 LOBBY = "cam-downtown-02"  # its crowd threshold is set in e2e/conftest.py (2 people a minute)
 # Three body-worn cameras in the medina, on a line of latitude: A→B ~0.9 km, B→C ~9.2 km.
 ROUTE = {"bwc-route-a": (34.0, -6.80), "bwc-route-b": (34.0, -6.79), "bwc-route-c": (34.0, -6.69)}
