@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -10,7 +12,7 @@ import grpc
 from basira.cli.session import bearer_metadata, dev_user_token
 from basira.common.channels import open_channel
 from basira.runtime.supervisor import Platform
-from basira.v1 import alert_pb2, alert_pb2_grpc
+from basira.v1 import alert_pb2, alert_pb2_grpc, camera_pb2, camera_pb2_grpc
 
 
 def metadata(platform: Platform, user: str) -> tuple[tuple[str, str]]:
@@ -20,6 +22,25 @@ def metadata(platform: Platform, user: str) -> tuple[tuple[str, str]]:
 
 def channel(platform: Platform, service: str) -> grpc.Channel:
     return open_channel(platform.endpoints[service])
+
+
+def register_camera(platform: Platform, camera: camera_pb2.Camera, *, start: bool = False) -> None:
+    """Register a camera as the police camera administrator (and start its stream)."""
+    stub = camera_pb2_grpc.CameraServiceStub(channel(platform, "ingest"))
+    admin = metadata(platform, "police-admin")
+    stub.RegisterCamera(camera_pb2.RegisterCameraRequest(camera=camera), metadata=admin)
+    if start:
+        stub.StartStream(camera_pb2.StartStreamRequest(camera_id=camera.id), metadata=admin)
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
+    """Poll `predicate` every 0.25 s until it is truthy; AssertionError naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 @dataclass

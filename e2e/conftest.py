@@ -24,6 +24,9 @@ def platform() -> Iterator[Platform]:
     data_dir.chmod(0o755)
     # A finished clip's last minute of counts is published after this much silence (default 90 s).
     os.environ.setdefault("BASIRA_COUNT_IDLE_CLOSE_S", "10")
+    # The crowd threshold (people a minute) of the lobby camera of e2e/test_city_scale.py.
+    os.environ.setdefault("BASIRA_COUNT_THRESHOLDS",
+                          '[{"camera_id": "cam-downtown-02", "persons_per_minute": 2}]')
     config = PlatformConfig.from_env(data_dir=data_dir)
     config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
     running = Platform(config)

@@ -15,6 +15,7 @@ import pytest
 
 from basira.runtime.supervisor import Platform
 from basira.v1 import (
+    alert_pb2,
     audit_pb2,
     audit_pb2_grpc,
     camera_pb2,
@@ -25,7 +26,7 @@ from basira.v1 import (
     watchlist_pb2,
     watchlist_pb2_grpc,
 )
-from e2e.clients import AlertListener, channel, metadata
+from e2e.clients import AlertListener, channel, metadata, register_camera, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -35,21 +36,8 @@ ROAD_CAMERA = "cam-ring-01"
 INVESTIGATION = common_pb2.AccessContext(purpose="stolen-vehicle", case_id="CASE-2026-0042")
 
 
-def _register(platform: Platform, camera: camera_pb2.Camera, *, start: bool = False) -> None:
-    stub = camera_pb2_grpc.CameraServiceStub(channel(platform, "ingest"))
-    admin = metadata(platform, "police-admin")
-    stub.RegisterCamera(camera_pb2.RegisterCameraRequest(camera=camera), metadata=admin)
-    if start:
-        stub.StartStream(camera_pb2.StartStreamRequest(camera_id=camera.id), metadata=admin)
-
-
-def _wait(predicate: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+_register = register_camera
+_wait = wait_until
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +81,12 @@ def test_hotlisted_plate_alerts_the_right_room_and_is_found_and_logged(
             frames(), metadata=metadata(platform, "bodycam-01"))
         assert pushed.frames_published >= 1, pushed
 
-        assert police.arrived.wait(60), f"no alert reached the police room (error: {police.error})"
-        alert = police.alerts[0]
+        # Still-open alerts of earlier tests are replayed on connect: wait for this test's hit.
+        def hit() -> list[alert_pb2.Alert]:
+            return [a for a in police.alerts if a.kind == alert_pb2.ALERT_KIND_PLATE_HIT]
+
+        _wait(hit, 60, f"the hotlist hit in the police room (error: {police.error})")
+        alert = hit()[0]
         assert alert.camera_id == BODYCAM and alert.zone == "medina" and alert.agency == "police"
         assert alert.hotlist_entry.plate == plate
         time.sleep(2.0)
@@ -150,7 +142,16 @@ def test_road_clip_gives_vehicle_counts(platform: Platform, road_camera: str) ->
         buckets[:] = search.GetCounts(request, metadata=metadata(platform, "traffic-analyst")).buckets
         return sum(b.vehicles for b in buckets) > 0
 
-    _wait(counted, 150, "vehicle counts from the road clip")
-    total = sum(b.vehicles for b in buckets)
-    print(f"vehicles counted on car-detection.mp4: {total} in {len(buckets)} minute buckets")
-    assert 1 <= total <= 12
+    def clip_done() -> bool:
+        camera = camera_pb2_grpc.CameraServiceStub(channel(platform, "ingest")).GetCamera(
+            camera_pb2.GetCameraRequest(camera_id=road_camera), metadata=metadata(platform, "police-admin"))
+        return camera.camera.stream_state == camera_pb2.STREAM_STATE_ENDED
+
+    _wait(clip_done, 150, "the road clip to end")
+    _wait(counted, 60, "vehicle counts from the road clip")
+    time.sleep(15)  # the clip's last minute closes after BASIRA_COUNT_IDLE_CLOSE_S of silence
+    counted()
+    total, persons = sum(b.vehicles for b in buckets), sum(b.persons for b in buckets)
+    print(f"car-detection.mp4: {total} vehicles, {persons} persons in {len(buckets)} minute buckets")
+    # Counted by eye (services/tests/analytics/test_object_counting.py): 4 cars, nobody on foot.
+    assert abs(total - 4) <= 0.4 and persons == 0

@@ -94,6 +94,14 @@ allowed_examples := {
 	"audit.export": call(auditor, "audit.export", {"agency": "police"}, {"purpose": "oversight"}),
 	"retention.purge": call(platform_service, "retention.purge", {"data_class": "plate_read", "time_to": "2026-01-15T00:00:00Z"}, {}),
 	"policy.edit": call(privacy_officer, "policy.edit", {"data_path": "/basira/agencies/traffic", "revision_from": "r1"}, {}),
+	# city scale: camera estate, live follows, crowd/congestion alerts
+	"camera.report_status": call(body_camera, "camera.report_status", {"zone": "medina", "cameras": ["bwc-police-01"]}, {}),
+	"camera.list_down": call(operator, "camera.list_down", {"zone": "medina"}, {}),
+	"follow.start": call(investigator, "follow.start", {"data_class": "plate"}, judicial),
+	"follow.stop": call(operator, "follow.stop", {"agency": "police"}, {}),
+	"follow.list": call(operator, "follow.list", {}, {}),
+	"follow.sighting": call(alerting_service, "follow.sighting", {"data_class": "plate", "zone": "medina", "cameras": ["cam-medina-01"], "recipient_agency": "police"}, judicial),
+	"alert.counts": call(alerting_service, "alert.counts", {"zone": "ring-road", "cameras": ["cam-ring-01"], "recipient_agency": "traffic"}, {}),
 }
 
 # Reasons a call is denied with (for assertions that name the reason).
@@ -113,6 +121,8 @@ test_allow_catalogue_lists_every_action if {
 		"search.counts", "evidence.view", "evidence.export", "evidence.unmask", "alert.stream", "alert.acknowledge",
 		"alert.confirm", "alert.reject", "alert.escalate", "alert.deliver_escalation", "alert.camera_health", "match.live_face",
 		"match.plate", "audit.query",
+		"camera.report_status", "camera.list_down", "follow.start", "follow.stop", "follow.list",
+		"follow.sighting", "alert.counts",
 		"audit.tree_head", "audit.proof", "audit.export", "retention.purge", "policy.edit",
 	}
 }
@@ -262,4 +272,27 @@ test_deny_camera_health_of_zones_outside_the_agreement if {
 
 test_deny_evidence_export_without_a_case if {
 	"action \"evidence.export\" needs context.case_id" in reasons(call(investigator, "evidence.export", {"zone": "medina"}, {"purpose": "theft-investigation"}))
+}
+
+# ---- city scale: a live follow needs a case and an authorization, and ends with it ----
+
+test_deny_follow_without_authorization if {
+	r := reasons(call(investigator, "follow.start", {"data_class": "plate"}, theft_case))
+	"action \"follow.start\" needs context.authorization (id, issued_by, scope, expires)" in r
+}
+
+test_deny_follow_sighting_after_the_authorization_expired if {
+	late := object.union(judicial, {"time": "2026-04-02T00:00:00Z"})
+	r := reasons(call(alerting_service, "follow.sighting", {"data_class": "plate", "zone": "medina", "cameras": ["cam-medina-01"], "recipient_agency": "police"}, late))
+	"authorization \"AUTH-2026-17\" expired at \"2026-04-01T00:00:00Z\"" in r
+}
+
+test_deny_follow_sighting_outside_the_authorization_scope if {
+	r := reasons(call(alerting_service, "follow.sighting", {"data_class": "plate", "zone": "port", "cameras": ["cam-port-01"], "recipient_agency": "police"}, judicial))
+	"zone \"port\" is outside the scope of authorization \"AUTH-2026-17\"" in r
+}
+
+test_deny_operator_cannot_start_a_follow if {
+	r := reasons(call(operator, "follow.start", {"data_class": "plate"}, judicial))
+	count(r) > 0
 }

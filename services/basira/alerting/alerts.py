@@ -19,6 +19,8 @@ KIND_PLATE_HIT = 1
 KIND_FACE_MATCH = 2
 KIND_CAMERA_HEALTH = 3
 KIND_CROWD = 4
+KIND_CONGESTION = 5
+KIND_FOLLOW = 6
 
 OPEN = 1
 ACKNOWLEDGED = 2
@@ -95,6 +97,10 @@ class AlertRecord:
     details: dict[str, str] = field(default_factory=dict)
     escalated_from: str = ""  # on a copy received by escalation: the sending agency ...
     escalated_alert_id: str = ""  # ... and its alert
+    follow_id: str = ""
+    count: int = 0
+    threshold: int = 0
+
 
 
 def escalated_copy(alert: AlertRecord, receiving_agency: str, new_id: str) -> AlertRecord:
@@ -102,11 +108,11 @@ def escalated_copy(alert: AlertRecord, receiving_agency: str, new_id: str) -> Al
     return replace(alert, id=new_id, state=OPEN, agency=receiving_agency,
                    summary=f"Escalated by {alert.agency}: {alert.summary}", acknowledged_by=(),
                    confirmed_by=(), escalated_to="", rejected_by="", actor="", version=1, sequence=0,
-                   escalated_from=alert.agency, escalated_alert_id=alert.id)
+                   escalated_from=alert.agency, escalated_alert_id=alert.id, follow_id="")
 
 
 KIND_DATA_CLASS = {KIND_PLATE_HIT: "plate", KIND_FACE_MATCH: "biometric", KIND_CAMERA_HEALTH: "camera_meta",
-                   KIND_CROWD: "counts"}
+                   KIND_CROWD: "counts", KIND_CONGESTION: "counts", KIND_FOLLOW: "plate"}
 """The data class an alert of each kind carries (what a receiving agency must be granted)."""
 
 
@@ -115,12 +121,14 @@ def within_window(last_seen: datetime, seen: datetime, window: timedelta) -> boo
     return abs(seen - last_seen) <= window
 
 
-def fold_sighting(alert: AlertRecord, seen: datetime, snapshot_id: str = "") -> AlertRecord:
-    """A repeat sighting of the same target at the same camera: count it, keep the latest time."""
+def fold_sighting(alert: AlertRecord, seen: datetime, snapshot_id: str = "", *, count: int = 0
+                  ) -> AlertRecord:
+    """A repeat sighting of the same target at the same camera: count it, keep the latest time (and,
+    for crowd/congestion, the highest minute count)."""
     latest = seen > alert.last_seen
     return replace(alert, sightings=alert.sightings + 1, last_seen=max(alert.last_seen, seen),
                    snapshot_id=snapshot_id if latest and snapshot_id else alert.snapshot_id, actor="",
-                   version=alert.version + 1)
+                   version=alert.version + 1, count=max(alert.count, count))
 
 
 def acknowledge(alert: AlertRecord, user: str) -> AlertRecord:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from basira.alerting.thresholds import CountThreshold
 from basira.common.config import ServiceSettings
 from basira.common.errors import ConfigError
 
@@ -34,6 +35,11 @@ class AlertingSettings(ServiceSettings):
     republish_interval_s: float = Field(5.0, gt=0, description=(
         "How often alerts whose update was stored but not yet published are published again."))
     consumer_batch: int = Field(16, ge=1, le=512, description="Messages fetched per consumer pull.")
+    count_thresholds: list[CountThreshold] = Field(default_factory=list, description=(
+        "Crowd and congestion thresholds per zone or camera, e.g. BASIRA_COUNT_THRESHOLDS="
+        "'[{\"zone\": \"medina\", \"persons_per_minute\": 40}, {\"camera_id\": \"cam-ring-01\", "
+        "\"vehicles_per_minute\": 60}]'. A camera's rule overrides its zone's."))
+    follows: bool = Field(True, description="Consume plate detections to deliver live follows.")
 
     def agency_names(self) -> frozenset[str]:
         """Every agency of the agreement (an escalation to one of them is delivered, by policy)."""

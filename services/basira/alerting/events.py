@@ -1,4 +1,5 @@
-"""Alerting's NATS side: candidates and camera alarms in, AlertEvents out on `alerts.<agency>`.
+"""Alerting's NATS side: candidates, camera alarms, plate detections (live follows) and minute counts
+(crowd, congestion) in; AlertEvents out on `alerts.<agency>`.
 
 Every recipient of an alert is decided by policy, one logged act per agency asked: the hotlist entry's
 owner plus the configured agencies (whose agreements may cover the zone). A policy outage naks the
@@ -17,9 +18,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from basira.alerting.alerts import (
+    KIND_CROWD,
     KIND_DATA_CLASS,
     KIND_FACE_MATCH,
     KIND_PLATE_HIT,
+    OPEN,
     AlertRecord,
     agency_subject,
     escalated_copy,
@@ -27,6 +30,8 @@ from basira.alerting.alerts import (
     recipient_candidates,
 )
 from basira.alerting.config import AlertingSettings
+from basira.alerting.follow_store import FollowStore
+from basira.alerting.follows import TARGET_PLATE, follow_alert, sighting_context, watches
 from basira.alerting.messages import (
     KIND_FOR_SUBJECT,
     alert_event_bytes,
@@ -37,11 +42,13 @@ from basira.alerting.messages import (
     when,
 )
 from basira.alerting.store import AlertStore
+from basira.alerting.thresholds import Crossing, crossings
 from basira.common.access_record import utc_now_iso
 from basira.common.auth import Subject
 from basira.common.errors import PermissionDenied, Unavailable
 from basira.common.gate import Gate
 from basira.common.nats import Outcome, PullConsumer, decoded, publish
+from basira.common.plate_text import PlateTextError, normalize_plate
 from basira.common.policy_input import context_from_request
 from basira.v1 import events_pb2, watchlist_pb2
 
@@ -58,6 +65,12 @@ FACE_ACTION = "match.live_face"
 HEALTH_ACTION = "alert.camera_health"
 ESCALATION_ACTION = "alert.deliver_escalation"
 ESCALATION_DEFAULT_PURPOSE = "public-order"
+FOLLOW_SUBJECT = "detections.plate.>"
+FOLLOW_DURABLE = "alerting-follows"
+FOLLOW_ACTION = "follow.sighting"
+COUNTS_SUBJECT = "counts.>"
+COUNTS_DURABLE = "alerting-counts"
+COUNTS_ACTION = "alert.counts"
 
 
 def service_subject(settings: AlertingSettings) -> Subject:
@@ -74,8 +87,9 @@ class AlertEngine:
     """Candidate/health handlers, the outbox publisher, and person-driven transitions' publication."""
 
     def __init__(self, store: AlertStore, gate: Gate, js: JetStreamContext, settings: AlertingSettings,
-                 *, agencies: Sequence[str] | None = None) -> None:
+                 *, agencies: Sequence[str] | None = None, follows: FollowStore | None = None) -> None:
         self.store, self.gate, self.js, self.settings = store, gate, js, settings
+        self.follows = follows
         self.agencies = list(agencies) if agencies is not None else settings.agencies()
         self.subject = service_subject(settings)
         self.window = timedelta(seconds=settings.dedupe_window_s)
@@ -203,6 +217,74 @@ class AlertEngine:
             await self.publish(alert.id)
         return Outcome.ACK
 
+    async def handle_plate_for_follows(self, msg: Msg) -> Outcome:
+        """A plate detection: every live follow of that plate that may see this camera is told."""
+        event = decoded(msg, events_pb2.PlateDetectionEvent, "plate detection", log)
+        if event is None or not event.id or not event.camera_id:
+            return Outcome.TERM
+        try:
+            key = normalize_plate(event.plate.text)
+        except PlateTextError:
+            return Outcome.TERM
+        try:
+            await self.deliver_follows(event, key)
+        except Unavailable as exc:
+            log.warning("follow sighting deferred", extra={"detection": event.id, "error": exc.message})
+            return Outcome.NAK
+        return Outcome.ACK
+
+    async def deliver_follows(self, event: events_pb2.PlateDetectionEvent, key: str) -> int:
+        """Raise a follow alert for each live follow of `key` policy lets see it; returns how many."""
+        if self.follows is None:
+            return 0
+        seen = when(event.captured) or datetime.now(UTC)
+        delivered = 0
+        for follow in await self.follows.live_for(TARGET_PLATE, key, datetime.now(UTC)):
+            if seen < follow.started or not watches(follow, event.zone, event.camera_id):
+                continue  # seen before the follow started, or where it may not look
+            resource = {"data_class": "plate", "zone": event.zone, "cameras": [event.camera_id],
+                        "plate": key, "follow": follow.id, "seen": _iso(seen)}
+            if not await self._may_receive(follow.agency, FOLLOW_ACTION, resource,
+                                           sighting_context(follow, utc_now_iso())):
+                continue
+            alert = follow_alert(follow, alert_id=new_alert_id(), zone=event.zone, camera_id=event.camera_id,
+                                 seen=seen, plate_pb=event.plate.SerializeToString(),
+                                 snapshot_id=event.snapshot_id, display=event.plate.display or key)
+            alert = await self.store.apply_sighting(alert, f"{event.id}:{follow.id}", self.window)
+            await self.follows.note_sighting(follow.id, seen, event.camera_id)
+            await self.publish(alert.id)
+            delivered += 1
+        return delivered
+
+    async def handle_count(self, msg: Msg) -> Outcome:
+        """A camera's minute of counts: crowd / congestion alerts where a threshold is reached."""
+        event = decoded(msg, events_pb2.CountEvent, "count event", log)
+        if event is None or not event.id or not event.camera_id:
+            return Outcome.TERM
+        try:
+            await self.apply_counts(event)
+        except Unavailable as exc:
+            log.warning("count alert deferred", extra={"count": event.id, "error": exc.message})
+            return Outcome.NAK
+        return Outcome.ACK
+
+    async def apply_counts(self, event: events_pb2.CountEvent) -> int:
+        """Raise or update one alert per threshold reached, for every agency policy lets receive it."""
+        raised = 0
+        minute = when(event.minute) or datetime.now(UTC)
+        for crossing in crossings(self.settings.count_thresholds, event.camera_id, event.zone,
+                                  event.persons, event.vehicles):
+            resource = {"zone": event.zone, "cameras": [event.camera_id], "alert_kind": crossing.noun}
+            context: dict[str, Any] = {"time": utc_now_iso()}
+            for agency in recipient_candidates("", self.agencies):
+                if not await self._may_receive(agency, COUNTS_ACTION, resource, context):
+                    continue
+                alert = count_alert(crossing, event, agency, minute)
+                alert = await self.store.apply_sighting(alert, f"{event.id}:{crossing.kind}", self.window)
+                await self.publish(alert.id)
+                raised += 1
+        return raised
+
     async def handle_health(self, msg: Msg) -> Outcome:
         event = decoded(msg, events_pb2.CameraHealthEvent, "camera health event", log)
         if event is None:
@@ -229,12 +311,31 @@ class AlertEngine:
         return Outcome.ACK
 
 
+def count_alert(crossing: Crossing, event: events_pb2.CountEvent, agency: str, minute: datetime
+                ) -> AlertRecord:
+    """A crowd or congestion alert; consecutive minutes at one camera fold into it (dedupe window)."""
+    where = event.camera_id + (f" ({event.zone})" if event.zone else "")
+    what = "Crowd" if crossing.kind == KIND_CROWD else "Congestion"
+    summary = (f"{what} at {where}: {crossing.noun} per minute reached the threshold of "
+               f"{crossing.threshold} (from {minute:%H:%M} UTC; the highest minute is in `count`)")
+    return AlertRecord(id=new_alert_id(), kind=crossing.kind, state=OPEN, agency=agency, zone=event.zone,
+                       camera_id=event.camera_id, target=f"counts:{crossing.noun}", raised=minute,
+                       last_seen=minute, summary=summary, count=crossing.count, threshold=crossing.threshold)
+
+
 def consumers(js: JetStreamContext, engine: AlertEngine, *, batch: int = 16,
               match_durable: str = MATCH_DURABLE, health_durable: str = HEALTH_DURABLE,
+              follow_durable: str = FOLLOW_DURABLE, counts_durable: str = COUNTS_DURABLE,
               deliver_new_only: bool = False) -> list[PullConsumer]:
-    return [
+    found = [
         PullConsumer(js, "MATCHES", MATCH_SUBJECT, match_durable, engine.handle_candidate, batch=batch,
                      deliver_new_only=deliver_new_only),
         PullConsumer(js, "HEALTH", HEALTH_SUBJECT, health_durable, engine.handle_health, batch=batch,
                      deliver_new_only=deliver_new_only),
+        PullConsumer(js, "COUNTS", COUNTS_SUBJECT, counts_durable, engine.handle_count, batch=batch,
+                     deliver_new_only=deliver_new_only),
     ]
+    if engine.follows is not None:
+        found.append(PullConsumer(js, "DETECTIONS", FOLLOW_SUBJECT, follow_durable,
+                                  engine.handle_plate_for_follows, batch=batch, deliver_new_only=True))
+    return found

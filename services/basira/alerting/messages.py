@@ -16,8 +16,9 @@ from basira.alerting.alerts import (
 from basira.common.timestamps import to_datetime
 from basira.v1 import alert_pb2, analytics_pb2, events_pb2, watchlist_pb2
 
-ALARM_STATES = frozenset({"alarm", "alert", "failed", "lost", "critical", "stream_state_failed"})
-"""Camera health states that raise an alert (ingest reports "alert"; events.proto says "alarm")."""
+ALARM_STATES = frozenset({"alarm", "alert", "failed", "lost", "critical", "low", "stream_state_failed"})
+"""Camera health states that raise an alert (ingest reports "alert"; events.proto says "alarm"; power
+reports "low", "critical" and "lost": grid power lost)."""
 
 
 when = to_datetime
@@ -80,7 +81,8 @@ def alert_to_proto(alert: AlertRecord, *, sequence: int | None = None) -> alert_
         sightings=alert.sightings, summary=alert.summary, snapshot_id=alert.snapshot_id,
         acknowledged_by=list(alert.acknowledged_by), confirmed_by=list(alert.confirmed_by),
         escalated_to=alert.escalated_to, actor=alert.actor, escalated_from=alert.escalated_from,
-        escalated_alert_id=alert.escalated_alert_id,
+        escalated_alert_id=alert.escalated_alert_id, follow_id=alert.follow_id, count=alert.count,
+        threshold=alert.threshold,
     )
     message.raised.FromDatetime(alert.raised)
     message.last_seen.FromDatetime(alert.last_seen)

@@ -8,7 +8,8 @@ import grpc
 
 from basira.alerting.config import AlertingSettings
 from basira.alerting.events import AlertEngine, consumers
-from basira.alerting.servicer import AlertServicer, alert_resolver
+from basira.alerting.follow_store import FollowStore
+from basira.alerting.servicer import AlertServicer, alert_resolver, follow_resolver
 from basira.alerting.store import AlertStore
 from basira.common.config import load_settings
 from basira.common.service import ServiceHost, run_service
@@ -24,13 +25,16 @@ async def setup(host: ServiceHost) -> None:
     assert isinstance(settings, AlertingSettings)
     assert host.gate is not None
     store = AlertStore(host.db)
-    engine = AlertEngine(store, host.gate, host.jetstream, settings)
+    follows = FollowStore(host.db) if settings.follows else None
+    engine = AlertEngine(store, host.gate, host.jetstream, settings, follows=follows)
     for consumer in consumers(host.jetstream, engine, batch=settings.consumer_batch):
         host.loop(consumer.run)
     host.loop(engine.republish_loop)
     for method in RESOLVED_METHODS:
         host.resolver(method, alert_resolver(store))
-    servicer = AlertServicer(store, engine, replay_limit=settings.open_alert_replay_limit)
+    if follows is not None:
+        host.resolver("/basira.v1.AlertService/StopFollow", follow_resolver(follows))
+    servicer = AlertServicer(store, engine, replay_limit=settings.open_alert_replay_limit, follows=follows)
 
     def add(server: grpc.aio.Server) -> list[str]:
         alert_pb2_grpc.add_AlertServiceServicer_to_server(servicer, server)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -12,12 +13,17 @@ from google.protobuf.message import DecodeError, Message
 from basira.alerting import alerts
 from basira.alerting.alerts import AlertRecord, StreamFilter, agency_subject, stream_filter
 from basira.alerting.events import ALERTS_STREAM, AlertEngine
+from basira.alerting.follow_store import FollowStore
+from basira.alerting.follows import FollowRecord, effective_state, new_follow
+from basira.alerting.follows import stop as stop_follow
 from basira.alerting.messages import alert_to_proto
 from basira.alerting.store import AlertStore
 from basira.common import gate as gate_module
 from basira.common.auth import Subject
-from basira.common.errors import InvalidInput, NotFound, Unauthenticated
+from basira.common.errors import FailedPrecondition, InvalidInput, NotFound, Unauthenticated
 from basira.common.nats import follow
+from basira.common.plate_text import PlateTextError, normalize_plate
+from basira.common.timestamps import to_datetime
 from basira.v1 import alert_pb2, alert_pb2_grpc, events_pb2
 
 log = logging.getLogger(__name__)
@@ -53,8 +59,10 @@ def _require_id(alert_id: str) -> str:
 class AlertServicer(alert_pb2_grpc.AlertServiceServicer):
     """Runs behind the gate; the caller's agency is the only alert stream it can read or act on."""
 
-    def __init__(self, store: AlertStore, engine: AlertEngine, *, replay_limit: int = 500) -> None:
+    def __init__(self, store: AlertStore, engine: AlertEngine, *, replay_limit: int = 500,
+                 follows: FollowStore | None = None) -> None:
         self.store, self.engine, self.replay_limit = store, engine, replay_limit
+        self.follows = follows
 
     async def StreamAlerts(self, request: alert_pb2.StreamAlertsRequest,
                            context: grpc.aio.ServicerContext | None
@@ -93,6 +101,50 @@ class AlertServicer(alert_pb2_grpc.AlertServiceServicer):
         return alert_pb2.ListAlertsResponse(
             alerts=[alert_to_proto(a) for a in open_now if wanted.passes(a.kind, a.zone, a.camera_id)],
             last_sequence=boundary)
+
+    # ---- live follows ----
+
+    async def StartFollow(self, request: alert_pb2.StartFollowRequest,
+                          context: grpc.aio.ServicerContext | None) -> alert_pb2.StartFollowResponse:
+        """Policy has allowed `follow.start` (purpose, case, authorization in force) and logged it."""
+        follows = self._follow_store()
+        subject = _subject()
+        try:
+            key = normalize_plate(request.plate)
+        except PlateTextError as exc:
+            raise InvalidInput(exc.message, field="plate") from exc
+        authorization = request.access.authorization
+        expires = to_datetime(authorization.expires) if request.access.HasField("authorization") else None
+        obligations = _obligations()
+        started = new_follow(agency=subject.agency, target=key, started_by=subject.user,
+                             context=gate_module.current_context.get() or {}, expires=expires,
+                             now=datetime.now(UTC), zones=_listed(obligations.get("zones")),
+                             cameras=_listed(obligations.get("cameras")), note=request.note.strip()[:500])
+        await follows.add(started)
+        return alert_pb2.StartFollowResponse(follow=follow_to_proto(started, datetime.now(UTC)))
+
+    async def StopFollow(self, request: alert_pb2.StopFollowRequest,
+                         context: grpc.aio.ServicerContext | None) -> alert_pb2.StopFollowResponse:
+        if not request.follow_id:
+            raise InvalidInput("follow_id is required", field="follow_id")
+        subject = _subject()
+        now = datetime.now(UTC)
+        stopped = await self._follow_store().change(
+            request.follow_id, subject.agency, lambda f: stop_follow(f, subject.user, request.reason, now))
+        return alert_pb2.StopFollowResponse(follow=follow_to_proto(stopped, now))
+
+    async def ListFollows(self, request: alert_pb2.ListFollowsRequest,
+                          context: grpc.aio.ServicerContext | None) -> alert_pb2.ListFollowsResponse:
+        now = datetime.now(UTC)
+        rows = await self._follow_store().of_agency(_subject().agency, include_ended=request.include_ended,
+                                                    now=now)
+        return alert_pb2.ListFollowsResponse(follows=[follow_to_proto(f, now) for f in rows])
+
+    def _follow_store(self) -> FollowStore:
+        if self.follows is None:
+            raise FailedPrecondition("live follows are switched off in this alerting service "
+                                     "(follows = false)")
+        return self.follows
 
     async def _act(self, alert_id: str, action: str, note: str,
                    change: Callable[[AlertRecord, str], AlertRecord]) -> alert_pb2.Alert:
@@ -154,6 +206,33 @@ def _decode(data: bytes, sequence: int, wanted: StreamFilter) -> alert_pb2.Strea
         return None
     alert.sequence = sequence
     return alert_pb2.StreamAlertsResponse(alert=alert)
+
+
+def follow_to_proto(f: FollowRecord, now: datetime) -> alert_pb2.Follow:
+    """The API view of a follow; its state is judged at `now` (an expired authorization ends it)."""
+    message = alert_pb2.Follow(
+        id=f.id, agency=f.agency, state=effective_state(f, now),  # type: ignore[arg-type]
+        plate=f.target, started_by=f.started_by, purpose=str(f.context.get("purpose", "")),
+        case_id=str(f.context.get("case_id", "")), authorization_id=f.authorization_id,
+        stopped_by=f.stopped_by, zones=list(f.zones or ()), cameras=list(f.cameras or ()),
+        sightings=f.sightings, last_camera_id=f.last_camera_id)
+    message.started.FromDatetime(f.started)
+    message.expires.FromDatetime(f.expires)
+    if f.stopped is not None:
+        message.stopped.FromDatetime(f.stopped)
+    if f.last_seen is not None:
+        message.last_seen.FromDatetime(f.last_seen)
+    return message
+
+
+def follow_resolver(follows: FollowStore) -> Any:
+    """Resource resolver for StopFollow: the follow's agency (another agency's follow is refused)."""
+
+    async def resolve(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
+        follow = await follows.get(getattr(request, "follow_id", "") or "")
+        return {"agency": follow.agency, "follow": follow.id} if follow is not None else {}
+
+    return resolve
 
 
 def alert_resolver(store: AlertStore) -> Any:

@@ -20,7 +20,7 @@ from basira.common.errors import NotFound
 
 _COLUMNS = ("id, kind, state, agency, zone, camera_id, target, raised, last_seen, sightings, summary, "
             "plate_pb, entry_pb, snapshot_id, acknowledged_by, confirmed_by, escalated_to, rejected_by, "
-            "actor, version, sequence, escalated_from, escalated_alert_id")
+            "actor, version, sequence, escalated_from, escalated_alert_id, follow_id, count, threshold")
 
 _STILL_OPEN_SQL = ", ".join(str(int(state)) for state in STILL_OPEN)  # matches the partial index
 
@@ -30,23 +30,24 @@ Publisher = Callable[[AlertRecord], Awaitable[int]]
 def _record(row: Sequence[Any]) -> AlertRecord:
     (id_, kind, state, agency, zone, camera_id, target, raised, last_seen, sightings, summary, plate_pb,
      entry_pb, snapshot_id, acked, confirmed, escalated_to, rejected_by, actor, version, sequence,
-     escalated_from, escalated_alert_id) = row
+     escalated_from, escalated_alert_id, follow_id, count, threshold) = row
     return AlertRecord(id=id_, kind=kind, state=state, agency=agency, zone=zone, camera_id=camera_id,
                        target=target, raised=raised, last_seen=last_seen, sightings=sightings,
                        summary=summary, plate_pb=bytes(plate_pb), entry_pb=bytes(entry_pb),
                        snapshot_id=snapshot_id, acknowledged_by=tuple(acked), confirmed_by=tuple(confirmed),
                        escalated_to=escalated_to, rejected_by=rejected_by, actor=actor, version=version,
                        sequence=sequence, escalated_from=escalated_from,
-                       escalated_alert_id=escalated_alert_id)
+                       escalated_alert_id=escalated_alert_id, follow_id=follow_id, count=count,
+                       threshold=threshold)
 
 
 async def _save(conn: AsyncConnection[Any], a: AlertRecord) -> None:
     await conn.execute(
         "UPDATE alerting_alerts SET state = %s, last_seen = %s, sightings = %s, snapshot_id = %s,"
         " acknowledged_by = %s, confirmed_by = %s, escalated_to = %s, rejected_by = %s, actor = %s,"
-        " version = %s, updated = now() WHERE id = %s",
+        " version = %s, count = %s, updated = now() WHERE id = %s",
         (a.state, a.last_seen, a.sightings, a.snapshot_id, list(a.acknowledged_by), list(a.confirmed_by),
-         a.escalated_to, a.rejected_by, a.actor, a.version, a.id))
+         a.escalated_to, a.rejected_by, a.actor, a.version, a.count, a.id))
 
 
 class AlertStore:
@@ -77,17 +78,19 @@ class AlertStore:
                  new.raised + window))).fetchone()
             existing = _record(row) if row is not None else None
             if existing is not None and within_window(existing.last_seen, new.raised, window):
-                alert = fold_sighting(existing, new.raised, new.snapshot_id)
+                alert = fold_sighting(existing, new.raised, new.snapshot_id, count=new.count)
                 await _save(conn, alert)
             else:
                 alert = new
                 await conn.execute(
                     "INSERT INTO alerting_alerts (id, kind, state, agency, zone, camera_id, target, raised,"
-                    " last_seen, sightings, summary, plate_pb, entry_pb, snapshot_id, version)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    " last_seen, sightings, summary, plate_pb, entry_pb, snapshot_id, version, follow_id,"
+                    " count, threshold) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                    " %s, %s, %s)",
                     (alert.id, alert.kind, alert.state, alert.agency, alert.zone, alert.camera_id,
                      alert.target, alert.raised, alert.last_seen, alert.sightings, alert.summary,
-                     alert.plate_pb, alert.entry_pb, alert.snapshot_id, alert.version))
+                     alert.plate_pb, alert.entry_pb, alert.snapshot_id, alert.version, alert.follow_id,
+                     alert.count, alert.threshold))
             await conn.execute("INSERT INTO alerting_applied (event_id, agency, alert_id)"
                                " VALUES (%s, %s, %s)", (event_id, new.agency, alert.id))
         return alert
@@ -104,11 +107,12 @@ class AlertStore:
             await conn.execute(
                 "INSERT INTO alerting_alerts (id, kind, state, agency, zone, camera_id, target, raised,"
                 " last_seen, sightings, summary, plate_pb, entry_pb, snapshot_id, version, escalated_from,"
-                " escalated_alert_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                " %s)",
+                " escalated_alert_id, count, threshold)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (copy.id, copy.kind, copy.state, copy.agency, copy.zone, copy.camera_id, copy.target,
                  copy.raised, copy.last_seen, copy.sightings, copy.summary, copy.plate_pb, copy.entry_pb,
-                 copy.snapshot_id, copy.version, copy.escalated_from, copy.escalated_alert_id))
+                 copy.snapshot_id, copy.version, copy.escalated_from, copy.escalated_alert_id, copy.count,
+                 copy.threshold))
             await conn.execute("INSERT INTO alerting_applied (event_id, agency, alert_id)"
                                " VALUES (%s, %s, %s)", (event_id, copy.agency, copy.id))
         return copy

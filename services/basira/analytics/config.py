@@ -23,8 +23,10 @@ class AnalyticsSettings(ServiceSettings):
     face_engine: dict[str, Any] = Field(default_factory=lambda: {"type": "dlib"},
                                         description="Face engine table; `type` 'dlib' (default) or "
                                         "'insightface' (needs `model_dir`).")
-    counting: dict[str, Any] = Field(default_factory=lambda: {"type": "mog2-line"},
-                                     description="Vehicle counter table; `type` 'mog2-line'.")
+    counting: dict[str, Any] = Field(default_factory=lambda: {"type": "detector"},
+                                     description="People/vehicle counter table; `type` 'detector' (a "
+                                     "person/vehicle detector with tracking) or 'mog2-line' (motion only, "
+                                     "every moving object is a vehicle).")
     engine_threads: int = Field(
         default=2, ge=1, le=64, description="Threads running plate/face engines at once.")
     frame_workers: bool = Field(

@@ -1,11 +1,12 @@
-"""Vehicle counting per camera per minute: counter plugins, a centroid tracker, and minute buckets.
+"""People and vehicle counting per camera per minute: counter plugins and minute buckets.
 
-The default counter (`mog2-line`) separates moving objects from the background with OpenCV's MOG2,
-merges nearby foreground blobs into objects, follows their centroids with a greedy nearest-centroid
-tracker, and counts an object once when it has been followed for a few frames and its centroid is on
-the other side of a virtual line from where it was first seen (either direction). Line and thresholds
-are fractions of the frame, so one config fits any resolution. This counter cannot tell a person from
-a car, so it counts vehicles only; a counter that can fills `FrameCounts.persons`.
+The default counter, `detector`, finds people and vehicles with a detector and counts each tracked
+object once (`object_counting.py`). The `mog2-line` counter (motion only) separates moving objects
+from the background with OpenCV's MOG2, merges nearby foreground blobs into objects, follows their
+centroids with a greedy nearest-centroid tracker, and counts an object once when it has been followed
+for a few frames and its centroid is on the other side of a virtual line from where it was first seen
+(either direction). Line and thresholds are fractions of the frame, so one config fits any
+resolution. It cannot tell a person from a car, so it counts every moving object as a vehicle.
 
 No I/O and no clock: callers pass frames and times in; state is per camera.
 """
@@ -22,6 +23,12 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from basira.analytics.object_counting import (
+    DetectorCounterConfig,
+    FrameCounts,
+    detector_counter_factory,
+)
+from basira.analytics.object_detection import shared_detector
 from basira.common.plugins import resolve_plugin
 
 Point = tuple[float, float]
@@ -31,19 +38,12 @@ Line = tuple[Point, Point]
 _TARGET_MEDIAN = 110.0
 
 
-@dataclass(frozen=True, slots=True)
-class FrameCounts:
-    """Objects that completed a count in one frame."""
-
-    vehicles: int = 0
-    persons: int = 0
-
-
 class Counter(Protocol):
     """Counts objects in one camera's frames, fed in capture order (it keeps state between frames)."""
 
-    def update(self, frame_bgr: np.ndarray) -> FrameCounts:
-        """Feed the next frame (H×W×3 uint8 BGR); returns what was counted in it."""
+    def update(self, frame_bgr: np.ndarray, at_s: float) -> FrameCounts:
+        """Feed the next frame (H×W×3 uint8 BGR) captured at `at_s` (seconds, increasing); returns
+        what was counted in it."""
         ...
 
 
@@ -237,7 +237,7 @@ class Mog2LineCounter:
         centroids = [(x + w / 2.0, y + h / 2.0) for x, y, w, h in objects if w * h >= c.min_area * frame_area]
         return mask, centroids
 
-    def update(self, frame_bgr: np.ndarray) -> FrameCounts:
+    def update(self, frame_bgr: np.ndarray, at_s: float = 0.0) -> FrameCounts:
         mask, centroids = self.foreground(frame_bgr)
         self.frames += 1
         if float(np.count_nonzero(mask)) / mask.size > self.config.max_foreground:
@@ -253,18 +253,20 @@ class Mog2LineCounter:
         return FrameCounts(vehicles=vehicles)
 
 
-_COUNTERS: dict[str, tuple[type[BaseModel], Callable[[Any], Counter]]] = {
-    "mog2-line": (Mog2LineCounterConfig, Mog2LineCounter),
+_COUNTERS: dict[str, tuple[type[BaseModel], Callable[[Any], Callable[[], Counter]]]] = {
+    "mog2-line": (Mog2LineCounterConfig, lambda config: lambda: Mog2LineCounter(config)),
+    "detector": (DetectorCounterConfig, lambda config: detector_counter_factory(config, shared_detector)),
 }
 
 
 def counter_factory(config: BaseModel | Mapping[str, Any]) -> Callable[[], Counter]:
     """Validate `config` once and return a function making one fresh counter per camera.
 
-    Raises ConfigError for an unknown `type` or invalid settings.
+    Raises ConfigError for an unknown `type` or invalid settings. The `detector` counter loads its
+    network on the first camera and shares it with the others.
     """
     validated, factory = resolve_plugin(_COUNTERS, config, "counter")
-    return lambda: factory(validated)
+    return factory(validated)
 
 
 # -- per camera, per minute ---------------------------------------------------------------------
@@ -323,7 +325,7 @@ class CameraCounting:
         if state.bucket is not None and minute > state.bucket.minute:
             closed.append(state.bucket)
             state.bucket = None
-        counts = state.counter.update(frame_bgr)
+        counts = state.counter.update(frame_bgr, captured.timestamp())
         if state.bucket is None:
             state.bucket = CountBucket(camera_id, zone, minute)
         state.bucket.vehicles += counts.vehicles

@@ -79,7 +79,7 @@ def plate_detection_events(frame: events_pb2.FrameEvent, reads: Sequence[PlateRe
             id=plate_event_id(frame.id, index), frame_id=frame.id, camera_id=frame.camera_id,
             zone=frame.zone, owner_agency=frame.owner_agency, captured=frame.captured,
             frame_published=frame.published, plate=plate_reading(read), snapshot_jpeg=frame.jpeg,
-            snapshot_id=frame.id,
+            snapshot_id=frame.id, position=frame.position if frame.HasField("position") else None,
         )
         for index, read in enumerate(reads)
     ]

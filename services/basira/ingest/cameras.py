@@ -51,14 +51,19 @@ RECONNECTING = camera_pb2.STREAM_STATE_RECONNECTING
 ENDED = camera_pb2.STREAM_STATE_ENDED
 FAILED = camera_pb2.STREAM_STATE_FAILED
 
-SETTABLE_FIELDS = ("name", "kind", "position", "zone", "owner_agency", "source_url", "analysis_fps", "loop")
+SETTABLE_FIELDS = ("name", "kind", "position", "zone", "owner_agency", "source_url", "analysis_fps", "loop",
+                   "site", "power_source")
 _NOT_SETTABLE = {
     "id": "a camera's id never changes; register a new camera instead",
     "decommissioned": "use DecommissionCamera",
     "stream_state": "use StartStream / StopStream",
     "created": "set by the service",
     "updated": "set by the service",
+    "battery_percent": "reported by the camera (ReportCameraStatus or PushFrames status)",
+    "power_state": "reported by the camera (ReportCameraStatus or PushFrames status)",
+    "power_reported": "set by the service",
 }
+POWER_SOURCES = frozenset(value for value in camera_pb2.PowerSource.values())
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class CameraSpec:
     source_url: str = ""
     analysis_fps: float = 0.0
     loop: bool = False
+    site: str = ""
+    power_source: int = camera_pb2.POWER_SOURCE_UNSPECIFIED
 
     @property
     def pushed(self) -> bool:
@@ -99,6 +106,9 @@ class CameraRecord(CameraSpec):
     revision: int = 1
     created: datetime | None = None
     updated: datetime | None = None
+    battery_percent: int = -1
+    power_state: str = ""
+    power_reported: datetime | None = None
 
     @property
     def spec(self) -> CameraSpec:
@@ -202,7 +212,14 @@ def validate_camera(spec: CameraSpec, *, default_fps: float,
     if (spec.latitude is None) != (spec.longitude is None):
         raise InvalidInput("camera.position needs both latitude and longitude", field="camera.position")
     url = check_source_url(spec.source_url, spec.kind, path_exists=path_exists)
-    return replace(spec, name=name, zone=zone, owner_agency=owner, analysis_fps=fps, source_url=url)
+    site = spec.site.strip()
+    if site:
+        site = _label(site, "camera.site", "pole or site the camera is mounted on")
+    if spec.power_source not in POWER_SOURCES:
+        raise InvalidInput(f"camera.power_source {spec.power_source} is not a PowerSource",
+                           field="camera.power_source")
+    return replace(spec, name=name, zone=zone, owner_agency=owner, analysis_fps=fps, source_url=url,
+                   site=site)
 
 
 def mask_fields(paths: Sequence[str]) -> tuple[str, ...]:
@@ -288,7 +305,8 @@ def decode_page_token(token: str, query: CameraQuery) -> str:
 
 _COLUMNS = ("id, name, kind, latitude, longitude, zone, owner_agency, source_url, analysis_fps, loop, "
             "decommissioned, decommission_reason, stream_wanted, stream_state, stream_detail, "
-            "stream_owner, revision, created, updated")
+            "stream_owner, revision, created, updated, site, power_source, battery_percent, power_state, "
+            "power_reported")
 _LEASE = "now() + %(lease)s * interval '1 second'"
 _LEASE_FREE = ("(stream_owner = '' OR stream_owner = %(me)s OR stream_lease_until IS NULL"
                " OR stream_lease_until < now())")
@@ -298,12 +316,15 @@ _LIVE = f"(stream_wanted OR stream_state IN ({CONNECTING}, {RUNNING}, {RECONNECT
 
 def _record(row: Sequence[Any]) -> CameraRecord:
     (id_, name, kind, lat, lon, zone, owner, url, fps, loop, decommissioned, reason, wanted, state,
-     detail, stream_owner, revision, created, updated) = row
+     detail, stream_owner, revision, created, updated, site, power_source, battery, power_state,
+     power_reported) = row
     return CameraRecord(id=id_, name=name, kind=kind, latitude=lat, longitude=lon, zone=zone,
                         owner_agency=owner, source_url=url, analysis_fps=fps, loop=loop,
                         decommissioned=decommissioned, decommission_reason=reason, stream_wanted=wanted,
                         stream_state=state, stream_detail=detail, stream_owner=stream_owner,
-                        revision=revision, created=created, updated=updated)
+                        revision=revision, created=created, updated=updated, site=site,
+                        power_source=power_source, battery_percent=battery, power_state=power_state,
+                        power_reported=power_reported)
 
 
 class CameraStore:
@@ -336,10 +357,11 @@ class CameraStore:
         try:
             record = await self._one(
                 f"INSERT INTO ingest_cameras (id, name, kind, latitude, longitude, zone, owner_agency,"
-                f" source_url, analysis_fps, loop) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                f" RETURNING {_COLUMNS}",
+                f" source_url, analysis_fps, loop, site, power_source) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+                f" %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
                 (spec.id, spec.name, spec.kind, spec.latitude, spec.longitude, spec.zone,
-                 spec.owner_agency, spec.source_url, spec.analysis_fps, spec.loop))
+                 spec.owner_agency, spec.source_url, spec.analysis_fps, spec.loop, spec.site,
+                 spec.power_source))
         except psycopg.errors.UniqueViolation as exc:
             raise AlreadyExists(f"camera {spec.id} is already registered (ids are never reused, even "
                                 "after decommissioning); update it or pick another id") from exc
@@ -361,13 +383,15 @@ class CameraStore:
         record = await self._one(
             f"UPDATE ingest_cameras SET name = %(name)s, kind = %(kind)s, latitude = %(lat)s,"
             f" longitude = %(lon)s, zone = %(zone)s, owner_agency = %(owner)s, source_url = %(url)s,"
-            f" analysis_fps = %(fps)s, loop = %(loop)s, revision = revision + 1, updated = now(),"
+            f" analysis_fps = %(fps)s, loop = %(loop)s, site = %(site)s, power_source = %(power)s,"
+            f" revision = revision + 1, updated = now(),"
             f" stream_wanted = stream_wanted AND %(url)s <> '',"
             f" stream_state = CASE WHEN %(url)s = '' AND stream_wanted THEN {STOPPED} ELSE stream_state END"
             f" WHERE id = %(id)s AND revision = %(rev)s AND NOT decommissioned RETURNING {_COLUMNS}",
             {"id": camera_id, "rev": expected_revision, "name": spec.name, "kind": spec.kind,
              "lat": spec.latitude, "lon": spec.longitude, "zone": spec.zone, "owner": spec.owner_agency,
-             "url": spec.source_url, "fps": spec.analysis_fps, "loop": spec.loop})
+             "url": spec.source_url, "fps": spec.analysis_fps, "loop": spec.loop, "site": spec.site,
+             "power": spec.power_source})
         if record is None:
             current = await self.get(camera_id)
             if current.decommissioned:
@@ -490,6 +514,55 @@ class CameraStore:
             await conn.execute(
                 "UPDATE ingest_cameras SET stream_state = %s, stream_detail = %s, updated = now()"
                 " WHERE id = %s AND NOT stream_wanted AND NOT decommissioned", (state, detail, camera_id))
+
+    # ---- the estate: power reports and latest health states ----
+
+    async def set_power(self, camera_id: str, battery_percent: int, power_state: str, at: datetime) -> None:
+        """Record a camera's last power report (battery -1: not reported)."""
+        async with self._connection() as conn:
+            await conn.execute(
+                "UPDATE ingest_cameras SET battery_percent = %s, power_state = %s, power_reported = %s"
+                " WHERE id = %s", (battery_percent, power_state, at, camera_id))
+
+    async def record_health(self, camera_id: str, kind: str, state: str, detail: str, at: datetime) -> None:
+        """Keep the latest state of one health kind of a camera (a newer one replaces it)."""
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO ingest_camera_health (camera_id, kind, state, detail, since)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (camera_id, kind) DO UPDATE SET"
+                " state = EXCLUDED.state, detail = EXCLUDED.detail, since = EXCLUDED.since"
+                " WHERE ingest_camera_health.since <= EXCLUDED.since",
+                (camera_id, kind, state, detail[:500], at))
+
+    async def health_of(self, query: CameraQuery, *, after: str, limit: int
+                        ) -> list[tuple[CameraRecord, list[tuple[str, str, str, datetime]]]]:
+        """Cameras matching `query` (id > `after`, id order) that have a recorded health state, each
+        with its (kind, state, detail, since) rows; at most `limit` cameras."""
+        cameras = await self.list_cameras_with_health(query, after=after, limit=limit)
+        if not cameras:
+            return []
+        async with self._connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT camera_id, kind, state, detail, since FROM ingest_camera_health"
+                " WHERE camera_id = ANY(%s) ORDER BY camera_id, kind", ([c.id for c in cameras],))).fetchall()
+        by_camera: dict[str, list[tuple[str, str, str, datetime]]] = {}
+        for camera_id, kind, state, detail, since in rows:
+            by_camera.setdefault(camera_id, []).append((kind, state, detail, since))
+        return [(c, by_camera.get(c.id, [])) for c in cameras]
+
+    async def list_cameras_with_health(self, query: CameraQuery, *, after: str, limit: int
+                                       ) -> list[CameraRecord]:
+        where = ["id > %(after)s", "NOT decommissioned",
+                 "EXISTS (SELECT 1 FROM ingest_camera_health h WHERE h.camera_id = ingest_cameras.id)"]
+        params: dict[str, Any] = {"after": after, "limit": limit}
+        if query.zone:
+            where.append("zone = %(zone)s")
+            params["zone"] = query.zone
+        if query.zones is not None:
+            where.append("(zone = ANY(%(zones)s) OR id = ANY(%(cameras)s))")
+            params["zones"], params["cameras"] = list(query.zones), list(query.cameras)
+        return await self._many(f"SELECT {_COLUMNS} FROM ingest_cameras WHERE {' AND '.join(where)}"
+                                " ORDER BY id LIMIT %(limit)s", params)
 
     async def unusable(self, camera_ids: Sequence[str]) -> set[str]:
         """Of `camera_ids`, those decommissioned or gone (push sessions for them must end)."""

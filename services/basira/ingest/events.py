@@ -17,11 +17,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
 
 from basira.common.errors import Unavailable
 from basira.common.nats import publish
+from basira.common.timestamps import to_datetime
 from basira.ingest.cameras import (
     CONNECTING,
     ENDED,
@@ -29,6 +31,7 @@ from basira.ingest.cameras import (
     RECONNECTING,
     RUNNING,
     CameraSpec,
+    CameraStore,
 )
 from basira.ingest.health import ConditionState, HealthEvent, HealthKind
 from basira.ingest.sources import SourceState
@@ -83,12 +86,20 @@ def wire_state(event: HealthEvent) -> str:
 
 
 def frame_event(camera: CameraSpec, *, number: int, captured: float, jpeg: bytes, width: int,
-                height: int) -> events_pb2.FrameEvent:
-    """The `frames.<camera>` message for one JPEG; `published` is set by `EventPublisher`."""
+                height: int, position: tuple[float, float] | None = None) -> events_pb2.FrameEvent:
+    """The `frames.<camera>` message for one JPEG; `published` is set by `EventPublisher`.
+
+    `position` (latitude, longitude) is where a moving device last said it was; else the camera's
+    registered position is used, if it has one. Sightings carry it, so trajectories have places.
+    """
     event = events_pb2.FrameEvent(id=frame_id(camera.id, captured), camera_id=camera.id, zone=camera.zone,
                                   owner_agency=camera.owner_agency, jpeg=jpeg, width=width,
                                   height=height, frame_number=number)
     event.captured.FromMicroseconds(micros(captured))
+    if position is None and camera.latitude is not None and camera.longitude is not None:
+        position = (camera.latitude, camera.longitude)
+    if position is not None:
+        event.position.latitude, event.position.longitude = position
     return event
 
 
@@ -128,6 +139,7 @@ class Published:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+HealthRecorder = Callable[[events_pb2.CameraHealthEvent], Awaitable[None]]
 
 
 class EventPublisher:
@@ -135,10 +147,11 @@ class EventPublisher:
 
     def __init__(self, js: JetStreamContext, retry: RetryPolicy = RetryPolicy(), *,
                  frames_prefix: str = FRAMES_PREFIX, health_prefix: str = HEALTH_PREFIX,
-                 sleep: Sleep = asyncio.sleep) -> None:
+                 sleep: Sleep = asyncio.sleep, on_health: HealthRecorder | None = None) -> None:
         self.js, self.retry = js, retry
         self.frames_prefix, self.health_prefix = frames_prefix, health_prefix
         self._sleep = sleep
+        self.on_health = on_health
 
     async def publish_frame(self, event: events_pb2.FrameEvent,
                             on_refusal: Callable[[float], None] | None = None) -> Published:
@@ -156,9 +169,17 @@ class EventPublisher:
                                           event.id, on_refusal)
 
     async def publish_health(self, event: events_pb2.CameraHealthEvent) -> Published:
+        """Publish a health change, then let `on_health` keep it as the camera's latest state (a
+        failure there is logged: the event is out, the estate view catches up on the next change)."""
         data = event.SerializeToString()
-        return await self._until_accepted(health_subject(event.camera_id, self.health_prefix),
-                                          lambda: data, event.id)
+        published = await self._until_accepted(health_subject(event.camera_id, self.health_prefix),
+                                               lambda: data, event.id)
+        if self.on_health is not None:
+            try:
+                await self.on_health(event)
+            except Exception as exc:
+                log.warning("camera %s: health state not recorded: %r", event.camera_id, exc)
+        return published
 
     async def _until_accepted(self, subject: str, payload: Callable[[], bytes], event_id: str,
                               on_refusal: Callable[[float], None] | None = None) -> Published:
@@ -181,3 +202,13 @@ class EventPublisher:
             if refusals:
                 log.info("JetStream accepted %s after %d refusals (%.1f s)", subject, refusals, waited)
             return Published(sequence, refusals, waited)
+
+
+def health_recorder(store: CameraStore) -> HealthRecorder:
+    """Keeps each published health change as the camera's latest state of that kind (ListCamerasDown)."""
+
+    async def record(event: events_pb2.CameraHealthEvent) -> None:
+        at = to_datetime(event.time) or datetime.now(UTC)
+        await store.record_health(event.camera_id, event.kind, event.state, event.detail, at)
+
+    return record

@@ -59,6 +59,7 @@ class PowerLevel(StrEnum):
     OK = "ok"
     LOW = "low"
     CRITICAL = "critical"
+    LOST = "lost"  # a grid-powered camera reports running on its battery: grid power lost
     UNKNOWN = "unknown"  # on battery or solar with no battery level reported
 
 
@@ -426,11 +427,18 @@ class PowerConfig:
 
 
 class PowerMonitor:
-    """Turns power reports into POWER events on a change of level or of power source."""
+    """Turns power reports into POWER events on a change of level or of power source.
 
-    def __init__(self, camera_id: str, config: PowerConfig = PowerConfig()) -> None:
+    `expected` is how the camera is meant to be powered (its registration): a grid (mains) camera
+    reporting battery power has lost the grid (LOST), unless its battery is already low or critical,
+    which says more.
+    """
+
+    def __init__(self, camera_id: str, config: PowerConfig = PowerConfig(),
+                 expected: PowerSource | None = None) -> None:
         self.camera_id = camera_id
         self.config = config
+        self.expected = expected
         self.level: PowerLevel | None = None
         self.source: PowerSource | None = None
 
@@ -444,6 +452,9 @@ class PowerMonitor:
             return []
         self.level, self.source = level, report.source
         parts = [f"on {report.source.value} power"]
+        if level is PowerLevel.LOST or (self.expected is PowerSource.MAINS
+                                        and report.source is PowerSource.BATTERY):
+            parts[0] = "grid power lost, on battery"
         if pct is not None:
             parts.append(f"battery {pct:.0f}%")
         if report.charging is not None:
@@ -452,6 +463,11 @@ class PowerMonitor:
         return [HealthEvent(self.camera_id, HealthKind.POWER, level, ", ".join(parts), timestamp, metrics)]
 
     def _level(self, report: PowerReport) -> PowerLevel:
+        level = self._battery_level(report)
+        grid_lost = self.expected is PowerSource.MAINS and report.source is PowerSource.BATTERY
+        return PowerLevel.LOST if grid_lost and level in (PowerLevel.OK, PowerLevel.UNKNOWN) else level
+
+    def _battery_level(self, report: PowerReport) -> PowerLevel:
         pct = report.battery_percent
         if pct is None:
             return PowerLevel.OK if report.source is PowerSource.MAINS else PowerLevel.UNKNOWN

@@ -11,7 +11,7 @@ from basira.common.config import load_settings
 from basira.common.service import ServiceHost, run_service
 from basira.ingest.cameras import CameraStore
 from basira.ingest.config import IngestSettings
-from basira.ingest.events import EventPublisher, RetryPolicy
+from basira.ingest.events import EventPublisher, RetryPolicy, health_recorder
 from basira.ingest.health_state import HealthState, HealthStateStore
 from basira.ingest.servicer import (
     CAMERA_METHODS,
@@ -38,7 +38,8 @@ def build(host: ServiceHost, settings: IngestSettings) -> tuple[CameraStore, Str
     store = CameraStore(host.db)
     retry = RetryPolicy(initial_s=settings.publish_retry_initial_s, max_s=settings.publish_retry_max_s,
                         timeout_s=settings.publish_timeout_s)
-    return store, StreamManager(store, EventPublisher(host.jetstream, retry), settings)
+    publisher = EventPublisher(host.jetstream, retry, on_health=health_recorder(store))
+    return store, StreamManager(store, publisher, settings)
 
 
 async def setup(host: ServiceHost) -> None:

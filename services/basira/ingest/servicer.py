@@ -30,20 +30,18 @@ from basira.ingest.cameras import (
     validate_camera,
 )
 from basira.ingest.config import IngestSettings
+from basira.ingest.estate import Condition, is_down, judge
 from basira.ingest.health import PowerReport, PowerSource
 from basira.ingest.health_state import Granted, HealthState
 from basira.ingest.sources import redact_url
-from basira.ingest.streams import PushSession, StreamManager
+from basira.ingest.streams import POWER_SOURCES, PushSession, StreamManager
 from basira.v1 import camera_pb2, camera_pb2_grpc
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 CAMERA_METHODS = tuple(f"/basira.v1.CameraService/{name}" for name in (
-    "GetCamera", "UpdateCamera", "DecommissionCamera", "StartStream", "StopStream"))
+    "GetCamera", "UpdateCamera", "DecommissionCamera", "StartStream", "StopStream", "ReportCameraStatus"))
 PUSH_METHOD = "/basira.v1.FrameIngestService/PushFrames"
-_POWER_SOURCES = {camera_pb2.POWER_SOURCE_MAINS: PowerSource.MAINS,
-                  camera_pb2.POWER_SOURCE_SOLAR: PowerSource.SOLAR,
-                  camera_pb2.POWER_SOURCE_BATTERY: PowerSource.BATTERY}
 
 
 def camera_to_proto(record: CameraRecord) -> camera_pb2.Camera:
@@ -52,13 +50,17 @@ def camera_to_proto(record: CameraRecord) -> camera_pb2.Camera:
         id=record.id, name=record.name, kind=record.kind,  # type: ignore[arg-type]
         zone=record.zone, owner_agency=record.owner_agency, source_url=redact_url(record.source_url),
         analysis_fps=record.analysis_fps, loop=record.loop, decommissioned=record.decommissioned,
-        stream_state=record.stream_state)  # type: ignore[arg-type]
+        stream_state=record.stream_state,  # type: ignore[arg-type]
+        site=record.site, power_source=record.power_source,  # type: ignore[arg-type]
+        battery_percent=record.battery_percent, power_state=record.power_state)
     if record.latitude is not None and record.longitude is not None:
         message.position.latitude, message.position.longitude = record.latitude, record.longitude
     if record.created is not None:
         message.created.FromDatetime(record.created)
     if record.updated is not None:
         message.updated.FromDatetime(record.updated)
+    if record.power_reported is not None:
+        message.power_reported.FromDatetime(record.power_reported)
     return message
 
 
@@ -69,13 +71,14 @@ def spec_from_proto(camera: camera_pb2.Camera) -> CameraSpec:
         latitude=camera.position.latitude if has_position else None,
         longitude=camera.position.longitude if has_position else None,
         zone=camera.zone, owner_agency=camera.owner_agency, source_url=camera.source_url,
-        analysis_fps=camera.analysis_fps, loop=camera.loop)
+        analysis_fps=camera.analysis_fps, loop=camera.loop, site=camera.site,
+        power_source=int(camera.power_source))
 
 
 def power_report(status: camera_pb2.DeviceStatus) -> PowerReport:
     """A device's status as a power report. battery_percent < 0, or 0 on mains or unknown power, is
     "not reported" (proto3 cannot tell an unset 0 from 0 %)."""
-    source = _POWER_SOURCES.get(status.power_source, PowerSource.UNKNOWN)
+    source = POWER_SOURCES.get(status.power_source, PowerSource.UNKNOWN)
     percent = status.battery_percent
     if percent < 0 or (percent == 0 and source in (PowerSource.MAINS, PowerSource.UNKNOWN)):
         return PowerReport(source, None)
@@ -161,14 +164,7 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
             include_decommissioned=request.include_decommissioned,
             zones=tuple(zones) if isinstance(zones, list) else None,
             cameras=tuple(obligations.get("cameras") or ()))
-        asked = request.page.page_size
-        if asked < 0:
-            raise InvalidInput(f"page.page_size is {asked}; it must be >= 0 (0 = {DEFAULT_PAGE_SIZE})",
-                               field="page.page_size")
-        size = min(asked or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        cap = obligations.get("max_results")
-        if isinstance(cap, int) and cap > 0:
-            size = min(size, cap)
+        size = _page_size(request.page.page_size, obligations)
         after = decode_page_token(request.page.page_token, query)
         rows = await self.store.list_cameras(query, after=after, limit=size + 1)
         token = ""
@@ -197,6 +193,67 @@ class CameraServicer(camera_pb2_grpc.CameraServiceServicer):
                          context: grpc.aio.ServicerContext | None) -> camera_pb2.StopStreamResponse:
         record = await self.manager.stop(check_camera_id(request.camera_id, "camera_id"))
         return camera_pb2.StopStreamResponse(camera=camera_to_proto(record))
+
+
+    async def ReportCameraStatus(self, request: camera_pb2.ReportCameraStatusRequest,
+                                 context: grpc.aio.ServicerContext | None
+                                 ) -> camera_pb2.ReportCameraStatusResponse:
+        """A pole controller's or camera's power report: kept, and a `power` health event on change."""
+        camera_id = check_camera_id(request.camera_id, "camera_id")
+        if not request.HasField("status"):
+            raise InvalidInput("status is required: the power source and battery level",
+                               field="status")
+        current = await self.store.get(camera_id)
+        if current.decommissioned:
+            raise FailedPrecondition(f"camera {camera_id} is decommissioned")
+        record = await self.manager.report_power(camera_id, power_report(request.status), request.status)
+        return camera_pb2.ReportCameraStatusResponse(camera=camera_to_proto(record))
+
+    async def ListCamerasDown(self, request: camera_pb2.ListCamerasDownRequest,
+                              context: grpc.aio.ServicerContext | None
+                              ) -> camera_pb2.ListCamerasDownResponse:
+        """Cameras down (and, if asked, at risk) in the zones the caller may see, with why."""
+        obligations = _obligations()
+        zones = obligations.get("zones")
+        query = CameraQuery(zone=request.zone, include_decommissioned=False,
+                            zones=tuple(zones) if isinstance(zones, list) else None,
+                            cameras=tuple(obligations.get("cameras") or ()))
+        size = _page_size(request.page.page_size, obligations)
+        after = decode_page_token(request.page.page_token, query)
+        rows = await self.store.health_of(query, after=after, limit=size + 1)
+        token = ""
+        if len(rows) > size:
+            rows = rows[:size]
+            token = encode_page_token(rows[-1][0].id, query)
+        response = camera_pb2.ListCamerasDownResponse()
+        for camera, states in rows:
+            conditions = [c for c in (judge(*state) for state in states) if c is not None]
+            if not conditions or not (is_down(conditions) or request.include_warnings):
+                continue
+            entry = response.cameras.add(camera=camera_to_proto(camera))
+            for condition in conditions:
+                entry.conditions.append(condition_to_proto(condition))
+        response.page.next_page_token = token
+        return response
+
+
+def condition_to_proto(condition: Condition) -> camera_pb2.CameraCondition:
+    message = camera_pb2.CameraCondition(kind=condition.kind, state=condition.state, detail=condition.detail,
+                                         down=condition.down)
+    message.since.FromDatetime(condition.since)
+    return message
+
+
+def _page_size(asked: int, obligations: dict[str, Any]) -> int:
+    """The page size: the caller's (0 = default), capped by the service and by policy's max_results."""
+    if asked < 0:
+        raise InvalidInput(f"page.page_size is {asked}; it must be >= 0 (0 = {DEFAULT_PAGE_SIZE})",
+                           field="page.page_size")
+    size = min(asked or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    cap = obligations.get("max_results")
+    if isinstance(cap, int) and cap > 0:
+        size = min(size, cap)
+    return size
 
 
 class FrameIngestServicer(camera_pb2_grpc.FrameIngestServiceServicer):

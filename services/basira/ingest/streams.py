@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import psycopg
@@ -46,7 +47,11 @@ from basira.ingest.health import (
     CameraHealthMonitor,
     HealthEvent,
     HysteresisConfig,
+    PowerConfig,
+    PowerLevel,
+    PowerMonitor,
     PowerReport,
+    PowerSource,
     TamperConfig,
 )
 from basira.ingest.motion import MotionConfig, MotionGate
@@ -75,6 +80,11 @@ STATE_QUEUE_MAX = 100
 DRAIN_TIMEOUT_S = 5.0
 
 StateSink = Callable[[int, str], Awaitable[object]]
+
+POWER_SOURCES: dict[int, PowerSource] = {camera_pb2.POWER_SOURCE_MAINS: PowerSource.MAINS,
+                                         camera_pb2.POWER_SOURCE_SOLAR: PowerSource.SOLAR,
+                                         camera_pb2.POWER_SOURCE_BATTERY: PowerSource.BATTERY}
+"""A camera's registered power source (basira.v1.PowerSource) as the health monitor names it."""
 
 # A body-worn, vehicle or drone camera's view moves and blurs all the time: only a blocked lens
 # means something there, so "moved" and "defocused" are never raised for them.
@@ -179,6 +189,7 @@ class CameraSession:
         gated = settings.motion_gate and not camera.moving
         self.motion = MotionGate(MotionConfig(keepalive_s=settings.motion_keepalive_s)) if gated else None
         self.last_detail = ""
+        self.device_position: tuple[float, float] | None = None  # last position a moving device sent
         self._lock = threading.Lock()  # the monitor is fed from the frame thread and the event loop
         self._reset_motion = False
         self._queue: asyncio.Queue[SourceEvent | None] = asyncio.Queue(maxsize=STATE_QUEUE_MAX)
@@ -220,11 +231,12 @@ class CameraSession:
         for event in events:
             await self.publisher.publish_health(health_message(self.camera, event, device))
 
-    async def report_power(self, report: PowerReport, device: camera_pb2.DeviceStatus | None) -> None:
-        """Feed a device's power report; InvalidInput for a battery level outside 0–100."""
-        with self._lock:
-            events = self.health.on_power(report)
-        await self.publish_health(events, device)
+    def note_position(self, device: camera_pb2.DeviceStatus) -> None:
+        """A moving device's reported position becomes its frames' (and so its sightings') position."""
+        if device.HasField("position") and self.camera.moving:
+            lat, lon = device.position.latitude, device.position.longitude
+            if -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:  # NaN fails both: ignored
+                self.device_position = (lat, lon)
 
     def _process(self, timestamp: float, image: np.ndarray) -> tuple[list[HealthEvent], bytes | None]:
         """Runs on a worker thread: health analysis, the motion gate, and JPEG encoding."""
@@ -254,7 +266,7 @@ class CameraSession:
                 continue
             height, width = image.shape[:2]
             event = frame_event(self.camera, number=source.delivered, captured=timestamp, jpeg=jpeg,
-                                width=width, height=height)
+                                width=width, height=height, position=self.device_position)
             await self.publisher.publish_frame(event, self._refused)
             stats.published += 1
             FRAMES_TOTAL.labels("published").inc()
@@ -362,8 +374,10 @@ class PushSession:
 
     async def report_power(self, report: PowerReport, device: camera_pb2.DeviceStatus | None) -> None:
         """A device's power report; an impossible one (battery over 100 %) is tallied, not raised."""
+        if device is not None:
+            self.session.note_position(device)
         try:
-            await self.session.report_power(report, device)
+            await self._manager.report_power(self.camera.id, report, device)
         except InvalidInput as exc:
             self.tally.add("status", exc.message)
 
@@ -417,6 +431,9 @@ class StreamManager:
         self._pushes: dict[str, PushSession] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._wake: asyncio.Event | None = None
+        self.power_config = PowerConfig()
+        self._power_lock = asyncio.Lock()
+        self._power_sources: dict[str, PowerSource] = {}  # last reported source, for change events
 
     @property
     def reconcile_every_s(self) -> float:
@@ -479,6 +496,29 @@ class StreamManager:
                 await asyncio.wait_for(self.publisher.publish_health(event), self.settings.publish_timeout_s)
             except TimeoutError:
                 log.warning("camera %s: STOPPED health event not published (NATS unavailable)", camera_id)
+
+    # ---- power reports (pushed with frames, or ReportCameraStatus) ----
+
+    async def report_power(self, camera_id: str, report: PowerReport,
+                           device: camera_pb2.DeviceStatus | None = None) -> CameraRecord:
+        """Judge a power report against the camera's last one and its registered power source, keep it,
+        and publish a `power` health event if the level or source changed. InvalidInput for a
+        battery level outside 0–100; NotFound for an unknown camera."""
+        async with self._power_lock:
+            camera = await self.store.get(camera_id)
+            monitor = PowerMonitor(camera_id, self.power_config,
+                                   expected=POWER_SOURCES.get(camera.power_source))
+            monitor.level = PowerLevel(camera.power_state) if camera.power_state else None
+            monitor.source = self._power_sources.get(camera_id)
+            now = time.time()
+            events = monitor.update(report, now)
+            self._power_sources[camera_id] = report.source
+            percent = -1 if report.battery_percent is None else round(report.battery_percent)
+            level = monitor.level.value if monitor.level is not None else ""
+            await self.store.set_power(camera_id, percent, level, datetime.fromtimestamp(now, UTC))
+        for event in events:
+            await self.publisher.publish_health(health_message(camera, event, device))
+        return await self.store.get(camera_id)
 
     # ---- pushed frames ----
 

@@ -23,3 +23,12 @@ class SearchSettings(ServiceSettings):
     evidence_jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of served evidence.")
     face_min_size_px: int = Field(24, ge=8, description="Smallest face the masking detector looks for.")
     indexer_batch: int = Field(32, ge=1, le=512, description="Messages fetched per indexer pull.")
+    max_vehicle_speed_kmh: float = Field(
+        250.0, gt=0, le=2000, description="A plate seen at two cameras faster than this (straight line) "
+        "is flagged as an implausible jump (misread, cloned plate, wrong clock).")
+    max_person_speed_kmh: float = Field(
+        45.0, gt=0, le=2000, description="The same for a person followed by face (a sprint is ~35 km/h).")
+    trajectory_min_distance_m: float = Field(
+        50.0, ge=0, description="Cameras closer than this are one place: no speed is judged between them.")
+    passage_gap_s: float = Field(
+        900.0, gt=0, description="Sightings further apart in time than this start a new passage.")

@@ -19,6 +19,7 @@ from basira.common.timestamps import to_datetime
 from basira.search.config import SearchSettings
 from basira.search.domain import (
     KIND_FACE,
+    KIND_PLATE,
     GrantedScope,
     PageCursor,
     Rect,
@@ -34,6 +35,7 @@ from basira.search.masking import find_faces_in_jpeg, render_evidence
 from basira.search.plate_index import plan_fuzzy, rank_candidates
 from basira.search.previews import latest_preview, plate_rects
 from basira.search.store import SearchStore
+from basira.search.trajectory import SpeedLimits, legs, passages
 from basira.v1 import analytics_pb2, common_pb2, search_pb2, search_pb2_grpc
 
 FACE_SEARCH_LATER = "face search arrives with the face pipeline"
@@ -85,6 +87,23 @@ def sighting_to_proto(row: SightingRow) -> search_pb2.Sighting:
     if row.latitude is not None and row.longitude is not None:
         message.position.latitude, message.position.longitude = row.latitude, row.longitude
     return message
+
+
+def trajectory_response(visits: list[SightingRow], limits: SpeedLimits, passage_gap_s: float
+                        ) -> search_pb2.GetTrajectoryResponse:
+    """Time-ordered visits with each move judged for speed, and grouped into passages."""
+    response = search_pb2.GetTrajectoryResponse(sightings=[sighting_to_proto(r) for r in visits],
+                                                max_speed_kmh=limits.max_kmh)
+    for move in legs(visits, limits):
+        response.legs.add(from_index=move.from_index, to_index=move.to_index, distance_m=move.distance_m,
+                          seconds=move.seconds, speed_kmh=move.speed_kmh, implausible=move.implausible,
+                          reason=move.reason)
+    for span in passages(visits, passage_gap_s):
+        passage = response.passages.add(first_index=span.first_index, last_index=span.last_index,
+                                         camera_ids=list(span.camera_ids))
+        passage.start.FromDatetime(span.start)
+        passage.end.FromDatetime(span.end)
+    return response
 
 
 def _fingerprint(method: str, scope: Message, granted: GrantedScope, *parts: Any) -> str:
@@ -200,8 +219,14 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         else:
             raise InvalidInput("give a plate or a sighting_id to follow", field="plate")
         rows = await self.store.plate_trajectory(key, flt, limit=self.settings.trajectory_max_sightings)
-        visits = collapse_visits(rows)
-        return search_pb2.GetTrajectoryResponse(sightings=[sighting_to_proto(r) for r in visits])
+        return trajectory_response(collapse_visits(rows), self.speed_limits(KIND_PLATE),
+                                   self.settings.passage_gap_s)
+
+    def speed_limits(self, kind: int) -> SpeedLimits:
+        """Vehicles for plates, people for faces (configuration)."""
+        s = self.settings
+        top = s.max_person_speed_kmh if kind == KIND_FACE else s.max_vehicle_speed_kmh
+        return SpeedLimits(max_kmh=top, min_distance_m=s.trajectory_min_distance_m)
 
     async def GetEvidence(self, request: search_pb2.GetEvidenceRequest,
                           context: grpc.aio.ServicerContext | None) -> search_pb2.GetEvidenceResponse:

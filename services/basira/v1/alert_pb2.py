@@ -23,12 +23,13 @@ _sym_db = _symbol_database.Default()
 
 
 from basira.v1 import analytics_pb2 as basira_dot_v1_dot_analytics__pb2
+from basira.v1 import common_pb2 as basira_dot_v1_dot_common__pb2
 from basira.v1 import options_pb2 as basira_dot_v1_dot_options__pb2
 from basira.v1 import watchlist_pb2 as basira_dot_v1_dot_watchlist__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62\x61sira/v1/alert.proto\x12\tbasira.v1\x1a\x19\x62\x61sira/v1/analytics.proto\x1a\x17\x62\x61sira/v1/options.proto\x1a\x19\x62\x61sira/v1/watchlist.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x04\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.basira.v1.AlertKind\x12$\n\x05state\x18\x04 \x01(\x0e\x32\x15.basira.v1.AlertState\x12\x0e\n\x06\x61gency\x18\x05 \x01(\t\x12\x0c\n\x04zone\x18\x06 \x01(\t\x12\x11\n\tcamera_id\x18\x07 \x01(\t\x12*\n\x06raised\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsightings\x18\n \x01(\x05\x12\x0f\n\x07summary\x18\x0b \x01(\t\x12&\n\x05plate\x18\x0c \x01(\x0b\x32\x17.basira.v1.PlateReading\x12.\n\rhotlist_entry\x18\r \x01(\x0b\x32\x17.basira.v1.HotlistEntry\x12\x13\n\x0bsnapshot_id\x18\x0e \x01(\t\x12\x17\n\x0f\x61\x63knowledged_by\x18\x0f \x03(\t\x12\x14\n\x0c\x63onfirmed_by\x18\x10 \x03(\t\x12\x14\n\x0c\x65scalated_to\x18\x11 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x12 \x01(\t\x12\x16\n\x0e\x65scalated_from\x18\x13 \x01(\t\x12\x1a\n\x12\x65scalated_alert_id\x18\x14 \x01(\t\"a\n\x13StreamAlertsRequest\x12\r\n\x05zones\x18\x01 \x03(\t\x12#\n\x05kinds\x18\x02 \x03(\x0e\x32\x14.basira.v1.AlertKind\x12\x16\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x04\"7\n\x14StreamAlertsResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert\"G\n\x11ListAlertsRequest\x12\r\n\x05zones\x18\x01 \x03(\t\x12#\n\x05kinds\x18\x02 \x03(\x0e\x32\x14.basira.v1.AlertKind\"M\n\x12ListAlertsResponse\x12 \n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x10.basira.v1.Alert\x12\x15\n\rlast_sequence\x18\x02 \x01(\x04\"9\n\x17\x41\x63knowledgeAlertRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\";\n\x18\x41\x63knowledgeAlertResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert\"5\n\x13\x43onfirmMatchRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\"7\n\x14\x43onfirmMatchResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert\"6\n\x12RejectMatchRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"6\n\x13RejectMatchResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert\"K\n\x14\x45scalateAlertRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65scalate_to\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"8\n\x15\x45scalateAlertResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert*\x90\x01\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41LERT_KIND_PLATE_HIT\x10\x01\x12\x19\n\x15\x41LERT_KIND_FACE_MATCH\x10\x02\x12\x1c\n\x18\x41LERT_KIND_CAMERA_HEALTH\x10\x03\x12\x14\n\x10\x41LERT_KIND_CROWD\x10\x04*\xd3\x01\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x1c\n\x18\x41LERT_STATE_ACKNOWLEDGED\x10\x02\x12$\n ALERT_STATE_PENDING_CONFIRMATION\x10\x03\x12\x19\n\x15\x41LERT_STATE_CONFIRMED\x10\x04\x12\x18\n\x14\x41LERT_STATE_REJECTED\x10\x05\x12\x19\n\x15\x41LERT_STATE_ESCALATED\x10\x06\x32\xba\x05\n\x0c\x41lertService\x12m\n\x0cStreamAlerts\x12\x1e.basira.v1.StreamAlertsRequest\x1a\x1f.basira.v1.StreamAlertsResponse\"\x1a\x8a\xb5\x18\x16\n\x0c\x61lert.stream\x12\x06\x61lerts0\x01\x12\x65\n\nListAlerts\x12\x1c.basira.v1.ListAlertsRequest\x1a\x1d.basira.v1.ListAlertsResponse\"\x1a\x8a\xb5\x18\x16\n\x0c\x61lert.stream\x12\x06\x61lerts\x12~\n\x10\x41\x63knowledgeAlert\x12\".basira.v1.AcknowledgeAlertRequest\x1a#.basira.v1.AcknowledgeAlertResponse\"!\x8a\xb5\x18\x1d\n\x11\x61lert.acknowledge\x12\x06\x61lerts\x18\x01\x12q\n\x0c\x43onfirmMatch\x12\x1e.basira.v1.ConfirmMatchRequest\x1a\x1f.basira.v1.ConfirmMatchResponse\" \x8a\xb5\x18\x1c\n\ralert.confirm\x12\tbiometric\x18\x01\x12m\n\x0bRejectMatch\x12\x1d.basira.v1.RejectMatchRequest\x1a\x1e.basira.v1.RejectMatchResponse\"\x1f\x8a\xb5\x18\x1b\n\x0c\x61lert.reject\x12\tbiometric\x18\x01\x12r\n\rEscalateAlert\x12\x1f.basira.v1.EscalateAlertRequest\x1a .basira.v1.EscalateAlertResponse\"\x1e\x8a\xb5\x18\x1a\n\x0e\x61lert.escalate\x12\x06\x61lerts\x18\x01\x42\x31Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62\x61sira/v1/alert.proto\x12\tbasira.v1\x1a\x19\x62\x61sira/v1/analytics.proto\x1a\x16\x62\x61sira/v1/common.proto\x1a\x17\x62\x61sira/v1/options.proto\x1a\x19\x62\x61sira/v1/watchlist.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x04\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.basira.v1.AlertKind\x12$\n\x05state\x18\x04 \x01(\x0e\x32\x15.basira.v1.AlertState\x12\x0e\n\x06\x61gency\x18\x05 \x01(\t\x12\x0c\n\x04zone\x18\x06 \x01(\t\x12\x11\n\tcamera_id\x18\x07 \x01(\t\x12*\n\x06raised\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsightings\x18\n \x01(\x05\x12\x0f\n\x07summary\x18\x0b \x01(\t\x12&\n\x05plate\x18\x0c \x01(\x0b\x32\x17.basira.v1.PlateReading\x12.\n\rhotlist_entry\x18\r \x01(\x0b\x32\x17.basira.v1.HotlistEntry\x12\x13\n\x0bsnapshot_id\x18\x0e \x01(\t\x12\x17\n\x0f\x61\x63knowledged_by\x18\x0f \x03(\t\x12\x14\n\x0c\x63onfirmed_by\x18\x10 \x03(\t\x12\x14\n\x0c\x65scalated_to\x18\x11 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x12 \x01(\t\x12\x16\n\x0e\x65scalated_from\x18\x13 \x01(\t\x12\x1a\n\x12\x65scalated_alert_id\x18\x14 \x01(\t\x12\x11\n\tfollow_id\x18\x15 \x01(\t\x12\r\n\x05\x63ount\x18\x16 \x01(\x05\x12\x11\n\tthreshold\x18\x17 \x01(\x05\"a\n\x13StreamAlertsRequest\x12\r\n\x05zones\x18\x01 \x03(\t\x12#\n\x05kinds\x18\x02 \x03(\x0e\x32\x14.basira.v1.AlertKind\x12\x16\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x04\"7\n\x14StreamAlertsResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert\"G\n\x11ListAlertsRequest\x12\r\n\x05zones\x18\x01 \x03(\t\x12#\n\x05kinds\x18\x02 \x03(\x0e\x32\x14.basira.v1.AlertKind\"M\n\x12ListAlertsResponse\x12 \n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x10.basira.v1.Alert\x12\x15\n\rlast_sequence\x18\x02 \x01(\x04\"9\n\x17\x41\x63knowledgeAlertRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\";\n\x18\x41\x63knowledgeAlertResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert\"5\n\x13\x43onfirmMatchRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\"7\n\x14\x43onfirmMatchResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert\"6\n\x12RejectMatchRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"6\n\x13RejectMatchResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert\"K\n\x14\x45scalateAlertRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65scalate_to\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"8\n\x15\x45scalateAlertResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.basira.v1.Alert\"\xbf\x03\n\x06\x46ollow\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.basira.v1.FollowState\x12\r\n\x05plate\x18\x04 \x01(\t\x12\x12\n\nstarted_by\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x07 \x01(\t\x12\x18\n\x10\x61uthorization_id\x18\x08 \x01(\t\x12+\n\x07started\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65xpires\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07stopped\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nstopped_by\x18\x0c \x01(\t\x12\r\n\x05zones\x18\r \x03(\t\x12\x0f\n\x07\x63\x61meras\x18\x0e \x03(\t\x12\x11\n\tsightings\x18\x0f \x01(\x05\x12-\n\tlast_seen\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0elast_camera_id\x18\x11 \x01(\t\"[\n\x12StartFollowRequest\x12\r\n\x05plate\x18\x01 \x01(\t\x12(\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0b\x32\x18.basira.v1.AccessContext\x12\x0c\n\x04note\x18\x03 \x01(\t\"8\n\x13StartFollowResponse\x12!\n\x06\x66ollow\x18\x01 \x01(\x0b\x32\x11.basira.v1.Follow\"6\n\x11StopFollowRequest\x12\x11\n\tfollow_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"7\n\x12StopFollowResponse\x12!\n\x06\x66ollow\x18\x01 \x01(\x0b\x32\x11.basira.v1.Follow\"+\n\x12ListFollowsRequest\x12\x15\n\rinclude_ended\x18\x01 \x01(\x08\"9\n\x13ListFollowsResponse\x12\"\n\x07\x66ollows\x18\x01 \x03(\x0b\x32\x11.basira.v1.Follow*\xc2\x01\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41LERT_KIND_PLATE_HIT\x10\x01\x12\x19\n\x15\x41LERT_KIND_FACE_MATCH\x10\x02\x12\x1c\n\x18\x41LERT_KIND_CAMERA_HEALTH\x10\x03\x12\x14\n\x10\x41LERT_KIND_CROWD\x10\x04\x12\x19\n\x15\x41LERT_KIND_CONGESTION\x10\x05\x12\x15\n\x11\x41LERT_KIND_FOLLOW\x10\x06*\xd3\x01\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x1c\n\x18\x41LERT_STATE_ACKNOWLEDGED\x10\x02\x12$\n ALERT_STATE_PENDING_CONFIRMATION\x10\x03\x12\x19\n\x15\x41LERT_STATE_CONFIRMED\x10\x04\x12\x18\n\x14\x41LERT_STATE_REJECTED\x10\x05\x12\x19\n\x15\x41LERT_STATE_ESCALATED\x10\x06*x\n\x0b\x46ollowState\x12\x1c\n\x18\x46OLLOW_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46OLLOW_STATE_ACTIVE\x10\x01\x12\x18\n\x14\x46OLLOW_STATE_STOPPED\x10\x02\x12\x18\n\x14\x46OLLOW_STATE_EXPIRED\x10\x03\x32\xf6\x07\n\x0c\x41lertService\x12m\n\x0cStreamAlerts\x12\x1e.basira.v1.StreamAlertsRequest\x1a\x1f.basira.v1.StreamAlertsResponse\"\x1a\x8a\xb5\x18\x16\n\x0c\x61lert.stream\x12\x06\x61lerts0\x01\x12\x65\n\nListAlerts\x12\x1c.basira.v1.ListAlertsRequest\x1a\x1d.basira.v1.ListAlertsResponse\"\x1a\x8a\xb5\x18\x16\n\x0c\x61lert.stream\x12\x06\x61lerts\x12~\n\x10\x41\x63knowledgeAlert\x12\".basira.v1.AcknowledgeAlertRequest\x1a#.basira.v1.AcknowledgeAlertResponse\"!\x8a\xb5\x18\x1d\n\x11\x61lert.acknowledge\x12\x06\x61lerts\x18\x01\x12q\n\x0c\x43onfirmMatch\x12\x1e.basira.v1.ConfirmMatchRequest\x1a\x1f.basira.v1.ConfirmMatchResponse\" \x8a\xb5\x18\x1c\n\ralert.confirm\x12\tbiometric\x18\x01\x12m\n\x0bRejectMatch\x12\x1d.basira.v1.RejectMatchRequest\x1a\x1e.basira.v1.RejectMatchResponse\"\x1f\x8a\xb5\x18\x1b\n\x0c\x61lert.reject\x12\tbiometric\x18\x01\x12r\n\rEscalateAlert\x12\x1f.basira.v1.EscalateAlertRequest\x1a .basira.v1.EscalateAlertResponse\"\x1e\x8a\xb5\x18\x1a\n\x0e\x61lert.escalate\x12\x06\x61lerts\x18\x01\x12i\n\x0bStartFollow\x12\x1d.basira.v1.StartFollowRequest\x1a\x1e.basira.v1.StartFollowResponse\"\x1b\x8a\xb5\x18\x17\n\x0c\x66ollow.start\x12\x05plate\x18\x01\x12\x66\n\nStopFollow\x12\x1c.basira.v1.StopFollowRequest\x1a\x1d.basira.v1.StopFollowResponse\"\x1b\x8a\xb5\x18\x17\n\x0b\x66ollow.stop\x12\x06\x61lerts\x18\x01\x12g\n\x0bListFollows\x12\x1d.basira.v1.ListFollowsRequest\x1a\x1e.basira.v1.ListFollowsResponse\"\x19\x8a\xb5\x18\x15\n\x0b\x66ollow.list\x12\x06\x61lertsB1Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,36 +49,58 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ALERTSERVICE'].methods_by_name['RejectMatch']._serialized_options = b'\212\265\030\033\n\014alert.reject\022\tbiometric\030\001'
   _globals['_ALERTSERVICE'].methods_by_name['EscalateAlert']._loaded_options = None
   _globals['_ALERTSERVICE'].methods_by_name['EscalateAlert']._serialized_options = b'\212\265\030\032\n\016alert.escalate\022\006alerts\030\001'
-  _globals['_ALERTKIND']._serialized_start=1471
-  _globals['_ALERTKIND']._serialized_end=1615
-  _globals['_ALERTSTATE']._serialized_start=1618
-  _globals['_ALERTSTATE']._serialized_end=1829
-  _globals['_ALERT']._serialized_start=149
-  _globals['_ALERT']._serialized_end=681
-  _globals['_STREAMALERTSREQUEST']._serialized_start=683
-  _globals['_STREAMALERTSREQUEST']._serialized_end=780
-  _globals['_STREAMALERTSRESPONSE']._serialized_start=782
-  _globals['_STREAMALERTSRESPONSE']._serialized_end=837
-  _globals['_LISTALERTSREQUEST']._serialized_start=839
-  _globals['_LISTALERTSREQUEST']._serialized_end=910
-  _globals['_LISTALERTSRESPONSE']._serialized_start=912
-  _globals['_LISTALERTSRESPONSE']._serialized_end=989
-  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_start=991
-  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_end=1048
-  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_start=1050
-  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_end=1109
-  _globals['_CONFIRMMATCHREQUEST']._serialized_start=1111
-  _globals['_CONFIRMMATCHREQUEST']._serialized_end=1164
-  _globals['_CONFIRMMATCHRESPONSE']._serialized_start=1166
-  _globals['_CONFIRMMATCHRESPONSE']._serialized_end=1221
-  _globals['_REJECTMATCHREQUEST']._serialized_start=1223
-  _globals['_REJECTMATCHREQUEST']._serialized_end=1277
-  _globals['_REJECTMATCHRESPONSE']._serialized_start=1279
-  _globals['_REJECTMATCHRESPONSE']._serialized_end=1333
-  _globals['_ESCALATEALERTREQUEST']._serialized_start=1335
-  _globals['_ESCALATEALERTREQUEST']._serialized_end=1410
-  _globals['_ESCALATEALERTRESPONSE']._serialized_start=1412
-  _globals['_ESCALATEALERTRESPONSE']._serialized_end=1468
-  _globals['_ALERTSERVICE']._serialized_start=1832
-  _globals['_ALERTSERVICE']._serialized_end=2530
+  _globals['_ALERTSERVICE'].methods_by_name['StartFollow']._loaded_options = None
+  _globals['_ALERTSERVICE'].methods_by_name['StartFollow']._serialized_options = b'\212\265\030\027\n\014follow.start\022\005plate\030\001'
+  _globals['_ALERTSERVICE'].methods_by_name['StopFollow']._loaded_options = None
+  _globals['_ALERTSERVICE'].methods_by_name['StopFollow']._serialized_options = b'\212\265\030\027\n\013follow.stop\022\006alerts\030\001'
+  _globals['_ALERTSERVICE'].methods_by_name['ListFollows']._loaded_options = None
+  _globals['_ALERTSERVICE'].methods_by_name['ListFollows']._serialized_options = b'\212\265\030\025\n\013follow.list\022\006alerts'
+  _globals['_ALERTKIND']._serialized_start=2366
+  _globals['_ALERTKIND']._serialized_end=2560
+  _globals['_ALERTSTATE']._serialized_start=2563
+  _globals['_ALERTSTATE']._serialized_end=2774
+  _globals['_FOLLOWSTATE']._serialized_start=2776
+  _globals['_FOLLOWSTATE']._serialized_end=2896
+  _globals['_ALERT']._serialized_start=173
+  _globals['_ALERT']._serialized_end=758
+  _globals['_STREAMALERTSREQUEST']._serialized_start=760
+  _globals['_STREAMALERTSREQUEST']._serialized_end=857
+  _globals['_STREAMALERTSRESPONSE']._serialized_start=859
+  _globals['_STREAMALERTSRESPONSE']._serialized_end=914
+  _globals['_LISTALERTSREQUEST']._serialized_start=916
+  _globals['_LISTALERTSREQUEST']._serialized_end=987
+  _globals['_LISTALERTSRESPONSE']._serialized_start=989
+  _globals['_LISTALERTSRESPONSE']._serialized_end=1066
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_start=1068
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_end=1125
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_start=1127
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_end=1186
+  _globals['_CONFIRMMATCHREQUEST']._serialized_start=1188
+  _globals['_CONFIRMMATCHREQUEST']._serialized_end=1241
+  _globals['_CONFIRMMATCHRESPONSE']._serialized_start=1243
+  _globals['_CONFIRMMATCHRESPONSE']._serialized_end=1298
+  _globals['_REJECTMATCHREQUEST']._serialized_start=1300
+  _globals['_REJECTMATCHREQUEST']._serialized_end=1354
+  _globals['_REJECTMATCHRESPONSE']._serialized_start=1356
+  _globals['_REJECTMATCHRESPONSE']._serialized_end=1410
+  _globals['_ESCALATEALERTREQUEST']._serialized_start=1412
+  _globals['_ESCALATEALERTREQUEST']._serialized_end=1487
+  _globals['_ESCALATEALERTRESPONSE']._serialized_start=1489
+  _globals['_ESCALATEALERTRESPONSE']._serialized_end=1545
+  _globals['_FOLLOW']._serialized_start=1548
+  _globals['_FOLLOW']._serialized_end=1995
+  _globals['_STARTFOLLOWREQUEST']._serialized_start=1997
+  _globals['_STARTFOLLOWREQUEST']._serialized_end=2088
+  _globals['_STARTFOLLOWRESPONSE']._serialized_start=2090
+  _globals['_STARTFOLLOWRESPONSE']._serialized_end=2146
+  _globals['_STOPFOLLOWREQUEST']._serialized_start=2148
+  _globals['_STOPFOLLOWREQUEST']._serialized_end=2202
+  _globals['_STOPFOLLOWRESPONSE']._serialized_start=2204
+  _globals['_STOPFOLLOWRESPONSE']._serialized_end=2259
+  _globals['_LISTFOLLOWSREQUEST']._serialized_start=2261
+  _globals['_LISTFOLLOWSREQUEST']._serialized_end=2304
+  _globals['_LISTFOLLOWSRESPONSE']._serialized_start=2306
+  _globals['_LISTFOLLOWSRESPONSE']._serialized_end=2363
+  _globals['_ALERTSERVICE']._serialized_start=2899
+  _globals['_ALERTSERVICE']._serialized_end=3913
 # @@protoc_insertion_point(module_scope)

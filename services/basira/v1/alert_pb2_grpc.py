@@ -65,6 +65,21 @@ class AlertServiceStub(object):
                 request_serializer=basira_dot_v1_dot_alert__pb2.EscalateAlertRequest.SerializeToString,
                 response_deserializer=basira_dot_v1_dot_alert__pb2.EscalateAlertResponse.FromString,
                 _registered_method=True)
+        self.StartFollow = channel.unary_unary(
+                '/basira.v1.AlertService/StartFollow',
+                request_serializer=basira_dot_v1_dot_alert__pb2.StartFollowRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_alert__pb2.StartFollowResponse.FromString,
+                _registered_method=True)
+        self.StopFollow = channel.unary_unary(
+                '/basira.v1.AlertService/StopFollow',
+                request_serializer=basira_dot_v1_dot_alert__pb2.StopFollowRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_alert__pb2.StopFollowResponse.FromString,
+                _registered_method=True)
+        self.ListFollows = channel.unary_unary(
+                '/basira.v1.AlertService/ListFollows',
+                request_serializer=basira_dot_v1_dot_alert__pb2.ListFollowsRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_alert__pb2.ListFollowsResponse.FromString,
+                _registered_method=True)
 
 
 class AlertServiceServicer(object):
@@ -107,6 +122,25 @@ class AlertServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartFollow(self, request, context):
+        """Follow a target live across cameras, under an authorization that sets its end.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopFollow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFollows(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AlertServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +173,21 @@ def add_AlertServiceServicer_to_server(servicer, server):
                     servicer.EscalateAlert,
                     request_deserializer=basira_dot_v1_dot_alert__pb2.EscalateAlertRequest.FromString,
                     response_serializer=basira_dot_v1_dot_alert__pb2.EscalateAlertResponse.SerializeToString,
+            ),
+            'StartFollow': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartFollow,
+                    request_deserializer=basira_dot_v1_dot_alert__pb2.StartFollowRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_alert__pb2.StartFollowResponse.SerializeToString,
+            ),
+            'StopFollow': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopFollow,
+                    request_deserializer=basira_dot_v1_dot_alert__pb2.StopFollowRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_alert__pb2.StopFollowResponse.SerializeToString,
+            ),
+            'ListFollows': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFollows,
+                    request_deserializer=basira_dot_v1_dot_alert__pb2.ListFollowsRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_alert__pb2.ListFollowsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -304,6 +353,87 @@ class AlertService(object):
             '/basira.v1.AlertService/EscalateAlert',
             basira_dot_v1_dot_alert__pb2.EscalateAlertRequest.SerializeToString,
             basira_dot_v1_dot_alert__pb2.EscalateAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartFollow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/basira.v1.AlertService/StartFollow',
+            basira_dot_v1_dot_alert__pb2.StartFollowRequest.SerializeToString,
+            basira_dot_v1_dot_alert__pb2.StartFollowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopFollow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/basira.v1.AlertService/StopFollow',
+            basira_dot_v1_dot_alert__pb2.StopFollowRequest.SerializeToString,
+            basira_dot_v1_dot_alert__pb2.StopFollowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFollows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/basira.v1.AlertService/ListFollows',
+            basira_dot_v1_dot_alert__pb2.ListFollowsRequest.SerializeToString,
+            basira_dot_v1_dot_alert__pb2.ListFollowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

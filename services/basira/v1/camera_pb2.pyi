@@ -57,7 +57,7 @@ POWER_SOURCE_SOLAR: PowerSource
 POWER_SOURCE_BATTERY: PowerSource
 
 class Camera(_message.Message):
-    __slots__ = ("id", "name", "kind", "position", "zone", "owner_agency", "source_url", "analysis_fps", "loop", "decommissioned", "stream_state", "created", "updated")
+    __slots__ = ("id", "name", "kind", "position", "zone", "owner_agency", "source_url", "analysis_fps", "loop", "decommissioned", "stream_state", "created", "updated", "site", "power_source", "battery_percent", "power_state", "power_reported")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +71,11 @@ class Camera(_message.Message):
     STREAM_STATE_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     UPDATED_FIELD_NUMBER: _ClassVar[int]
+    SITE_FIELD_NUMBER: _ClassVar[int]
+    POWER_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    BATTERY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    POWER_STATE_FIELD_NUMBER: _ClassVar[int]
+    POWER_REPORTED_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     kind: CameraKind
@@ -84,7 +89,12 @@ class Camera(_message.Message):
     stream_state: StreamState
     created: _timestamp_pb2.Timestamp
     updated: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[CameraKind, str]] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., source_url: _Optional[str] = ..., analysis_fps: _Optional[float] = ..., loop: bool = ..., decommissioned: bool = ..., stream_state: _Optional[_Union[StreamState, str]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    site: str
+    power_source: PowerSource
+    battery_percent: int
+    power_state: str
+    power_reported: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[CameraKind, str]] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., source_url: _Optional[str] = ..., analysis_fps: _Optional[float] = ..., loop: bool = ..., decommissioned: bool = ..., stream_state: _Optional[_Union[StreamState, str]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., site: _Optional[str] = ..., power_source: _Optional[_Union[PowerSource, str]] = ..., battery_percent: _Optional[int] = ..., power_state: _Optional[str] = ..., power_reported: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RegisterCameraRequest(_message.Message):
     __slots__ = ("camera",)
@@ -264,6 +274,60 @@ class StreamCameraHealthResponse(_message.Message):
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     update: CameraHealthUpdate
     def __init__(self, update: _Optional[_Union[CameraHealthUpdate, _Mapping]] = ...) -> None: ...
+
+class ReportCameraStatusRequest(_message.Message):
+    __slots__ = ("camera_id", "status")
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    camera_id: str
+    status: DeviceStatus
+    def __init__(self, camera_id: _Optional[str] = ..., status: _Optional[_Union[DeviceStatus, _Mapping]] = ...) -> None: ...
+
+class ReportCameraStatusResponse(_message.Message):
+    __slots__ = ("camera",)
+    CAMERA_FIELD_NUMBER: _ClassVar[int]
+    camera: Camera
+    def __init__(self, camera: _Optional[_Union[Camera, _Mapping]] = ...) -> None: ...
+
+class CameraCondition(_message.Message):
+    __slots__ = ("kind", "state", "detail", "since", "down")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    DOWN_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    state: str
+    detail: str
+    since: _timestamp_pb2.Timestamp
+    down: bool
+    def __init__(self, kind: _Optional[str] = ..., state: _Optional[str] = ..., detail: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., down: bool = ...) -> None: ...
+
+class CameraDown(_message.Message):
+    __slots__ = ("camera", "conditions")
+    CAMERA_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    camera: Camera
+    conditions: _containers.RepeatedCompositeFieldContainer[CameraCondition]
+    def __init__(self, camera: _Optional[_Union[Camera, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[CameraCondition, _Mapping]]] = ...) -> None: ...
+
+class ListCamerasDownRequest(_message.Message):
+    __slots__ = ("zone", "include_warnings", "page")
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    zone: str
+    include_warnings: bool
+    page: _common_pb2.PageRequest
+    def __init__(self, zone: _Optional[str] = ..., include_warnings: bool = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class ListCamerasDownResponse(_message.Message):
+    __slots__ = ("cameras", "page")
+    CAMERAS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    cameras: _containers.RepeatedCompositeFieldContainer[CameraDown]
+    page: _common_pb2.PageResponse
+    def __init__(self, cameras: _Optional[_Iterable[_Union[CameraDown, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageResponse, _Mapping]] = ...) -> None: ...
 
 class DeviceStatus(_message.Message):
     __slots__ = ("power_source", "battery_percent", "position")

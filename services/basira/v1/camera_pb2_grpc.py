@@ -80,6 +80,16 @@ class CameraServiceStub(object):
                 request_serializer=basira_dot_v1_dot_camera__pb2.StreamCameraHealthRequest.SerializeToString,
                 response_deserializer=basira_dot_v1_dot_camera__pb2.StreamCameraHealthResponse.FromString,
                 _registered_method=True)
+        self.ReportCameraStatus = channel.unary_unary(
+                '/basira.v1.CameraService/ReportCameraStatus',
+                request_serializer=basira_dot_v1_dot_camera__pb2.ReportCameraStatusRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_camera__pb2.ReportCameraStatusResponse.FromString,
+                _registered_method=True)
+        self.ListCamerasDown = channel.unary_unary(
+                '/basira.v1.CameraService/ListCamerasDown',
+                request_serializer=basira_dot_v1_dot_camera__pb2.ListCamerasDownRequest.SerializeToString,
+                response_deserializer=basira_dot_v1_dot_camera__pb2.ListCamerasDownResponse.FromString,
+                _registered_method=True)
 
 
 class CameraServiceServicer(object):
@@ -140,6 +150,20 @@ class CameraServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportCameraStatus(self, request, context):
+        """A camera's (or its pole controller's) power report: source and battery level.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCamerasDown(self, request, context):
+        """Cameras that are down (or at risk) per zone, with why, for the maintenance crews.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CameraServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -187,6 +211,16 @@ def add_CameraServiceServicer_to_server(servicer, server):
                     servicer.StreamCameraHealth,
                     request_deserializer=basira_dot_v1_dot_camera__pb2.StreamCameraHealthRequest.FromString,
                     response_serializer=basira_dot_v1_dot_camera__pb2.StreamCameraHealthResponse.SerializeToString,
+            ),
+            'ReportCameraStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportCameraStatus,
+                    request_deserializer=basira_dot_v1_dot_camera__pb2.ReportCameraStatusRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_camera__pb2.ReportCameraStatusResponse.SerializeToString,
+            ),
+            'ListCamerasDown': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCamerasDown,
+                    request_deserializer=basira_dot_v1_dot_camera__pb2.ListCamerasDownRequest.FromString,
+                    response_serializer=basira_dot_v1_dot_camera__pb2.ListCamerasDownResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -433,6 +467,60 @@ class CameraService(object):
             '/basira.v1.CameraService/StreamCameraHealth',
             basira_dot_v1_dot_camera__pb2.StreamCameraHealthRequest.SerializeToString,
             basira_dot_v1_dot_camera__pb2.StreamCameraHealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportCameraStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/basira.v1.CameraService/ReportCameraStatus',
+            basira_dot_v1_dot_camera__pb2.ReportCameraStatusRequest.SerializeToString,
+            basira_dot_v1_dot_camera__pb2.ReportCameraStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCamerasDown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/basira.v1.CameraService/ListCamerasDown',
+            basira_dot_v1_dot_camera__pb2.ListCamerasDownRequest.SerializeToString,
+            basira_dot_v1_dot_camera__pb2.ListCamerasDownResponse.FromString,
             options,
             channel_credentials,
             insecure,

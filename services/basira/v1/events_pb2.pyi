@@ -15,7 +15,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class FrameEvent(_message.Message):
-    __slots__ = ("id", "camera_id", "zone", "owner_agency", "captured", "published", "jpeg", "width", "height", "frame_number")
+    __slots__ = ("id", "camera_id", "zone", "owner_agency", "captured", "published", "jpeg", "width", "height", "frame_number", "position")
     ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class FrameEvent(_message.Message):
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     FRAME_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
     id: str
     camera_id: str
     zone: str
@@ -36,7 +37,8 @@ class FrameEvent(_message.Message):
     width: int
     height: int
     frame_number: int
-    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_number: _Optional[int] = ...) -> None: ...
+    position: _common_pb2.GeoPoint
+    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_number: _Optional[int] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ...) -> None: ...
 
 class PlateDetectionEvent(_message.Message):
     __slots__ = ("id", "frame_id", "camera_id", "zone", "owner_agency", "captured", "frame_published", "plate", "snapshot_jpeg", "snapshot_id", "position")

@@ -143,11 +143,49 @@ class GetTrajectoryRequest(_message.Message):
     access: _common_pb2.AccessContext
     def __init__(self, plate: _Optional[str] = ..., sighting_id: _Optional[str] = ..., scope: _Optional[_Union[SearchScope, _Mapping]] = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ...) -> None: ...
 
+class TrajectoryLeg(_message.Message):
+    __slots__ = ("from_index", "to_index", "distance_m", "seconds", "speed_kmh", "implausible", "reason")
+    FROM_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TO_INDEX_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
+    IMPLAUSIBLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    from_index: int
+    to_index: int
+    distance_m: float
+    seconds: float
+    speed_kmh: float
+    implausible: bool
+    reason: str
+    def __init__(self, from_index: _Optional[int] = ..., to_index: _Optional[int] = ..., distance_m: _Optional[float] = ..., seconds: _Optional[float] = ..., speed_kmh: _Optional[float] = ..., implausible: bool = ..., reason: _Optional[str] = ...) -> None: ...
+
+class Passage(_message.Message):
+    __slots__ = ("first_index", "last_index", "start", "end", "camera_ids")
+    FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LAST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_IDS_FIELD_NUMBER: _ClassVar[int]
+    first_index: int
+    last_index: int
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    camera_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, first_index: _Optional[int] = ..., last_index: _Optional[int] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., camera_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GetTrajectoryResponse(_message.Message):
-    __slots__ = ("sightings",)
+    __slots__ = ("sightings", "legs", "passages", "max_speed_kmh")
     SIGHTINGS_FIELD_NUMBER: _ClassVar[int]
+    LEGS_FIELD_NUMBER: _ClassVar[int]
+    PASSAGES_FIELD_NUMBER: _ClassVar[int]
+    MAX_SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
     sightings: _containers.RepeatedCompositeFieldContainer[Sighting]
-    def __init__(self, sightings: _Optional[_Iterable[_Union[Sighting, _Mapping]]] = ...) -> None: ...
+    legs: _containers.RepeatedCompositeFieldContainer[TrajectoryLeg]
+    passages: _containers.RepeatedCompositeFieldContainer[Passage]
+    max_speed_kmh: float
+    def __init__(self, sightings: _Optional[_Iterable[_Union[Sighting, _Mapping]]] = ..., legs: _Optional[_Iterable[_Union[TrajectoryLeg, _Mapping]]] = ..., passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., max_speed_kmh: _Optional[float] = ...) -> None: ...
 
 class GetEvidenceRequest(_message.Message):
     __slots__ = ("snapshot_id", "unmask", "access", "reason")

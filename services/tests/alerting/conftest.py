@@ -15,6 +15,8 @@ from basira.common.gate import Gate
 from services.tests.support.gate_doubles import ListAudit, NoVerifier, RecordingPolicy, calling_as
 from services.tests.support.jetstream import jetstream_session
 
+SERVICE_ACTS = ("alert.camera_health", "alert.deliver_escalation", "alert.counts", "follow.sighting")
+
 
 @dataclass
 class StandInPolicy(RecordingPolicy):
@@ -23,7 +25,9 @@ class StandInPolicy(RecordingPolicy):
     Acts by the alerting service (`match.*`, `alert.camera_health`) are allowed when the subject has
     the service role and the recipient agency's agreement covers the zone; person actions when the
     subject's agency covers the zone; a person's request naming no zone is scoped to the agreement's
-    zones by an obligation. ConfirmMatch is refused to the person who confirmed first.
+    zones by an obligation. ConfirmMatch is refused to the person who confirmed first. Delivering a
+    follow's sighting (`follow.sighting`) is also refused once the authorization in the context has
+    expired; crowd and congestion alerts (`alert.counts`) are service acts like matches.
     """
 
     agreements: dict[str, set[str]] = field(default_factory=dict)
@@ -31,7 +35,7 @@ class StandInPolicy(RecordingPolicy):
     def refusals(self, document: dict[str, Any], obligations: dict[str, Any]) -> list[str]:
         subject, resource, action = document["subject"], document["resource"], document["action"]
         reasons: list[str] = []
-        if action.startswith("match.") or action in ("alert.camera_health", "alert.deliver_escalation"):
+        if action.startswith("match.") or action in SERVICE_ACTS:
             if "service" not in subject["roles"]:
                 reasons.append(f"{action} is for services")
             agency = resource.get("recipient_agency", "")
@@ -42,6 +46,9 @@ class StandInPolicy(RecordingPolicy):
             obligations.setdefault("zones", sorted(zones))  # no zone asked: scoped to the agreement
         elif resource.get("zone", "") not in zones:
             reasons.append(f"zone {resource.get('zone')!r} is outside agency {agency!r}'s agreement")
+        expires = (document["context"].get("authorization") or {}).get("expires", "")
+        if action == "follow.sighting" and (not expires or expires <= document["context"]["time"]):
+            reasons.append(f"authorization expired at {expires!r}")
         if action == "alert.confirm" and resource.get("first_confirmed_by") == subject["user"]:
             reasons.append("two-person rule: a different person must confirm")
         return reasons

@@ -54,7 +54,7 @@ class Scripted:
     def __init__(self, counts: list[int]) -> None:
         self.counts = counts
 
-    def update(self, frame_bgr: np.ndarray) -> FrameCounts:
+    def update(self, frame_bgr: np.ndarray, at_s: float) -> FrameCounts:
         return FrameCounts(vehicles=self.counts.pop(0) if self.counts else 0)
 
 

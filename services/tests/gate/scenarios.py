@@ -92,6 +92,14 @@ def access(caller: Caller, classes: set[str]) -> common_pb2.AccessContext:
     return context
 
 
+def follow_access(caller: Caller, classes: set[str]) -> common_pb2.AccessContext:
+    """A live follow always needs an authorization (its expiry ends the follow)."""
+    context = access(caller, classes)
+    if not context.HasField("authorization"):
+        context.authorization.CopyFrom(court_order([caller.zone]))
+    return context
+
+
 def last_day() -> common_pb2.TimeRange:
     return common_pb2.TimeRange(start=timestamp(now() - timedelta(days=1)), end=timestamp(now()))
 
@@ -172,6 +180,15 @@ REQUESTS: dict[str, Builder] = {
         alert_id="alert-1", reason="different person"),
     "/basira.v1.AlertService/EscalateAlert": lambda c, k: alert_pb2.EscalateAlertRequest(
         alert_id="alert-1", escalate_to="national-unit", note="armed"),
+    "/basira.v1.AlertService/StartFollow": lambda c, k: alert_pb2.StartFollowRequest(
+        plate="12345B6", access=follow_access(c, k)),
+    "/basira.v1.AlertService/StopFollow": lambda c, k: alert_pb2.StopFollowRequest(
+        follow_id="follow-1", reason="vehicle stopped"),
+    "/basira.v1.AlertService/ListFollows": lambda c, k: alert_pb2.ListFollowsRequest(),
+    "/basira.v1.CameraService/ReportCameraStatus": lambda c, k: camera_pb2.ReportCameraStatusRequest(
+        camera_id=c.camera, status=camera_pb2.DeviceStatus(power_source=camera_pb2.POWER_SOURCE_SOLAR,
+                                                           battery_percent=55)),
+    "/basira.v1.CameraService/ListCamerasDown": lambda c, k: camera_pb2.ListCamerasDownRequest(zone=c.zone),
     "/basira.v1.AuditService/QueryAccessLog": lambda c, k: audit_pb2.QueryAccessLogRequest(
         agency="police", time=last_day(), access=access(c, k)),
     "/basira.v1.AuditService/GetTreeHead": lambda c, k: audit_pb2.GetTreeHeadRequest(),

@@ -188,6 +188,9 @@ STATE_CHANGING: dict[str, tuple[str, set[str]]] = {
     "/basira.v1.AlertService/ConfirmMatch": ("police-operator", {"alerts", "biometric"}),
     "/basira.v1.AlertService/RejectMatch": ("police-operator", {"alerts", "biometric"}),
     "/basira.v1.AlertService/EscalateAlert": ("police-operator", {"alerts"}),
+    "/basira.v1.AlertService/StartFollow": ("police-investigator", {"plate"}),
+    "/basira.v1.AlertService/StopFollow": ("police-operator", {"alerts"}),
+    "/basira.v1.CameraService/ReportCameraStatus": ("police-admin", {"camera_meta"}),
 }
 
 

@@ -105,6 +105,11 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "audit.tree_head": frozenset({"auditor", "privacy_officer", "service"}),
     "audit.proof": frozenset({"auditor", "privacy_officer", "service"}),
     "audit.export": frozenset({"auditor"}),
+    "camera.report_status": frozenset({"camera_admin", "device"}),
+    "camera.list_down": CAMERA_VIEWERS,
+    "follow.start": frozenset({"investigator"}),
+    "follow.stop": COMMAND_ROOM,
+    "follow.list": COMMAND_ROOM,
 }
 # Roles only some agencies may hold: an auditor is an oversight body's.
 ROLE_AGENCIES: dict[str, frozenset[str]] = {"auditor": frozenset({"oversight"})}
@@ -153,6 +158,9 @@ ACTION_CLASSES: dict[str, frozenset[str]] = {
     "alert.reject": frozenset({"alerts", "biometric"}),
     **{a: frozenset({"audit"}) for a in ("audit.query", "audit.tree_head", "audit.proof",
                                          "audit.export")},
+    **{a: frozenset({"camera_meta"}) for a in ("camera.report_status", "camera.list_down")},
+    "follow.start": frozenset({"plate"}),
+    **{a: frozenset({"alerts"}) for a in ("follow.stop", "follow.list")},
 }
 
 
@@ -250,7 +258,7 @@ async def test_design_rules_hold_in_the_table() -> None:
             if user.agency == "oversight" or "auditor" in user.roles:
                 assert action.startswith("audit."), (user.name, action)
             if "device" in user.roles:
-                assert action == "ingest.push_frames", (user.name, action)
+                assert action in {"ingest.push_frames", "camera.report_status"}, (user.name, action)
             if "camera_admin" in user.roles:
                 assert action.startswith("camera."), (user.name, action)
 
@@ -336,7 +344,7 @@ async def test_design_rules_hold_in_what_the_gate_did(matrix: MatrixRun) -> None
         if dev_user.agency == "oversight":
             assert action.startswith("audit."), (user, action)
         if "device" in dev_user.roles:
-            assert action == "ingest.push_frames", (user, action)
+            assert action in {"ingest.push_frames", "camera.report_status"}, (user, action)
         if "camera_admin" in dev_user.roles:
             assert action.startswith("camera."), (user, action)
 

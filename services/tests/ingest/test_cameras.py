@@ -122,7 +122,7 @@ def test_a_position_needs_both_coordinates() -> None:
 
 def test_update_mask_paths() -> None:
     assert mask_fields([]) == ("name", "kind", "position", "zone", "owner_agency", "source_url",
-                               "analysis_fps", "loop")
+                               "analysis_fps", "loop", "site", "power_source")
     assert mask_fields(["camera.zone", "position.latitude", "zone"]) == ("zone", "position")
     for path, hint in (("id", "never changes"), ("stream_state", "StartStream"),
                        ("decommissioned", "DecommissionCamera"), ("colour", "not a camera field")):
