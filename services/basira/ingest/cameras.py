@@ -524,16 +524,6 @@ class CameraStore:
                 "UPDATE ingest_cameras SET battery_percent = %s, power_state = %s, power_reported = %s"
                 " WHERE id = %s", (battery_percent, power_state, at, camera_id))
 
-    async def record_health(self, camera_id: str, kind: str, state: str, detail: str, at: datetime) -> None:
-        """Keep the latest state of one health kind of a camera (a newer one replaces it)."""
-        async with self._connection() as conn:
-            await conn.execute(
-                "INSERT INTO ingest_camera_health (camera_id, kind, state, detail, since)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (camera_id, kind) DO UPDATE SET"
-                " state = EXCLUDED.state, detail = EXCLUDED.detail, since = EXCLUDED.since"
-                " WHERE ingest_camera_health.since <= EXCLUDED.since",
-                (camera_id, kind, state, detail[:500], at))
-
     async def health_of(self, query: CameraQuery, *, after: str, limit: int
                         ) -> list[tuple[CameraRecord, list[tuple[str, str, str, datetime]]]]:
         """Cameras matching `query` (id > `after`, id order) that have a recorded health state, each
@@ -543,7 +533,7 @@ class CameraStore:
             return []
         async with self._connection() as conn:
             rows = await (await conn.execute(
-                "SELECT camera_id, kind, state, detail, since FROM ingest_camera_health"
+                "SELECT camera_id, kind, state, detail, coalesce(at, now()) FROM ingest_camera_health"
                 " WHERE camera_id = ANY(%s) ORDER BY camera_id, kind", ([c.id for c in cameras],))).fetchall()
         by_camera: dict[str, list[tuple[str, str, str, datetime]]] = {}
         for camera_id, kind, state, detail, since in rows:

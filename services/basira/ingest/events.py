@@ -17,13 +17,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
 
 from basira.common.errors import Unavailable
 from basira.common.nats import publish
-from basira.common.timestamps import to_datetime
 from basira.ingest.cameras import (
     CONNECTING,
     ENDED,
@@ -31,9 +29,9 @@ from basira.ingest.cameras import (
     RECONNECTING,
     RUNNING,
     CameraSpec,
-    CameraStore,
 )
 from basira.ingest.health import ConditionState, HealthEvent, HealthKind
+from basira.ingest.health_state import HealthStateStore, row_from_event
 from basira.ingest.sources import SourceState
 from basira.v1 import camera_pb2, events_pb2
 
@@ -139,7 +137,7 @@ class Published:
 
 
 Sleep = Callable[[float], Awaitable[None]]
-HealthRecorder = Callable[[events_pb2.CameraHealthEvent], Awaitable[None]]
+HealthRecorder = Callable[[events_pb2.CameraHealthEvent, int], Awaitable[None]]
 
 
 class EventPublisher:
@@ -176,7 +174,7 @@ class EventPublisher:
                                                lambda: data, event.id)
         if self.on_health is not None:
             try:
-                await self.on_health(event)
+                await self.on_health(event, published.sequence)
             except Exception as exc:
                 log.warning("camera %s: health state not recorded: %r", event.camera_id, exc)
         return published
@@ -204,11 +202,11 @@ class EventPublisher:
             return Published(sequence, refusals, waited)
 
 
-def health_recorder(store: CameraStore) -> HealthRecorder:
-    """Keeps each published health change as the camera's latest state of that kind (ListCamerasDown)."""
+def health_recorder(store: HealthStateStore) -> HealthRecorder:
+    """Folds each published health change into the camera's current health at once (ListCamerasDown
+    and the camera wall); the HEALTH stream's fold consumer writes the same row, so either is enough."""
 
-    async def record(event: events_pb2.CameraHealthEvent) -> None:
-        at = to_datetime(event.time) or datetime.now(UTC)
-        await store.record_health(event.camera_id, event.kind, event.state, event.detail, at)
+    async def record(event: events_pb2.CameraHealthEvent, sequence: int) -> None:
+        await store.apply(row_from_event(event, sequence))
 
     return record

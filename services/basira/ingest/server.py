@@ -38,7 +38,7 @@ def build(host: ServiceHost, settings: IngestSettings) -> tuple[CameraStore, Str
     store = CameraStore(host.db)
     retry = RetryPolicy(initial_s=settings.publish_retry_initial_s, max_s=settings.publish_retry_max_s,
                         timeout_s=settings.publish_timeout_s)
-    publisher = EventPublisher(host.jetstream, retry, on_health=health_recorder(store))
+    publisher = EventPublisher(host.jetstream, retry, on_health=health_recorder(HealthStateStore(host.db)))
     return store, StreamManager(store, publisher, settings)
 
 

@@ -19,6 +19,7 @@ from basira.ingest.config import IngestSettings
 from basira.ingest.estate import judge
 from basira.ingest.events import EventPublisher, frame_event, health_message, health_recorder
 from basira.ingest.health import HealthEvent, HealthKind, PowerLevel, PowerMonitor, PowerReport, PowerSource
+from basira.ingest.health_state import HealthStateStore
 from basira.ingest.server import MIGRATIONS
 from basira.ingest.servicer import CameraServicer
 from basira.ingest.streams import StreamManager
@@ -84,7 +85,8 @@ async def estate(postgres_url: str, nats_url: str
     await ensure_streams(js)
     store = CameraStore(pool)
     settings = IngestSettings.model_validate({"database_url": postgres_url, "nats_url": nats_url})
-    manager = StreamManager(store, EventPublisher(js, on_health=health_recorder(store)), settings)
+    publisher = EventPublisher(js, on_health=health_recorder(HealthStateStore(pool)))
+    manager = StreamManager(store, publisher, settings)
     uid = uuid.uuid4().hex[:6]
     try:
         yield CameraServicer(store, manager, settings), store, js, uid
