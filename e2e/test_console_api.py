@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 import uuid
@@ -251,10 +252,12 @@ async def test_alert_stream_resumes_from_last_event_id_without_loss_or_doubles(
             await acknowledge(note)
         resumed = person.events("/api/alerts/stream?zone=port", last_event_id=seen[-1]["id"])
         missed = [await asyncio.wait_for(anext(resumed), 20) for _ in range(2)]
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(anext(resumed), 1.5)
+        later: list[dict[str, Any]] = []  # the shared platform may raise new events; none may repeat
+        with contextlib.suppress(TimeoutError):
+            while True:
+                later.append(await asyncio.wait_for(anext(resumed), 1.5))
         await resumed.aclose()
-    ids = [int(e["id"]) for e in seen + missed]
+    ids = [int(e["id"]) for e in seen + missed + later]
     assert len(ids) == len(set(ids)) and ids == sorted(ids), "an event came twice or out of order"
     assert all(int(m["id"]) > int(seen[-1]["id"]) for m in missed)
     assert [m["data"]["id"] for m in missed] == [port_alert.id, port_alert.id]
