@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
-        bench-pipeline bench-console bench-search
+        bench-pipeline bench-console bench-search load
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -103,6 +103,9 @@ bench-console: venv  ## the console's log browser: requests/s of /api/audit/reco
 bench-search: venv  ## plate search p95 at 10M reads (and face search, where its file exists), with recall
 	nice -n 10 $(PY) loadtests/bench_search_plates.py
 	@if [ -f loadtests/bench_search_faces.py ]; then nice -n 10 $(PY) loadtests/bench_search_faces.py; fi
+
+load: venv  ## locust's city mix headless on the embedded platform: req/s, p50/p99, failures per call
+	nice -n 10 $(PY) loadtests/load.py $(LOAD_ARGS)
 
 bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search  ## every benchmark
 
