@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
-        bench-pipeline bench-console bench-search bench-nats load
+        bench-pipeline bench-console bench-search bench-nats load capacity
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -109,6 +109,9 @@ bench-nats: venv  ## acknowledged publishes/s and MB/s per JetStream stream (one
 
 load: venv  ## locust's city mix headless on the embedded platform: req/s, p50/p99, failures per call
 	nice -n 10 $(PY) loadtests/load.py $(LOAD_ARGS)
+
+capacity: $(STAMP)  ## infra/CAPACITY.md's model: a city's cores, storage, NATS and PostgreSQL from var/bench/*.json
+	$(PY) loadtests/capacity.py $(CAPACITY_ARGS)
 
 bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search bench-nats  ## every benchmark
 
