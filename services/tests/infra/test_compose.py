@@ -278,6 +278,8 @@ def test_opa_is_fed_the_policy_services_signed_bundle_with_its_key(services: dic
     (shared,) = [src for src in opa_mounts.values() if src in volume_in_policy]
     in_opa = PurePosixPath(next(dst for dst, src in opa_mounts.items() if src == shared))
     assert PurePosixPath(key_path) == in_opa / public.relative_to(volume_in_policy[shared])
+    assert str(opa.get("user", "0")).split(":")[0] not in {"0", "root", "10001"}, \
+        "OPA must not be able to read the signing key (mode 0600, uid 10001) beside the public one"
     for name in GRPC_SERVICES:
         given = env(services[name])
         assert host_of(given["BASIRA_POLICY_URL"]) == "opa" and given["BASIRA_POLICY_SOURCE"] == "rest"
