@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
-        bench-pipeline bench-console bench-search
+        bench-pipeline bench-console bench-search console-web chromium
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -35,7 +35,22 @@ $(BUF): tools/package.json
 	cd tools && npm install --no-audit --no-fund --loglevel=error
 	touch $(BUF)
 
-venv: $(STAMP) $(BUF)  ## create the Python environment and install the tools
+# The console's single-page app, built from its lockfile; and Debian's chromium for its browser tests
+# (a test tool's own browser download does not work here: Playwright is pointed at this one).
+CONSOLE_WEB := services/basira/console/web
+CHROMIUM    := /usr/bin/chromium
+
+$(CONSOLE_WEB)/dist/index.html: $(CONSOLE_WEB)/package-lock.json $(wildcard $(CONSOLE_WEB)/src/*.ts* $(CONSOLE_WEB)/src/*/*.ts* $(CONSOLE_WEB)/src/*.css) $(CONSOLE_WEB)/index.html
+	cd $(CONSOLE_WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+console-web: $(CONSOLE_WEB)/dist/index.html  ## build the console's web app (npm ci && npm run build)
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core
+
+chromium: $(CHROMIUM)  ## Debian's chromium (and Arabic fonts) for the console's browser tests
+
+venv: $(STAMP) $(BUF) $(CONSOLE_WEB)/dist/index.html $(CHROMIUM)  ## create the Python environment and install the tools
 
 $(OPA_TOOL)/.installed: Makefile
 	rm -rf $(OPA_TOOL)

@@ -1,0 +1,229 @@
+// The command room: the agency's live alert queue over server-sent events (resumed after a
+// reconnect by Last-Event-ID, so nothing is lost or doubled), acting on alerts, the camera wall
+// with its health stream, and an offline map of zones and cameras.
+import { useEffect, useRef, useState } from "react";
+import { call, Me } from "../api";
+import { useI18n } from "../i18n";
+import { Ltr, Refusal, short, useLoad } from "./common";
+import { CameraMap } from "./CameraMap";
+
+export interface Alert {
+  id: string;
+  sequence: number;
+  kind: string;
+  state: string;
+  agency: string;
+  zone: string;
+  camera_id: string;
+  raised: string;
+  last_seen: string;
+  sightings: number;
+  summary: string;
+  plate: { text: string } | null;
+  hotlist_entry: { reason: string; plate: string } | null;
+  snapshot_id: string;
+  acknowledged_by: string;
+  confirmed_by: string[];
+  escalated_to: string;
+  escalated_from: string;
+}
+
+const CLOSED = new Set(["ALERT_STATE_REJECTED"]);
+
+function useAlertStream() {
+  const [alerts, setAlerts] = useState<Map<string, Alert>>(new Map());
+  const [live, setLive] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const stats = useRef({ received: 0, duplicates: 0, reconnects: 0 });
+  const [, setTick] = useState(0);
+
+  useEffect(() => {
+    let source: EventSource | null = null;
+    let stopped = false;
+    const seen = new Set<number>();
+    const upsert = (alert: Alert) => setAlerts((old) => {
+      const known = old.get(alert.id);
+      if (known && known.sequence >= alert.sequence) return old;
+      const next = new Map(old);
+      if (CLOSED.has(alert.state)) next.delete(alert.id);
+      else next.set(alert.id, alert);
+      return next;
+    });
+    call<{ alerts: Alert[]; last_sequence: number }>("GET", "/api/alerts").then((listed) => {
+      if (stopped) return;
+      listed.alerts.forEach(upsert);
+      source = new EventSource(`/api/alerts/stream?after_sequence=${listed.last_sequence}`);
+      source.onopen = () => {
+        setLive(true);
+        setTick((n) => n + 1);
+      };
+      source.onerror = () => {
+        setLive(false);
+        stats.current.reconnects += 1;
+        setTick((n) => n + 1);
+      };
+      source.addEventListener("alert", (event) => {
+        const message = event as MessageEvent<string>;
+        const sequence = Number(message.lastEventId);
+        stats.current.received += 1;
+        if (seen.has(sequence)) stats.current.duplicates += 1;
+        seen.add(sequence);
+        upsert(JSON.parse(message.data) as Alert);
+        setTick((n) => n + 1);
+      });
+    }).catch(setError);
+    return () => {
+      stopped = true;
+      source?.close();
+    };
+  }, []);
+  return { alerts, live, error, stats: stats.current, update: (a: Alert) => setAlerts((old) => {
+    const next = new Map(old);
+    if (CLOSED.has(a.state)) next.delete(a.id);
+    else next.set(a.id, a);
+    return next;
+  }) };
+}
+
+function AlertCard({ alert, me, agencies, onChange }: {
+  alert: Alert; me: Me; agencies: { id: string; name: string }[]; onChange: (a: Alert) => void;
+}) {
+  const { t, date, number } = useI18n();
+  const [error, setError] = useState<unknown>();
+  const [escalateTo, setEscalateTo] = useState("");
+  const [reason, setReason] = useState("");
+  const act = async (verb: string, body: unknown) => {
+    setError(undefined);
+    try {
+      const { alert: changed } = await call<{ alert: Alert }>("POST", `/api/alerts/${alert.id}/${verb}`, body);
+      onChange(changed);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const face = alert.kind === "ALERT_KIND_FACE_MATCH";
+  const plate = alert.plate?.text || alert.hotlist_entry?.plate || "";
+  const open = !["ALERT_STATE_CONFIRMED", "ALERT_STATE_REJECTED"].includes(alert.state);
+  const idBase = `alert-${alert.id}`;
+  return (
+    <li className={`alert ${short(alert.state, "ALERT_STATE_").replace(/ /g, "-")}`} data-alert-id={alert.id}
+        data-state={alert.state} data-camera={alert.camera_id}>
+      <div className="alert-head">
+        <strong>{short(alert.kind, "ALERT_KIND_")}</strong>
+        {plate && <span className="plate"><Ltr>{plate}</Ltr></span>}
+        <span className="state" data-testid="state">{short(alert.state, "ALERT_STATE_")}</span>
+      </div>
+      <dl className="facts">
+        <dt>{t("camera")}</dt><dd><Ltr>{alert.camera_id}</Ltr></dd>
+        <dt>{t("zone")}</dt><dd>{alert.zone}</dd>
+        <dt>{t("time")}</dt><dd><time dateTime={alert.raised}>{date(alert.raised)}</time></dd>
+        <dt>{t("sightings")}</dt><dd>{number(alert.sightings)}</dd>
+        {alert.hotlist_entry?.reason && <><dt>{t("reason")}</dt><dd>{short(alert.hotlist_entry.reason, "HOTLIST_REASON_")}</dd></>}
+        {alert.acknowledged_by && <><dt>{t("acknowledgedBy")}</dt><dd data-testid="acknowledged-by">{alert.acknowledged_by}</dd></>}
+        {alert.confirmed_by.length > 0 && (
+          <><dt>{alert.state === "ALERT_STATE_PENDING_CONFIRMATION" ? t("firstConfirmedBy") : t("confirmedBy")}</dt>
+            <dd data-testid="confirmed-by">{alert.confirmed_by.join(", ")}</dd></>
+        )}
+        {alert.escalated_from && <><dt>{t("escalatedFrom")}</dt><dd>{alert.escalated_from}</dd></>}
+      </dl>
+      {alert.summary && <p className="summary">{alert.summary}</p>}
+      {open && (
+        <div className="actions">
+          {alert.state === "ALERT_STATE_OPEN" && !face && (
+            <button type="button" onClick={() => act("acknowledge", { note: "" })}>{t("acknowledge")}</button>
+          )}
+          {face && (
+            <button type="button" disabled={alert.confirmed_by.includes(me.user) && false}
+                    onClick={() => act("confirm", { note: "" })}>{t("confirm")}</button>
+          )}
+          <button type="button" onClick={() => act("reject", { reason: "rejected in the command room" })}>{t("reject")}</button>
+          <label htmlFor={`${idBase}-to`}>{t("escalateTo")}</label>
+          <select id={`${idBase}-to`} value={escalateTo} onChange={(e) => setEscalateTo(e.target.value)}>
+            <option value="">—</option>
+            {agencies.filter((a) => a.id !== me.agency).map((a) => <option key={a.id} value={a.id}>{a.name}</option>)}
+          </select>
+          <label htmlFor={`${idBase}-reason`}>{t("reason")}</label>
+          <input id={`${idBase}-reason`} value={reason} onChange={(e) => setReason(e.target.value)} />
+          <button type="button" disabled={!escalateTo}
+                  onClick={() => act("escalate", { to_agency: escalateTo, reason })}>{t("escalate")}</button>
+        </div>
+      )}
+      <Refusal error={error} />
+    </li>
+  );
+}
+
+interface CameraView {
+  id: string;
+  name: string;
+  zone: string;
+  health: null | {
+    online: boolean;
+    conditions: Record<string, string>;
+    power_source: string;
+    battery_percent: number;
+    stream_state: string;
+  };
+}
+
+function CameraWall() {
+  const { t, number } = useI18n();
+  const { data, error } = useLoad(() => call<{ cameras: CameraView[] }>("GET", "/api/cameras"));
+  const [refresh, setRefresh] = useState(0);
+  useEffect(() => {
+    const timer = window.setInterval(() => setRefresh((n) => n + 1), 15000);
+    return () => window.clearInterval(timer);
+  }, []);
+  return (
+    <section aria-labelledby="wall-title">
+      <h2 id="wall-title">{t("cameraWall")}</h2>
+      <Refusal error={error} />
+      <ul className="wall">
+        {data?.cameras.map((camera) => {
+          const health = camera.health;
+          const alarms = health ? Object.entries(health.conditions).filter(([, v]) => v === "alarm").map(([k]) => k) : [];
+          return (
+            <li key={camera.id} className="tile" data-camera={camera.id}>
+              <img src={`/api/cameras/${encodeURIComponent(camera.id)}/snapshot?r=${refresh}`}
+                   alt={`${t("camera")} ${camera.id}`} loading="lazy" width={160} height={90}
+                   onError={(e) => { (e.target as HTMLImageElement).classList.add("empty"); }} />
+              <div><Ltr>{camera.id}</Ltr> · {camera.zone}</div>
+              <div className={health?.online ? "ok" : "bad"}>
+                {health ? (health.online ? t("online") : t("offline")) : "—"}
+                {alarms.length > 0 && ` · ${alarms.join(", ")}`}
+              </div>
+              {health && health.power_source && (
+                <div>{t("power")}: {short(health.power_source, "POWER_SOURCE_")}
+                  {health.battery_percent > 0 && ` · ${t("battery")} ${number(health.battery_percent)} %`}</div>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
+
+export function CommandRoom({ me }: { me: Me }) {
+  const { t } = useI18n();
+  const { alerts, live, error, stats, update } = useAlertStream();
+  const { data: agencies } = useLoad(() => call<{ agencies: { id: string; name: string }[] }>("GET", "/api/agencies"));
+  const list = [...alerts.values()].sort((a, b) => b.sequence - a.sequence);
+  return (
+    <>
+      <h1>{t("commandRoom")}</h1>
+      <section aria-labelledby="queue-title" data-testid="alert-queue" data-received={stats.received}
+               data-duplicates={stats.duplicates} data-reconnects={stats.reconnects} data-live={live}>
+        <h2 id="queue-title">{t("alertQueue")} <span className={live ? "live on" : "live"} role="status">
+          {live ? t("liveConnected") : t("liveReconnecting")}</span></h2>
+        <Refusal error={error} />
+        {list.length === 0 && !error && <p>{t("noAlerts")}</p>}
+        <ul className="queue">
+          {list.map((a) => <AlertCard key={a.id} alert={a} me={me} agencies={agencies?.agencies ?? []} onChange={update} />)}
+        </ul>
+      </section>
+      <CameraWall />
+      <CameraMap />
+    </>
+  );
+}

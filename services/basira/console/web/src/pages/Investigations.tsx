@@ -1,0 +1,160 @@
+// Investigations: the case context comes first (purpose, case, authorization), then plate search
+// under it; evidence is masked by default and unmasking asks for a reason (a logged act).
+import { FormEvent, useState } from "react";
+import { call, callBlob, CaseContext, contextBody, contextHeaders } from "../api";
+import { useI18n } from "../i18n";
+import { CameraMap } from "./CameraMap";
+import { Ltr, Refusal } from "./common";
+
+interface Sighting {
+  id: string;
+  camera_id: string;
+  zone: string;
+  seen: string;
+  plate: { text: string } | null;
+  distance: number;
+  snapshot_id: string;
+}
+
+const PURPOSES = ["stolen-vehicle", "missing-person", "serious-crime", "traffic-enforcement", "oversight"];
+
+function CaseForm({ onChoose }: { onChoose: (c: CaseContext) => void }) {
+  const { t } = useI18n();
+  const [purpose, setPurpose] = useState(PURPOSES[0]);
+  const [caseId, setCaseId] = useState("");
+  const [authorization, setAuthorization] = useState("");
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    onChoose({ purpose, case_id: caseId.trim(), authorization_id: authorization.trim() });
+  };
+  return (
+    <form onSubmit={submit} className="row" data-testid="case-form">
+      <label>{t("purpose")}
+        <input list="purposes" value={purpose} onChange={(e) => setPurpose(e.target.value)} name="purpose" required />
+        <datalist id="purposes">{PURPOSES.map((p) => <option key={p} value={p} />)}</datalist>
+      </label>
+      <label>{t("caseId")}<input value={caseId} onChange={(e) => setCaseId(e.target.value)} name="case_id" required /></label>
+      <label>{t("authorizationId")}<input value={authorization} onChange={(e) => setAuthorization(e.target.value)} name="authorization_id" /></label>
+      <button type="submit" className="primary">{t("useCase")}</button>
+    </form>
+  );
+}
+
+function Evidence({ sighting, context }: { sighting: Sighting; context: CaseContext }) {
+  const { t } = useI18n();
+  const [image, setImage] = useState<{ url: string; unmasked: boolean }>();
+  const [asking, setAsking] = useState(false);
+  const [reason, setReason] = useState("");
+  const [error, setError] = useState<unknown>();
+  const show = async () => {
+    setError(undefined);
+    try {
+      const got = await callBlob("GET", `/api/evidence/${encodeURIComponent(sighting.snapshot_id)}`, undefined,
+                                 contextHeaders(context));
+      setImage({ url: got.url, unmasked: false });
+    } catch (e) { setError(e); }
+  };
+  const unmask = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const got = await callBlob("POST", `/api/evidence/${encodeURIComponent(sighting.snapshot_id)}/unmask`,
+                                 { reason, context: contextBody(context) });
+      const masked = got.headers.get("X-Basira-Plates-Masked") === "true" && got.headers.get("X-Basira-Faces-Masked") === "true";
+      setImage({ url: got.url, unmasked: !masked });
+      setAsking(false);
+    } catch (err) { setError(err); }
+  };
+  if (!sighting.snapshot_id) return <span>—</span>;
+  const idBase = `unmask-${sighting.id}`;
+  return (
+    <div className="evidence">
+      <button type="button" onClick={show}>{t("show")}</button>
+      <button type="button" onClick={() => setAsking(true)}>{t("unmask")}</button>
+      {asking && (
+        <form onSubmit={unmask} className="row">
+          <label htmlFor={idBase}>{t("unmaskReason")}</label>
+          <input id={idBase} value={reason} onChange={(e) => setReason(e.target.value)} required minLength={3}
+                 name="reason" />
+          <button type="submit">{t("unmask")}</button>
+        </form>
+      )}
+      {image && (
+        <figure>
+          <img src={image.url} alt={`${t("evidence")} ${sighting.snapshot_id}`} className="evidence-image" />
+          <figcaption data-testid="evidence-state">{image.unmasked ? t("unmasked") : t("masked")}</figcaption>
+        </figure>
+      )}
+      <Refusal error={error} />
+    </div>
+  );
+}
+
+export function Investigations() {
+  const { t, date, number } = useI18n();
+  const [context, setContext] = useState<CaseContext>();
+  const [plate, setPlate] = useState("");
+  const [fuzzy, setFuzzy] = useState(false);
+  const [results, setResults] = useState<Sighting[]>();
+  const [trajectory, setTrajectory] = useState<Sighting[]>([]);
+  const [error, setError] = useState<unknown>();
+  const search = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!context) return;
+    setError(undefined);
+    setResults(undefined);
+    try {
+      const body = { plate, fuzzy, max_distance: fuzzy ? 2 : 0, context: contextBody(context) };
+      const found = await call<{ sightings: Sighting[] }>("POST", "/api/search/plates", body);
+      setResults(found.sightings);
+      const path = await call<{ sightings: Sighting[] }>("POST", "/api/search/trajectory",
+        { plate, context: contextBody(context) }).catch(() => ({ sightings: [] }));
+      setTrajectory(path.sightings);
+    } catch (err) { setError(err); }
+  };
+  return (
+    <>
+      <h1>{t("investigations")}</h1>
+      <section aria-labelledby="case-title">
+        <h2 id="case-title">{t("caseContext")}</h2>
+        <p>{t("caseFirst")}</p>
+        {context ? (
+          <p data-testid="active-case">{t("activeCase")}: <Ltr>{context.case_id}</Ltr> · {context.purpose}
+            {context.authorization_id && <> · <Ltr>{context.authorization_id}</Ltr></>}{" "}
+            <button type="button" onClick={() => { setContext(undefined); setResults(undefined); }}>{t("close")}</button></p>
+        ) : <CaseForm onChoose={setContext} />}
+      </section>
+      <section aria-labelledby="plate-title">
+        <h2 id="plate-title">{t("plateSearch")}</h2>
+        <form onSubmit={search} className="row">
+          <label>{t("plate")}<input value={plate} onChange={(e) => setPlate(e.target.value)} name="plate" dir="ltr"
+                                     required disabled={!context} /></label>
+          <label className="check"><input type="checkbox" checked={fuzzy} onChange={(e) => setFuzzy(e.target.checked)}
+                                          disabled={!context} /> {t("fuzzy")}</label>
+          <button type="submit" className="primary" disabled={!context}>{t("search")}</button>
+        </form>
+        <Refusal error={error} />
+        {results && results.length === 0 && <p>{t("noResults")}</p>}
+        {results && results.length > 0 && context && (
+          <table data-testid="sightings">
+            <caption>{t("results")}: {number(results.length)}</caption>
+            <thead><tr><th scope="col">{t("time")}</th><th scope="col">{t("plate")}</th><th scope="col">{t("camera")}</th>
+              <th scope="col">{t("zone")}</th><th scope="col">{t("evidence")}</th></tr></thead>
+            <tbody>
+              {results.map((s) => (
+                <tr key={s.id} data-sighting={s.id}>
+                  <td><time dateTime={s.seen}>{date(s.seen)}</time></td>
+                  <td><Ltr>{s.plate?.text ?? ""}</Ltr></td>
+                  <td><Ltr>{s.camera_id}</Ltr></td>
+                  <td>{s.zone}</td>
+                  <td><Evidence sighting={s} context={context} /></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      {trajectory.length > 0 && <CameraMap path={trajectory} />}
+    </>
+  );
+}
