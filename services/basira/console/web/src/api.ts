@@ -26,10 +26,17 @@ export interface Me {
   csrf_token: string;
 }
 
+export interface Authorization {
+  id: string;
+  issued_by: string;
+  scope_zones: string[];
+  expires: string;
+}
+
 export interface CaseContext {
   purpose: string;
   case_id: string;
-  authorization_id: string;
+  authorization: Authorization | null;
 }
 
 let csrfToken = "";
@@ -91,14 +98,14 @@ export async function callBlob(method: string, path: string, body?: unknown,
 /** The case context as JSON body field. */
 export function contextBody(context: CaseContext): Record<string, unknown> {
   const out: Record<string, unknown> = { purpose: context.purpose, case_id: context.case_id };
-  if (context.authorization_id) out.authorization_id = context.authorization_id;
+  if (context.authorization) out.authorization = context.authorization;
   return out;
 }
 
 /** The case context as headers, for GET requests. */
 export function contextHeaders(context: CaseContext): Record<string, string> {
   const out: Record<string, string> = { "X-Basira-Purpose": context.purpose, "X-Basira-Case": context.case_id };
-  if (context.authorization_id) out["X-Basira-Authorization"] = JSON.stringify({ id: context.authorization_id });
+  if (context.authorization) out["X-Basira-Authorization"] = JSON.stringify(context.authorization);
   return out;
 }
 

@@ -22,7 +22,7 @@ export interface Alert {
   plate: { text: string } | null;
   hotlist_entry: { reason: string; plate: string } | null;
   snapshot_id: string;
-  acknowledged_by: string;
+  acknowledged_by: string[];
   confirmed_by: string[];
   escalated_to: string;
   escalated_from: string;
@@ -107,7 +107,7 @@ function AlertCard({ alert, me, agencies, onChange }: {
   const idBase = `alert-${alert.id}`;
   return (
     <li className={`alert ${short(alert.state, "ALERT_STATE_").replace(/ /g, "-")}`} data-alert-id={alert.id}
-        data-state={alert.state} data-camera={alert.camera_id}>
+        data-state={alert.state} data-camera={alert.camera_id} data-plate={plate} data-kind={alert.kind}>
       <div className="alert-head">
         <strong>{short(alert.kind, "ALERT_KIND_")}</strong>
         {plate && <span className="plate"><Ltr>{plate}</Ltr></span>}
@@ -119,7 +119,7 @@ function AlertCard({ alert, me, agencies, onChange }: {
         <dt>{t("time")}</dt><dd><time dateTime={alert.raised}>{date(alert.raised)}</time></dd>
         <dt>{t("sightings")}</dt><dd>{number(alert.sightings)}</dd>
         {alert.hotlist_entry?.reason && <><dt>{t("reason")}</dt><dd>{short(alert.hotlist_entry.reason, "HOTLIST_REASON_")}</dd></>}
-        {alert.acknowledged_by && <><dt>{t("acknowledgedBy")}</dt><dd data-testid="acknowledged-by">{alert.acknowledged_by}</dd></>}
+        {alert.acknowledged_by.length > 0 && <><dt>{t("acknowledgedBy")}</dt><dd data-testid="acknowledged-by">{alert.acknowledged_by.join(", ")}</dd></>}
         {alert.confirmed_by.length > 0 && (
           <><dt>{alert.state === "ALERT_STATE_PENDING_CONFIRMATION" ? t("firstConfirmedBy") : t("confirmedBy")}</dt>
             <dd data-testid="confirmed-by">{alert.confirmed_by.join(", ")}</dd></>

@@ -23,9 +23,20 @@ function CaseForm({ onChoose }: { onChoose: (c: CaseContext) => void }) {
   const [purpose, setPurpose] = useState(PURPOSES[0]);
   const [caseId, setCaseId] = useState("");
   const [authorization, setAuthorization] = useState("");
+  const [issuedBy, setIssuedBy] = useState("");
+  const [zones, setZones] = useState("");
+  const [expires, setExpires] = useState("");
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    onChoose({ purpose, case_id: caseId.trim(), authorization_id: authorization.trim() });
+    const id = authorization.trim();
+    onChoose({
+      purpose: purpose.trim(), case_id: caseId.trim(),
+      authorization: id ? {
+        id, issued_by: issuedBy.trim(),
+        scope_zones: zones.split(",").map((z) => z.trim()).filter(Boolean),
+        expires: expires ? new Date(expires).toISOString() : "",
+      } : null,
+    });
   };
   return (
     <form onSubmit={submit} className="row" data-testid="case-form">
@@ -34,7 +45,13 @@ function CaseForm({ onChoose }: { onChoose: (c: CaseContext) => void }) {
         <datalist id="purposes">{PURPOSES.map((p) => <option key={p} value={p} />)}</datalist>
       </label>
       <label>{t("caseId")}<input value={caseId} onChange={(e) => setCaseId(e.target.value)} name="case_id" required /></label>
-      <label>{t("authorizationId")}<input value={authorization} onChange={(e) => setAuthorization(e.target.value)} name="authorization_id" /></label>
+      <fieldset className="row">
+        <legend>{t("authorization")}</legend>
+        <label>{t("authorizationId")}<input value={authorization} onChange={(e) => setAuthorization(e.target.value)} name="authorization_id" /></label>
+        <label>{t("issuedBy")}<input value={issuedBy} onChange={(e) => setIssuedBy(e.target.value)} name="issued_by" /></label>
+        <label>{t("zones")}<input value={zones} onChange={(e) => setZones(e.target.value)} name="scope_zones" /></label>
+        <label>{t("expires")}<input type="date" value={expires} onChange={(e) => setExpires(e.target.value)} name="authorization_expires" /></label>
+      </fieldset>
       <button type="submit" className="primary">{t("useCase")}</button>
     </form>
   );
@@ -120,7 +137,7 @@ export function Investigations() {
         <p>{t("caseFirst")}</p>
         {context ? (
           <p data-testid="active-case">{t("activeCase")}: <Ltr>{context.case_id}</Ltr> · {context.purpose}
-            {context.authorization_id && <> · <Ltr>{context.authorization_id}</Ltr></>}{" "}
+            {context.authorization && <> · <Ltr>{context.authorization.id}</Ltr> ({context.authorization.issued_by})</>}{" "}
             <button type="button" onClick={() => { setContext(undefined); setResults(undefined); }}>{t("close")}</button></p>
         ) : <CaseForm onChoose={setContext} />}
       </section>

@@ -60,7 +60,7 @@ export function Oversight() {
   const [exportError, setExportError] = useState<unknown>();
   const apply = (e: FormEvent) => {
     e.preventDefault();
-    setFilters(draft);
+    setFilters({ ...draft });
     setTokens([""]);
   };
   const exportLog = async () => {
@@ -109,7 +109,7 @@ export function Oversight() {
               {data.records.map((row) => {
                 // Displayed from the exact bytes that are verified, never from a separate copy.
                 const record = JSON.parse(row.record_json) as Record<string, unknown>;
-                const context = (record.context ?? {}) as Record<string, unknown>;
+                const resource = (record.resource ?? {}) as Record<string, unknown>;
                 return (
                   <tr key={row.index} data-index={row.index} data-action={String(record.action ?? "")}>
                     <td><Ltr>{row.index}</Ltr></td>
@@ -118,9 +118,9 @@ export function Oversight() {
                     <td>{String(record.agency ?? "")}</td>
                     <td><Ltr>{String(record.action ?? "")}</Ltr></td>
                     <td>{record.allowed ? t("allowed") : t("denied")}</td>
-                    <td><Ltr>{String(context.case_id ?? "")}</Ltr></td>
-                    <td>{String(context.reason ?? record.reason ?? "")}</td>
-                    <td><VerifyButton row={row} /></td>
+                    <td><Ltr>{String(record.case_id ?? "")}</Ltr></td>
+                    <td>{String(resource.reason ?? "")}</td>
+                    <td><VerifyButton key={row.record_json} row={row} /></td>
                   </tr>
                 );
               })}
