@@ -341,11 +341,62 @@ const ar: Messages = {
 
 const MESSAGES: Record<Locale, Messages> = { en, fr, ar };
 
+/** Names of the contracts' enums people read (unknown ones fall back to a readable form). */
+const ENUMS: Record<Locale, Record<string, string>> = {
+  "en": {
+    "ALERT_STATE_OPEN": "open",
+    "ALERT_STATE_ACKNOWLEDGED": "acknowledged",
+    "ALERT_STATE_PENDING_CONFIRMATION": "pending confirmation",
+    "ALERT_STATE_CONFIRMED": "confirmed",
+    "ALERT_STATE_REJECTED": "rejected",
+    "ALERT_STATE_ESCALATED": "escalated",
+    "ALERT_KIND_PLATE_HIT": "plate hit",
+    "ALERT_KIND_FACE_MATCH": "face match",
+    "ALERT_KIND_CAMERA_HEALTH": "camera health",
+    "HOTLIST_REASON_STOLEN": "stolen",
+    "HOTLIST_REASON_WANTED": "wanted",
+    "HOTLIST_REASON_AMBER_ALERT": "amber alert",
+    "HOTLIST_REASON_OTHER": "other"
+  },
+  "fr": {
+    "ALERT_STATE_OPEN": "ouverte",
+    "ALERT_STATE_ACKNOWLEDGED": "reçue",
+    "ALERT_STATE_PENDING_CONFIRMATION": "en attente de confirmation",
+    "ALERT_STATE_CONFIRMED": "confirmée",
+    "ALERT_STATE_REJECTED": "rejetée",
+    "ALERT_STATE_ESCALATED": "transmise",
+    "ALERT_KIND_PLATE_HIT": "plaque signalée",
+    "ALERT_KIND_FACE_MATCH": "correspondance faciale",
+    "ALERT_KIND_CAMERA_HEALTH": "état de caméra",
+    "HOTLIST_REASON_STOLEN": "volé",
+    "HOTLIST_REASON_WANTED": "recherché",
+    "HOTLIST_REASON_AMBER_ALERT": "alerte enlèvement",
+    "HOTLIST_REASON_OTHER": "autre"
+  },
+  "ar": {
+    "ALERT_STATE_OPEN": "مفتوح",
+    "ALERT_STATE_ACKNOWLEDGED": "تم الإقرار",
+    "ALERT_STATE_PENDING_CONFIRMATION": "بانتظار التأكيد",
+    "ALERT_STATE_CONFIRMED": "مؤكد",
+    "ALERT_STATE_REJECTED": "مرفوض",
+    "ALERT_STATE_ESCALATED": "مُصعَّد",
+    "ALERT_KIND_PLATE_HIT": "تطابق لوحة",
+    "ALERT_KIND_FACE_MATCH": "تطابق وجه",
+    "ALERT_KIND_CAMERA_HEALTH": "حالة الكاميرا",
+    "HOTLIST_REASON_STOLEN": "مسروقة",
+    "HOTLIST_REASON_WANTED": "مطلوبة",
+    "HOTLIST_REASON_AMBER_ALERT": "إنذار اختطاف",
+    "HOTLIST_REASON_OTHER": "أخرى"
+  }
+};
+
+
 export interface I18n {
   locale: Locale;
   t: (key: Key) => string;
   date: (value: string | number) => string;
   number: (value: number) => string;
+  label: (name: string) => string;
 }
 
 export function makeI18n(locale: Locale): I18n {
@@ -360,6 +411,8 @@ export function makeI18n(locale: Locale): I18n {
       return Number.isNaN(d.getTime()) ? String(value) : dates.format(d);
     },
     number: (value) => numbers.format(value),
+    label: (name) => ENUMS[locale][name]
+      ?? name.replace(/^(ALERT_STATE_|ALERT_KIND_|HOTLIST_REASON_|POWER_SOURCE_)/, "").toLowerCase().replace(/_/g, " "),
   };
 }
 

@@ -17,8 +17,9 @@ export function CameraMap({ path = [] }: { path?: { camera_id: string; seen: str
   const lons = placed.map((c) => c.position!.longitude);
   const [minLat, maxLat, minLon, maxLon] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
   const W = 600, H = 360, M = 30;
-  const x = (lon: number) => M + ((lon - minLon) / ((maxLon - minLon) || 1)) * (W - 2 * M);
-  const y = (lat: number) => H - M - ((lat - minLat) / ((maxLat - minLat) || 1)) * (H - 2 * M);
+  // One position (or one line of them) is drawn in the middle rather than on the edge.
+  const x = (lon: number) => (maxLon === minLon ? W / 2 : M + ((lon - minLon) / (maxLon - minLon)) * (W - 2 * M));
+  const y = (lat: number) => (maxLat === minLat ? H / 2 : H - M - ((lat - minLat) / (maxLat - minLat)) * (H - 2 * M));
   const zoneColour = new Map((data?.zones ?? []).map((z, i) => [z.id, COLOURS[i % COLOURS.length]]));
   const where = new Map(placed.map((c) => [c.id, [x(c.position!.longitude), y(c.position!.latitude)]]));
   const route = path.filter((p) => where.has(p.camera_id));

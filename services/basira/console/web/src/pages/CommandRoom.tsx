@@ -88,7 +88,7 @@ function useAlertStream() {
 function AlertCard({ alert, me, agencies, onChange }: {
   alert: Alert; me: Me; agencies: { id: string; name: string }[]; onChange: (a: Alert) => void;
 }) {
-  const { t, date, number } = useI18n();
+  const { t, date, number, label } = useI18n();
   const [error, setError] = useState<unknown>();
   const [escalateTo, setEscalateTo] = useState("");
   const [reason, setReason] = useState("");
@@ -109,16 +109,16 @@ function AlertCard({ alert, me, agencies, onChange }: {
     <li className={`alert ${short(alert.state, "ALERT_STATE_").replace(/ /g, "-")}`} data-alert-id={alert.id}
         data-state={alert.state} data-camera={alert.camera_id} data-plate={plate} data-kind={alert.kind}>
       <div className="alert-head">
-        <strong>{short(alert.kind, "ALERT_KIND_")}</strong>
+        <strong>{label(alert.kind)}</strong>
         {plate && <span className="plate"><Ltr>{plate}</Ltr></span>}
-        <span className="state" data-testid="state">{short(alert.state, "ALERT_STATE_")}</span>
+        <span className="state" data-testid="state">{label(alert.state)}</span>
       </div>
       <dl className="facts">
         <dt>{t("camera")}</dt><dd><Ltr>{alert.camera_id}</Ltr></dd>
         <dt>{t("zone")}</dt><dd>{alert.zone}</dd>
         <dt>{t("time")}</dt><dd><time dateTime={alert.raised}>{date(alert.raised)}</time></dd>
         <dt>{t("sightings")}</dt><dd>{number(alert.sightings)}</dd>
-        {alert.hotlist_entry?.reason && <><dt>{t("reason")}</dt><dd>{short(alert.hotlist_entry.reason, "HOTLIST_REASON_")}</dd></>}
+        {alert.hotlist_entry?.reason && <><dt>{t("reason")}</dt><dd>{label(alert.hotlist_entry.reason)}</dd></>}
         {alert.acknowledged_by.length > 0 && <><dt>{t("acknowledgedBy")}</dt><dd data-testid="acknowledged-by">{alert.acknowledged_by.join(", ")}</dd></>}
         {alert.confirmed_by.length > 0 && (
           <><dt>{alert.state === "ALERT_STATE_PENDING_CONFIRMATION" ? t("firstConfirmedBy") : t("confirmedBy")}</dt>

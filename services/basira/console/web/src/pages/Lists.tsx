@@ -2,7 +2,7 @@
 import { FormEvent, useState } from "react";
 import { call } from "../api";
 import { useI18n } from "../i18n";
-import { Ltr, Refusal, short, useLoad } from "./common";
+import { Ltr, Refusal, useLoad } from "./common";
 
 interface HotlistEntry {
   id: string; plate: string; country: string; reason: string; owner_agency: string; expires: string; note: string;
@@ -13,7 +13,7 @@ interface Watchlist { id: string; name: string; owner_agency: string; descriptio
 const REASONS = ["HOTLIST_REASON_STOLEN", "HOTLIST_REASON_WANTED", "HOTLIST_REASON_AMBER_ALERT", "HOTLIST_REASON_OTHER"];
 
 export function Lists() {
-  const { t, date, number } = useI18n();
+  const { t, date, number, label } = useI18n();
   const hotlist = useLoad(() => call<{ entries: HotlistEntry[] }>("GET", "/api/hotlist?include_expired=true"));
   const watchlists = useLoad(() => call<{ watchlists: Watchlist[] }>("GET", "/api/watchlists"));
   const [form, setForm] = useState({ plate: "", reason: REASONS[0], kind: "", reference: "", issued_by: "", expires: "",
@@ -50,7 +50,7 @@ export function Lists() {
                 return (
                   <tr key={entry.id} className={expired ? "expired" : ""}>
                     <td><Ltr>{entry.plate}</Ltr></td>
-                    <td>{short(entry.reason, "HOTLIST_REASON_")}</td>
+                    <td>{label(entry.reason)}</td>
                     <td>{entry.legal_basis.kind} <Ltr>{entry.legal_basis.reference}</Ltr> ({entry.legal_basis.issued_by})</td>
                     <td>{entry.owner_agency}</td>
                     <td><time dateTime={entry.expires}>{date(entry.expires)}</time></td>
@@ -65,7 +65,7 @@ export function Lists() {
         <form onSubmit={add} className="row">
           <label>{t("plate")}<input value={form.plate} onChange={set("plate")} required dir="ltr" /></label>
           <label>{t("reason")}<select value={form.reason} onChange={set("reason")}>
-            {REASONS.map((r) => <option key={r} value={r}>{short(r, "HOTLIST_REASON_")}</option>)}</select></label>
+            {REASONS.map((r) => <option key={r} value={r}>{label(r)}</option>)}</select></label>
           <label>{t("legalBasis")}<input value={form.kind} onChange={set("kind")} required /></label>
           <label>{t("legalBasis")} #<input value={form.reference} onChange={set("reference")} required /></label>
           <label>{t("agency")}<input value={form.issued_by} onChange={set("issued_by")} required /></label>

@@ -2,7 +2,7 @@
 // browser (verify.ts), which names the check that failed.
 import { FormEvent, useState } from "react";
 import { call, ProblemError } from "../api";
-import { useI18n } from "../i18n";
+import { Key, useI18n } from "../i18n";
 import { Verdict, verifyRecord, witnessedHeads } from "../verify";
 import { Ltr, Refusal, useLoad } from "./common";
 
@@ -10,6 +10,10 @@ interface Row { index: number; leaf_hash: string; record_json: string }
 interface Page { records: Row[]; next_page_token: string }
 
 const FILTERS = ["user", "agency", "action", "case_id", "authorization_id", "decision", "time_from", "time_to"] as const;
+const FILTER_LABELS: Record<(typeof FILTERS)[number], Key> = {
+  user: "user", agency: "agency", action: "action", case_id: "caseId", authorization_id: "authorizationId",
+  decision: "decision", time_from: "from", time_to: "to",
+};
 type Filters = Record<(typeof FILTERS)[number], string>;
 const EMPTY: Filters = { user: "", agency: "", action: "", case_id: "", authorization_id: "", decision: "", time_from: "", time_to: "" };
 
@@ -24,7 +28,7 @@ function query(filters: Filters, token: string): string {
   return params.toString();
 }
 
-function VerifyButton({ row }: { row: Row }) {
+function VerifyButton({ row, onVerified }: { row: Row; onVerified: () => void }) {
   const { t } = useI18n();
   const [verdict, setVerdict] = useState<Verdict>();
   const [busy, setBusy] = useState(false);
@@ -32,7 +36,7 @@ function VerifyButton({ row }: { row: Row }) {
   const run = async () => {
     setBusy(true);
     setError(undefined);
-    try { setVerdict(await verifyRecord(row.index, row.record_json)); } catch (e) { setError(e); }
+    try { setVerdict(await verifyRecord(row.index, row.record_json)); onVerified(); } catch (e) { setError(e); }
     setBusy(false);
   };
   return (
@@ -58,6 +62,7 @@ export function Oversight() {
   const token = tokens[tokens.length - 1];
   const { data, error } = useLoad(() => call<Page>("GET", `/api/audit/records?${query(filters, token)}`), [filters, token]);
   const [exportError, setExportError] = useState<unknown>();
+  const [witnessed, setWitnessed] = useState(() => witnessedHeads().length);
   const apply = (e: FormEvent) => {
     e.preventDefault();
     setFilters({ ...draft });
@@ -79,7 +84,7 @@ export function Oversight() {
     } catch (err) { setExportError(err); }
   };
   const field = (key: keyof Filters, type = "text") => (
-    <label key={key}>{key === "decision" ? t("decision") : key.replace(/_/g, " ")}
+    <label key={key}>{t(FILTER_LABELS[key])}
       {key === "decision" ? (
         <select value={draft.decision} onChange={(e) => setDraft({ ...draft, decision: e.target.value })} name="decision">
           <option value="">{t("any")}</option><option value="allowed">{t("allowed")}</option><option value="denied">{t("denied")}</option>
@@ -120,7 +125,7 @@ export function Oversight() {
                     <td>{record.allowed ? t("allowed") : t("denied")}</td>
                     <td><Ltr>{String(record.case_id ?? "")}</Ltr></td>
                     <td>{String(resource.reason ?? "")}</td>
-                    <td><VerifyButton key={row.record_json} row={row} /></td>
+                    <td><VerifyButton key={row.record_json} row={row} onVerified={() => setWitnessed(witnessedHeads().length)} /></td>
                   </tr>
                 );
               })}
@@ -135,7 +140,7 @@ export function Oversight() {
       </section>
       <section aria-labelledby="witness-title">
         <h2 id="witness-title">{t("treeHeadsSeen")}</h2>
-        <p>{number(witnessedHeads().length)}</p>
+        <p data-testid="witnessed">{number(witnessed)}</p>
         <button type="button" onClick={exportLog}>{t("export")}</button>
         <Refusal error={exportError} />
       </section>
