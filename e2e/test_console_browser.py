@@ -117,9 +117,9 @@ def alert_card(page: Any, camera: str = CAMERA, plate: str | None = None) -> Any
 def test_operator_sees_the_hotlisted_plate_live_acknowledges_it_and_another_agency_never_does(
         platform: Platform, browser: Any, plate: str, shared_data: Path) -> None:
     police, police_page = sign_in(browser, platform, "police-operator")
-    traffic, traffic_page = sign_in(browser, platform, "traffic-operator")
+    gendarmerie, other_page = sign_in(browser, platform, "gendarmerie-operator")  # no medina in its agreement
     try:
-        for page in (police_page, traffic_page):
+        for page in (police_page, other_page):
             page.locator('[data-testid="alert-queue"][data-live="true"]').wait_for()
         loaded_at = police_page.evaluate("performance.timeOrigin")
         push_plate_frames(platform, shared_data)
@@ -130,14 +130,14 @@ def test_operator_sees_the_hotlisted_plate_live_acknowledges_it_and_another_agen
         card.get_by_role("button", name="Acknowledge").click()
         police_page.locator(f'li.alert[data-camera="{CAMERA}"][data-state="ALERT_STATE_ACKNOWLEDGED"]').wait_for()
         assert card.get_by_test_id("acknowledged-by").inner_text() == "police-operator"
-        # The traffic room was open all along and never got it, live or after a reload.
-        assert alert_card(traffic_page).count() == 0
-        traffic_page.reload()
-        traffic_page.locator('[data-testid="alert-queue"][data-live="true"]').wait_for()
-        assert alert_card(traffic_page).count() == 0
+        # The gendarmerie room was open all along and never got it, live or after a reload.
+        assert alert_card(other_page).count() == 0
+        other_page.reload()
+        other_page.locator('[data-testid="alert-queue"][data-live="true"]').wait_for()
+        assert alert_card(other_page).count() == 0
     finally:
         police.close()
-        traffic.close()
+        gendarmerie.close()
 
 
 def _court_order(days: int = 30) -> dict[str, Any]:
@@ -345,8 +345,8 @@ def test_no_serious_or_critical_accessibility_violation_on_any_page(platform: Pl
                 found[f"{user} {path}"] = _axe(page)
             page.get_by_role("button").filter(has_text="Sign out").or_(
                 page.get_by_role("button").filter(has_text="تسجيل الخروج")).first.click()
-            page.goto(platform.endpoints["console"])
-            page.get_by_test_id("sign-in").wait_for()
+            page.get_by_test_id("sign-in").wait_for()  # back from the issuer's end-session page
+            page.wait_for_load_state("networkidle")
             found[f"{user} sign-in"] = _axe(page)
         finally:
             context.close()
