@@ -71,6 +71,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 export async function rootFromInclusion(index: number, size: number, leaf: Uint8Array,
                                         proof: Uint8Array[]): Promise<Uint8Array> {
   if (index < 0 || index >= size) throw new Error(`index ${index} outside a tree of ${size}`);
+  if (leaf.length !== 32 || proof.some((p) => p.length !== 32)) throw new Error("hashes must be 32 bytes");
   let fn = index;
   let sn = size - 1;
   let r = leaf;
@@ -97,9 +98,8 @@ export async function rootFromInclusion(index: number, size: number, leaf: Uint8
 /** RFC 9162 2.1.4.2: does the tree (size2, root2) extend (size1, root1)? */
 export async function verifyConsistency(size1: number, size2: number, proof: Uint8Array[],
                                         root1: Uint8Array, root2: Uint8Array): Promise<boolean> {
-  if (size1 < 0 || size2 < size1) return false;
+  if (size1 <= 0 || size2 < size1) return false;  // no proof from the empty tree (as transparency-dev)
   if (size1 === size2) return proof.length === 0 && equal(root1, root2);
-  if (size1 === 0) return proof.length === 0;
   if (proof.length === 0) return false;
   const path = [...proof];
   if ((size1 & (size1 - 1)) === 0) path.unshift(root1);
@@ -198,7 +198,7 @@ export async function verifyRecord(index: number, recordJson: string): Promise<V
   } catch (error) {
     return result("inclusion", `inclusion proof of record ${index}: ${(error as Error).message}`);
   }
-  for (const seen of witnessed) {
+  for (const seen of witnessed.filter((h) => h.tree_size > 0 && head.tree_size > 0)) {
     const [small, large] = seen.tree_size <= head.tree_size ? [seen, head] : [head, seen];
     let proof: Uint8Array[] = [];
     if (small.tree_size !== large.tree_size && small.tree_size > 0) {
@@ -216,3 +216,15 @@ export async function verifyRecord(index: number, recordJson: string): Promise<V
   remember(head);
   return result(undefined, `included in the signed tree of size ${head.tree_size}`);
 }
+
+/** The verifier's primitives, reachable from the page so the very code the console runs can be
+ * checked against the public RFC 6962 test vectors (e2e/test_console_browser.py). */
+export interface MerklePrimitives {
+  rootFromInclusion: typeof rootFromInclusion;
+  verifyConsistency: typeof verifyConsistency;
+  hexToBytes: typeof hexToBytes;
+  bytesToHex: typeof bytesToHex;
+}
+(window as unknown as { basiraMerkle: MerklePrimitives }).basiraMerkle = {
+  rootFromInclusion, verifyConsistency, hexToBytes, bytesToHex,
+};
