@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
-        bench-pipeline bench-console bench-search console-web chromium
+        bench-pipeline bench-console bench-search console-web chromium bench-console-ui
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -115,11 +115,14 @@ bench-pipeline: venv  ## frames/s through ingest+plate analytics, frame-to-alert
 bench-console: venv  ## the console's log browser: requests/s of /api/audit/records paging vs gRPC direct
 	$(PY) loadtests/bench_console.py
 
+bench-console-ui: venv  ## frame pushed to its alert rendered in the browser's command room: p50/p95
+	nice -n 10 $(PY) loadtests/bench_console_ui.py
+
 bench-search: venv  ## plate search p95 at 10M reads (and face search, where its file exists), with recall
 	nice -n 10 $(PY) loadtests/bench_search_plates.py
 	@if [ -f loadtests/bench_search_faces.py ]; then nice -n 10 $(PY) loadtests/bench_search_faces.py; fi
 
-bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search  ## every benchmark
+bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search bench-console-ui  ## every benchmark
 
 clean:  ## remove the environment and generated data (not your var/ data: use `rm -rf var`)
 	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache

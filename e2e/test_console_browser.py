@@ -28,15 +28,11 @@ from basira.common.nats import connect, publish
 from basira.runtime.supervisor import Platform
 from basira.v1 import (
     analytics_pb2,
-    camera_pb2,
-    camera_pb2_grpc,
-    common_pb2,
     events_pb2,
     watchlist_pb2,
-    watchlist_pb2_grpc,
 )
 from e2e.browser import AXE, chromium, sign_in
-from e2e.clients import channel, metadata, register_camera
+from e2e.scenes import body_camera, hotlist_plate, push_frames
 
 pytestmark = pytest.mark.integration
 
@@ -57,18 +53,8 @@ def browser() -> Iterator[Any]:
 def plate(platform: Platform, shared_data: Path) -> str:
     """The hotlisted plate, and the body camera that will see it (registered, not yet pushing)."""
     text = (shared_data / PLATE_PHOTO).with_suffix(".txt").read_text().split("\t")[-1].strip()
-    register_camera(platform, camera_pb2.Camera(
-        id=CAMERA, name="Body-worn, medina patrol", kind=camera_pb2.CAMERA_KIND_BODY_WORN, zone=ZONE,
-        owner_agency="police", analysis_fps=5.0,
-        position=common_pb2.GeoPoint(latitude=34.06, longitude=-6.83)))
-    basis = watchlist_pb2.LegalBasis(kind="stolen-vehicle-report", reference="PV-909", issued_by="police")
-    entry = watchlist_pb2.HotlistEntry(plate=text, reason=watchlist_pb2.HOTLIST_REASON_STOLEN,
-                                       confusable_tolerant=True, legal_basis=basis)
-    entry.expires.FromDatetime(datetime.now(UTC) + timedelta(days=7))
-    watchlist_pb2_grpc.WatchlistServiceStub(channel(platform, "analytics")).AddHotlistPlate(
-        watchlist_pb2.AddHotlistPlateRequest(entry=entry,
-                                             access={"purpose": "stolen-vehicle", "case_id": CASE}),
-        metadata=metadata(platform, "police-investigator"))
+    body_camera(platform, CAMERA, ZONE, 34.06, -6.83)
+    hotlist_plate(platform, text, CASE)
     return text
 
 
@@ -77,23 +63,9 @@ _pushed: set[str] = set()
 
 def push_plate_frames(platform: Platform, shared_data: Path) -> None:
     """The body camera pushes two frames showing the plate (once per test session)."""
-    if CAMERA in _pushed:
-        return
-    _pushed.add(CAMERA)
-    image = (shared_data / PLATE_PHOTO).read_bytes()
-
-    def frames() -> Iterator[camera_pb2.PushFramesRequest]:
-        for i in range(2):
-            message = camera_pb2.PushFramesRequest(camera_id=CAMERA if i == 0 else "", image=image,
-                                                   status=camera_pb2.DeviceStatus(
-                                                       power_source=camera_pb2.POWER_SOURCE_BATTERY,
-                                                       battery_percent=71))
-            message.captured.FromDatetime(datetime.now(UTC))
-            yield message
-            time.sleep(0.5)
-
-    camera_pb2_grpc.FrameIngestServiceStub(channel(platform, "ingest")).PushFrames(
-        frames(), metadata=metadata(platform, "bodycam-01"))
+    if CAMERA not in _pushed:
+        _pushed.add(CAMERA)
+        push_frames(platform, CAMERA, (shared_data / PLATE_PHOTO).read_bytes())
 
 
 def raise_plate_candidate(platform: Platform, plate: str, camera: str = CAMERA) -> str:
