@@ -55,7 +55,7 @@ def percentile(values: list[float], q: float) -> float:
 def measure(platform: Platform, alerts: int) -> dict[str, Any]:
     plate = PLATE_PHOTO.with_suffix(".txt").read_text().split("\t")[-1].strip()
     image = PLATE_PHOTO.read_bytes()
-    hotlist_plate(platform, plate, "CASE-BENCH-UI")
+    hotlist_plate(platform, plate, "CASE-2026-9901")
     cameras = [f"bwc-bench-ui-{i:03d}" for i in range(alerts + 1)]
     for i, camera in enumerate(cameras):
         body_camera(platform, camera, "medina", 34.06 + i / 1000, -6.83)

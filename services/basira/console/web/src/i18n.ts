@@ -114,6 +114,8 @@ const en = {
   retention: "Retention",
   close: "Close",
   page: "Page",
+  exportEvidence: "Export the evidence bundle (with proofs)",
+  recipients: "Recipients",
 };
 
 export type Key = keyof typeof en;
@@ -227,6 +229,8 @@ const fr: Messages = {
   retention: "Conservation",
   close: "Fermer",
   page: "Page",
+  exportEvidence: "Exporter le dossier de preuves (avec preuves d'inclusion)",
+  recipients: "Destinataires",
 };
 
 const ar: Messages = {
@@ -337,6 +341,8 @@ const ar: Messages = {
   retention: "مدة الحفظ",
   close: "إغلاق",
   page: "صفحة",
+  exportEvidence: "تصدير ملف الأدلة (مع البراهين)",
+  recipients: "المستلمون",
 };
 
 const MESSAGES: Record<Locale, Messages> = { en, fr, ar };

@@ -153,37 +153,78 @@ function AlertCard({ alert, me, agencies, onChange }: {
   );
 }
 
-interface CameraView {
-  id: string;
-  name: string;
-  zone: string;
-  health: null | {
-    online: boolean;
-    conditions: Record<string, string>;
-    power_source: string;
-    battery_percent: number;
-    stream_state: string;
+interface CameraHealth {
+  online: boolean;
+  conditions: Record<string, string>;
+  power_source: string;
+  battery_percent: number;
+  power_level: string;
+  stream_state: string;
+}
+
+interface CameraView { id: string; name: string; zone: string; health: CameraHealth | null }
+
+interface HealthUpdate {
+  camera_id: string;
+  kind: string;
+  state: string;
+  device: { power_source: string; battery_percent: number } | null;
+}
+
+const STOPPED = ["STREAM_STATE_STOPPED", "STREAM_STATE_RECONNECTING", "STREAM_STATE_ENDED", "STREAM_STATE_FAILED"];
+
+/** One health event folded into the camera's health (API.md, camera wall). */
+export function applyHealth(old: CameraHealth | null, update: HealthUpdate): CameraHealth {
+  const health: CameraHealth = old ? { ...old, conditions: { ...old.conditions } } : {
+    online: true, conditions: {}, power_source: "", battery_percent: -1, power_level: "unknown", stream_state: "",
   };
+  if (update.kind === "stream") health.stream_state = update.state;
+  else if (update.kind === "power") {
+    health.power_level = update.state;
+    if (update.device) {
+      health.power_source = update.device.power_source;
+      health.battery_percent = update.device.battery_percent;
+    }
+  } else if (update.kind === "online") health.conditions.offline = "ok";
+  else health.conditions[update.kind] = update.state;
+  health.online = health.conditions.offline !== "alarm" && !STOPPED.includes(health.stream_state);
+  return health;
 }
 
 function CameraWall() {
-  const { t, number } = useI18n();
-  const { data, error } = useLoad(() => call<{ cameras: CameraView[] }>("GET", "/api/cameras"));
+  const { t, number, label } = useI18n();
+  const [cameras, setCameras] = useState<CameraView[]>([]);
+  const [error, setError] = useState<unknown>();
   const [refresh, setRefresh] = useState(0);
   useEffect(() => {
+    let source: EventSource | null = null;
+    let stopped = false;
+    call<{ cameras: CameraView[]; health_watermark: number }>("GET", "/api/cameras").then((listed) => {
+      if (stopped) return;
+      setCameras(listed.cameras);
+      source = new EventSource(`/api/cameras/health/stream?after_sequence=${listed.health_watermark}`);
+      source.addEventListener("health", (event) => {
+        const update = JSON.parse((event as MessageEvent<string>).data) as HealthUpdate;
+        setCameras((old) => old.map((c) => (c.id === update.camera_id ? { ...c, health: applyHealth(c.health, update) } : c)));
+      });
+    }).catch(setError);
     const timer = window.setInterval(() => setRefresh((n) => n + 1), 15000);
-    return () => window.clearInterval(timer);
+    return () => {
+      stopped = true;
+      source?.close();
+      window.clearInterval(timer);
+    };
   }, []);
   return (
     <section aria-labelledby="wall-title">
       <h2 id="wall-title">{t("cameraWall")}</h2>
       <Refusal error={error} />
       <ul className="wall">
-        {data?.cameras.map((camera) => {
+        {cameras.map((camera) => {
           const health = camera.health;
-          const alarms = health ? Object.entries(health.conditions).filter(([, v]) => v === "alarm").map(([k]) => k) : [];
+          const alarms = health ? Object.entries(health.conditions).filter(([k, v]) => v === "alarm" && k !== "offline").map(([k]) => k) : [];
           return (
-            <li key={camera.id} className="tile" data-camera={camera.id}>
+            <li key={camera.id} className="tile" data-camera={camera.id} data-online={health?.online ?? ""}>
               <img src={`/api/cameras/${encodeURIComponent(camera.id)}/snapshot?r=${refresh}`}
                    alt={`${t("camera")} ${camera.id}`} loading="lazy" width={160} height={90}
                    onError={(e) => { (e.target as HTMLImageElement).classList.add("empty"); }} />
@@ -193,8 +234,8 @@ function CameraWall() {
                 {alarms.length > 0 && ` · ${alarms.join(", ")}`}
               </div>
               {health && health.power_source && (
-                <div>{t("power")}: {short(health.power_source, "POWER_SOURCE_")}
-                  {health.battery_percent > 0 && ` · ${t("battery")} ${number(health.battery_percent)} %`}</div>
+                <div>{t("power")}: {label(health.power_source)}
+                  {health.battery_percent >= 0 && ` · ${t("battery")} ${number(health.battery_percent)} %`}</div>
               )}
             </li>
           );

@@ -107,6 +107,38 @@ function Evidence({ sighting, context }: { sighting: Sighting; context: CaseCont
   );
 }
 
+/** The evidence bundle: the images with the inclusion proofs of their access records, for a court. */
+function ExportBundle({ sightings, context }: { sightings: Sighting[]; context: CaseContext }) {
+  const { t } = useI18n();
+  const [recipients, setRecipients] = useState("public-prosecutor");
+  const [error, setError] = useState<unknown>();
+  const exportIt = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const ids = [...new Set(sightings.map((s) => s.snapshot_id).filter(Boolean))];
+      const got = await callBlob("POST", "/api/evidence/export", {
+        snapshot_ids: ids, context: contextBody(context),
+        recipients: recipients.split(",").map((r) => r.trim()).filter(Boolean),
+      });
+      const link = document.createElement("a");
+      link.href = got.url;
+      link.download = `basira-evidence-${context.case_id}.json`;
+      link.click();
+    } catch (err) { setError(err); }
+  };
+  return (
+    <section aria-labelledby="export-title">
+      <h2 id="export-title">{t("exportEvidence")}</h2>
+      <form onSubmit={exportIt} className="row">
+        <label>{t("recipients")}<input value={recipients} onChange={(e) => setRecipients(e.target.value)} required /></label>
+        <button type="submit">{t("exportEvidence")}</button>
+      </form>
+      <Refusal error={error} />
+    </section>
+  );
+}
+
 export function Investigations() {
   const { t, date, number } = useI18n();
   const [context, setContext] = useState<CaseContext>();
@@ -171,6 +203,7 @@ export function Investigations() {
           </table>
         )}
       </section>
+      {results && results.length > 0 && context && <ExportBundle sightings={results} context={context} />}
       {trajectory.length > 0 && <CameraMap path={trajectory} />}
     </>
   );

@@ -12,6 +12,35 @@ interface Watchlist { id: string; name: string; owner_agency: string; descriptio
 
 const REASONS = ["HOTLIST_REASON_STOLEN", "HOTLIST_REASON_WANTED", "HOTLIST_REASON_AMBER_ALERT", "HOTLIST_REASON_OTHER"];
 
+function CreateWatchlist({ onCreated }: { onCreated: () => void }) {
+  const { t } = useI18n();
+  const [form, setForm] = useState({ name: "", description: "", purpose: "serious-crime", case_id: "" });
+  const [error, setError] = useState<unknown>();
+  const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
+  const create = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      await call("POST", "/api/watchlists", { name: form.name, description: form.description,
+                                               context: { purpose: form.purpose, case_id: form.case_id } });
+      onCreated();
+    } catch (err) { setError(err); }
+  };
+  return (
+    <>
+      <h3>{t("createWatchlist")}</h3>
+      <form onSubmit={create} className="row">
+        <label>{t("name")}<input value={form.name} onChange={set("name")} required /></label>
+        <label>{t("description")}<input value={form.description} onChange={set("description")} /></label>
+        <label>{t("purpose")}<input value={form.purpose} onChange={set("purpose")} required /></label>
+        <label>{t("caseId")}<input value={form.case_id} onChange={set("case_id")} required /></label>
+        <button type="submit">{t("createWatchlist")}</button>
+      </form>
+      <Refusal error={error} />
+    </>
+  );
+}
+
 export function Lists() {
   const { t, date, number, label } = useI18n();
   const hotlist = useLoad(() => call<{ entries: HotlistEntry[] }>("GET", "/api/hotlist?include_expired=true"));
@@ -79,6 +108,7 @@ export function Lists() {
       <section aria-labelledby="watchlists-title">
         <h2 id="watchlists-title">{t("watchlists")}</h2>
         <Refusal error={watchlists.error} />
+        <CreateWatchlist onCreated={watchlists.reload} />
         {watchlists.data && (
           <table>
             <thead><tr><th scope="col">{t("name")}</th><th scope="col">{t("description")}</th>
