@@ -2,7 +2,7 @@
 // reconnect by Last-Event-ID, so nothing is lost or doubled), acting on alerts, the camera wall
 // with its health stream, and an offline map of zones and cameras.
 import { useEffect, useRef, useState } from "react";
-import { call, Me } from "../api";
+import { call, callBlob, Me } from "../api";
 import { useI18n } from "../i18n";
 import { Ltr, Refusal, short, useLoad } from "./common";
 import { CameraMap } from "./CameraMap";
@@ -85,6 +85,28 @@ function useAlertStream() {
   }) };
 }
 
+const PURPOSE_OF_REASON: Record<string, string> = {
+  HOTLIST_REASON_STOLEN: "stolen-vehicle", HOTLIST_REASON_WANTED: "serious-crime",
+  HOTLIST_REASON_AMBER_ALERT: "missing-person",
+};
+
+/** The alert's evidence frame, masked (viewing it is a logged act under the alert's purpose). */
+function AlertSnapshot({ alert }: { alert: Alert }) {
+  const { t } = useI18n();
+  const [url, setUrl] = useState<string>();
+  useEffect(() => {
+    if (!alert.snapshot_id) return;
+    let live = true;
+    const purpose = alert.kind === "ALERT_KIND_FACE_MATCH" ? "serious-crime"
+      : PURPOSE_OF_REASON[alert.hotlist_entry?.reason ?? ""] ?? "stolen-vehicle";
+    callBlob("GET", `/api/evidence/${encodeURIComponent(alert.snapshot_id)}`, undefined, { "X-Basira-Purpose": purpose })
+      .then((got) => { if (live) setUrl(got.url); }).catch(() => undefined);
+    return () => { live = false; };
+  }, [alert.snapshot_id, alert.kind, alert.hotlist_entry?.reason]);
+  if (!url) return null;
+  return <img className="alert-snapshot" src={url} alt={`${t("evidence")} ${alert.camera_id}`} width={160} />;
+}
+
 function AlertCard({ alert, me, agencies, onChange }: {
   alert: Alert; me: Me; agencies: { id: string; name: string }[]; onChange: (a: Alert) => void;
 }) {
@@ -126,6 +148,7 @@ function AlertCard({ alert, me, agencies, onChange }: {
         )}
         {alert.escalated_from && <><dt>{t("escalatedFrom")}</dt><dd>{alert.escalated_from}</dd></>}
       </dl>
+      <AlertSnapshot alert={alert} />
       {alert.summary && <p className="summary">{alert.summary}</p>}
       {open && (
         <div className="actions">
