@@ -36,7 +36,7 @@ def main(endpoints_file: str, plate: str = "BS47040") -> None:
             (datetime.now(UTC) + timedelta(days=30)).date().isoformat())
         form.get_by_role("button", name="Use this case").click()
         page.locator("input[name=plate]").fill(plate)
-        page.get_by_role("button", name="Search").click()
+        page.locator("form:has(input[name=plate])").get_by_role("button", name="Search").click()
         row = page.locator('[data-testid="sightings"] tr[data-sighting]').first
         row.wait_for()
         row.get_by_role("button", name="Show").click()

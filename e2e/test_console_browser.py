@@ -219,7 +219,7 @@ def test_investigator_unmasks_under_a_case_and_oversight_verifies_it_in_the_brow
         deadline = time.monotonic() + 120
         while rows.count() == 0:  # the frames' reads reach the search index asynchronously
             assert time.monotonic() < deadline, "the plate's sightings never appeared"
-            page.get_by_role("button", name="Search").click()
+            page.locator("form:has(input[name=plate])").get_by_role("button", name="Search").click()
             page.wait_for_timeout(1000)
         row = rows.first
         row.get_by_role("button", name="Show").click()
@@ -271,6 +271,23 @@ def test_investigator_unmasks_under_a_case_and_oversight_verifies_it_in_the_brow
     finally:
         investigator.close()
         auditor.close()
+
+
+def test_a_refused_search_says_why_and_shows_nothing(platform: Platform, browser: Any, plate: str) -> None:
+    context, page = sign_in(browser, platform, "oversight-auditor", path="/investigations")
+    try:
+        form = page.get_by_test_id("case-form")
+        form.locator("input[name=purpose]").fill("stolen-vehicle")
+        form.locator("input[name=case_id]").fill(CASE)
+        form.get_by_role("button", name="Use this case").click()
+        page.locator("input[name=plate]").fill(plate)
+        page.locator("form:has(input[name=plate])").get_by_role("button", name="Search").click()
+        refusal = page.get_by_test_id("refusal")
+        refusal.wait_for()
+        assert 'agency "oversight" is not granted data class "plate"' in refusal.inner_text()
+        assert page.get_by_test_id("sightings").count() == 0
+    finally:
+        context.close()
 
 
 def _ink_columns(png: bytes) -> np.ndarray:

@@ -116,6 +116,7 @@ const en = {
   page: "Page",
   exportEvidence: "Export the evidence bundle (with proofs)",
   recipients: "Recipients",
+  sightingsSearch: "Sightings by time and place",
 };
 
 export type Key = keyof typeof en;
@@ -231,6 +232,7 @@ const fr: Messages = {
   page: "Page",
   exportEvidence: "Exporter le dossier de preuves (avec preuves d'inclusion)",
   recipients: "Destinataires",
+  sightingsSearch: "Observations par lieu et période",
 };
 
 const ar: Messages = {
@@ -343,6 +345,7 @@ const ar: Messages = {
   page: "صفحة",
   exportEvidence: "تصدير ملف الأدلة (مع البراهين)",
   recipients: "المستلمون",
+  sightingsSearch: "المشاهدات حسب الزمان والمكان",
 };
 
 const MESSAGES: Record<Locale, Messages> = { en, fr, ar };

@@ -107,6 +107,51 @@ function Evidence({ sighting, context }: { sighting: Sighting; context: CaseCont
   );
 }
 
+/** Sightings by time and place (plates), under the case. */
+function SightingsSearch({ context }: { context: CaseContext }) {
+  const { t, date, number } = useI18n();
+  const [zone, setZone] = useState("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const [found, setFound] = useState<Sighting[]>();
+  const [error, setError] = useState<unknown>();
+  const search = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const body: Record<string, unknown> = { kind: "SIGHTING_KIND_PLATE", context: contextBody(context) };
+      if (zone) body.zone = zone;
+      if (from) body.time_from = new Date(from).toISOString();
+      if (to) body.time_to = new Date(to).toISOString();
+      setFound((await call<{ sightings: Sighting[] }>("POST", "/api/search/sightings", body)).sightings);
+    } catch (err) { setError(err); }
+  };
+  return (
+    <section aria-labelledby="sightings-title">
+      <h2 id="sightings-title">{t("sightingsSearch")}</h2>
+      <form onSubmit={search} className="row">
+        <label>{t("zone")}<input value={zone} onChange={(e) => setZone(e.target.value)} name="zone" /></label>
+        <label>{t("from")}<input type="datetime-local" value={from} onChange={(e) => setFrom(e.target.value)} /></label>
+        <label>{t("to")}<input type="datetime-local" value={to} onChange={(e) => setTo(e.target.value)} /></label>
+        <button type="submit">{t("search")}</button>
+      </form>
+      <Refusal error={error} />
+      {found && (
+        <table>
+          <caption>{t("results")}: {number(found.length)}</caption>
+          <thead><tr><th scope="col">{t("time")}</th><th scope="col">{t("plate")}</th><th scope="col">{t("camera")}</th>
+            <th scope="col">{t("zone")}</th></tr></thead>
+          <tbody>
+            {found.map((s) => (
+              <tr key={s.id}><td>{date(s.seen)}</td><td><Ltr>{s.plate?.text ?? ""}</Ltr></td><td><Ltr>{s.camera_id}</Ltr></td><td>{s.zone}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 /** The evidence bundle: the images with the inclusion proofs of their access records, for a court. */
 function ExportBundle({ sightings, context }: { sightings: Sighting[]; context: CaseContext }) {
   const { t } = useI18n();
@@ -203,6 +248,7 @@ export function Investigations() {
           </table>
         )}
       </section>
+      {context && <SightingsSearch context={context} />}
       {results && results.length > 0 && context && <ExportBundle sightings={results} context={context} />}
       {trajectory.length > 0 && <CameraMap path={trajectory} />}
     </>
