@@ -32,7 +32,9 @@ export function CameraMap({ path = [] }: { path?: { camera_id: string; seen: str
         {placed.map((c) => (
           <g key={c.id}>
             <circle cx={where.get(c.id)![0]} cy={where.get(c.id)![1]} r={6} fill={zoneColour.get(c.zone) ?? "#333"} />
-            <text x={where.get(c.id)![0] + 8} y={where.get(c.id)![1] + 4} fontSize={11}>{c.id}</text>
+            {/* labels near the right edge are drawn to the left of their point, so they stay inside */}
+            <text x={where.get(c.id)![0] + (where.get(c.id)![0] > W * 0.7 ? -8 : 8)} y={where.get(c.id)![1] + 4}
+                  textAnchor={where.get(c.id)![0] > W * 0.7 ? "end" : "start"} fontSize={11}>{c.id}</text>
           </g>
         ))}
         {route.length > 1 && (
