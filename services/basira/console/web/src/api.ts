@@ -95,6 +95,24 @@ export async function callBlob(method: string, path: string, body?: unknown,
   return { url: URL.createObjectURL(await response.blob()), headers: response.headers };
 }
 
+/** A multipart form (uploaded images), JSON answer or a ProblemError. */
+export async function callForm<T>(path: string, form: FormData): Promise<T> {
+  const response = await fetch(path, {
+    method: "POST", credentials: "same-origin", body: form,
+    headers: { Accept: "application/json", "X-CSRF-Token": csrfToken },
+  });
+  if (!response.ok) throw await problemOf(response);
+  return (await response.json()) as T;
+}
+
+/** The case context as form fields (multipart calls). */
+export function contextForm(form: FormData, context: CaseContext): FormData {
+  form.set("purpose", context.purpose);
+  form.set("case_id", context.case_id);
+  if (context.authorization) form.set("authorization", JSON.stringify(context.authorization));
+  return form;
+}
+
 /** The case context as JSON body field. */
 export function contextBody(context: CaseContext): Record<string, unknown> {
   const out: Record<string, unknown> = { purpose: context.purpose, case_id: context.case_id };

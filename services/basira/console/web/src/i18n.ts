@@ -117,6 +117,12 @@ const en = {
   exportEvidence: "Export the evidence bundle (with proofs)",
   recipients: "Recipients",
   sightingsSearch: "Sightings by time and place",
+  faceSearch: "Face search by image",
+  image: "Image",
+  maxDistance: "Maximum distance",
+  distance: "Distance",
+  enrol: "Enrol a subject",
+  enrolled: "Enrolled",
 };
 
 export type Key = keyof typeof en;
@@ -233,6 +239,12 @@ const fr: Messages = {
   exportEvidence: "Exporter le dossier de preuves (avec preuves d'inclusion)",
   recipients: "Destinataires",
   sightingsSearch: "Observations par lieu et période",
+  faceSearch: "Recherche de visage par image",
+  image: "Image",
+  maxDistance: "Distance maximale",
+  distance: "Distance",
+  enrol: "Inscrire une personne",
+  enrolled: "Inscrite",
 };
 
 const ar: Messages = {
@@ -346,6 +358,12 @@ const ar: Messages = {
   exportEvidence: "تصدير ملف الأدلة (مع البراهين)",
   recipients: "المستلمون",
   sightingsSearch: "المشاهدات حسب الزمان والمكان",
+  faceSearch: "البحث عن وجه بصورة",
+  image: "الصورة",
+  maxDistance: "أقصى مسافة",
+  distance: "المسافة",
+  enrol: "تسجيل شخص",
+  enrolled: "تم التسجيل",
 };
 
 const MESSAGES: Record<Locale, Messages> = { en, fr, ar };

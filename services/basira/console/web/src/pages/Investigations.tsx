@@ -1,7 +1,7 @@
 // Investigations: the case context comes first (purpose, case, authorization), then plate search
 // under it; evidence is masked by default and unmasking asks for a reason (a logged act).
 import { FormEvent, useState } from "react";
-import { call, callBlob, CaseContext, contextBody, contextHeaders } from "../api";
+import { call, callBlob, callForm, CaseContext, contextBody, contextForm, contextHeaders } from "../api";
 import { useI18n } from "../i18n";
 import { CameraMap } from "./CameraMap";
 import { Ltr, Refusal } from "./common";
@@ -104,6 +104,45 @@ function Evidence({ sighting, context }: { sighting: Sighting; context: CaseCont
       )}
       <Refusal error={error} />
     </div>
+  );
+}
+
+/** Face search by an uploaded image, under the case (policy asks for an authorization). */
+function FaceSearch({ context }: { context: CaseContext }) {
+  const { t, date, number } = useI18n();
+  const [found, setFound] = useState<Sighting[]>();
+  const [error, setError] = useState<unknown>();
+  const search = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      const form = contextForm(new FormData(e.currentTarget), context);
+      setFound((await callForm<{ sightings: Sighting[] }>("/api/search/faces", form)).sightings);
+    } catch (err) { setError(err); }
+  };
+  return (
+    <section aria-labelledby="faces-title">
+      <h2 id="faces-title">{t("faceSearch")}</h2>
+      <form onSubmit={search} className="row">
+        <label>{t("image")}<input type="file" name="image" accept="image/jpeg,image/png" required /></label>
+        <label>{t("maxDistance")}<input type="number" name="max_distance" defaultValue="0.6" step="0.05" min="0" max="2" /></label>
+        <button type="submit">{t("search")}</button>
+      </form>
+      <Refusal error={error} />
+      {found && (
+        <table>
+          <caption>{t("results")}: {number(found.length)}</caption>
+          <thead><tr><th scope="col">{t("time")}</th><th scope="col">{t("camera")}</th><th scope="col">{t("zone")}</th>
+            <th scope="col">{t("distance")}</th><th scope="col">{t("evidence")}</th></tr></thead>
+          <tbody>
+            {found.map((s) => (
+              <tr key={s.id}><td>{date(s.seen)}</td><td><Ltr>{s.camera_id}</Ltr></td><td>{s.zone}</td>
+                <td>{number(Math.round(s.distance * 100) / 100)}</td><td><Evidence sighting={s} context={context} /></td></tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 
@@ -248,6 +287,7 @@ export function Investigations() {
           </table>
         )}
       </section>
+      {context && <FaceSearch context={context} />}
       {context && <SightingsSearch context={context} />}
       {results && results.length > 0 && context && <ExportBundle sightings={results} context={context} />}
       {trajectory.length > 0 && <CameraMap path={trajectory} />}

@@ -1,6 +1,6 @@
 // Hotlists and face watchlists: reason, legal basis and expiry of each entry; expired ones shown as such.
 import { FormEvent, useState } from "react";
-import { call } from "../api";
+import { call, callForm } from "../api";
 import { useI18n } from "../i18n";
 import { Ltr, Refusal, useLoad } from "./common";
 
@@ -11,6 +11,48 @@ interface HotlistEntry {
 interface Watchlist { id: string; name: string; owner_agency: string; description: string; subject_count: number; created: string }
 
 const REASONS = ["HOTLIST_REASON_STOLEN", "HOTLIST_REASON_WANTED", "HOTLIST_REASON_AMBER_ALERT", "HOTLIST_REASON_OTHER"];
+
+/** Enrol a subject from images, with the legal basis, authorization and expiry policy asks for. */
+function EnrolSubject({ watchlists }: { watchlists: Watchlist[] }) {
+  const { t } = useI18n();
+  const [done, setDone] = useState("");
+  const [error, setError] = useState<unknown>();
+  const enrol = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    setError(undefined);
+    setDone("");
+    const form = new FormData(e.currentTarget);
+    const list = String(form.get("watchlist"));
+    form.delete("watchlist");
+    const expires = String(form.get("expires") ?? "");
+    if (expires) form.set("expires", new Date(expires).toISOString());
+    try {
+      const got = await callForm<{ subject: { id: string } }>(`/api/watchlists/${encodeURIComponent(list)}/subjects`, form);
+      setDone(got.subject.id);
+    } catch (err) { setError(err); }
+  };
+  if (watchlists.length === 0) return null;
+  return (
+    <>
+      <h3>{t("enrol")}</h3>
+      <form onSubmit={enrol} className="row">
+        <label>{t("watchlists")}<select name="watchlist">{watchlists.map((w) => <option key={w.id} value={w.id}>{w.name}</option>)}</select></label>
+        <label>{t("name")}<input name="label" required /></label>
+        <label>{t("image")}<input type="file" name="images" accept="image/jpeg,image/png" multiple required /></label>
+        <label>{t("legalBasis")}<input name="legal_basis_kind" required /></label>
+        <label>{t("legalBasis")} #<input name="legal_basis_reference" required /></label>
+        <label>{t("issuedBy")}<input name="legal_basis_issued_by" required /></label>
+        <label>{t("expires")}<input type="date" name="expires" required /></label>
+        <label>{t("purpose")}<input name="purpose" defaultValue="serious-crime" required /></label>
+        <label>{t("caseId")}<input name="case_id" required /></label>
+        <label>{t("authorizationId")}<input name="authorization_id" required /></label>
+        <button type="submit">{t("enrol")}</button>
+      </form>
+      {done && <p role="status">{t("enrolled")}: <Ltr>{done}</Ltr></p>}
+      <Refusal error={error} />
+    </>
+  );
+}
 
 function CreateWatchlist({ onCreated }: { onCreated: () => void }) {
   const { t } = useI18n();
@@ -109,6 +151,7 @@ export function Lists() {
         <h2 id="watchlists-title">{t("watchlists")}</h2>
         <Refusal error={watchlists.error} />
         <CreateWatchlist onCreated={watchlists.reload} />
+        <EnrolSubject watchlists={watchlists.data?.watchlists ?? []} />
         {watchlists.data && (
           <table>
             <thead><tr><th scope="col">{t("name")}</th><th scope="col">{t("description")}</th>
