@@ -27,11 +27,14 @@ from basira.audit import merkle
 from basira.common.nats import connect, publish
 from basira.runtime.supervisor import Platform
 from basira.v1 import (
+    alert_pb2,
+    alert_pb2_grpc,
     analytics_pb2,
     events_pb2,
     watchlist_pb2,
 )
 from e2e.browser import AXE, chromium, sign_in
+from e2e.clients import channel, metadata
 from e2e.scenes import body_camera, hotlist_plate, push_frames
 
 pytestmark = pytest.mark.integration
@@ -40,13 +43,26 @@ CAMERA = "bwc-browser-01"  # a police body camera in the medina (only the police
 ZONE = "medina"
 PLATE_PHOTO = "plates/eu/eu11.jpg"  # a plate no other e2e test hotlists, read exactly
 CASE = "CASE-2026-0909"
-PAGES = ("/", "/investigations", "/lists", "/oversight", "/policy")
+ROOMS = ("police-operator", "traffic-operator", "gendarmerie-operator")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with chromium() as running:
         yield running
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_our_alerts(platform: Platform) -> Iterator[None]:
+    """Every room our camera reached closes its alerts afterwards: later tests see none of ours open."""
+    yield
+    stub = alert_pb2_grpc.AlertServiceStub(channel(platform, "alerting"))
+    for user in ROOMS:
+        as_user = metadata(platform, user)
+        for alert in stub.ListAlerts(alert_pb2.ListAlertsRequest(), metadata=as_user).alerts:
+            if alert.camera_id == CAMERA:
+                stub.RejectMatch(alert_pb2.RejectMatchRequest(alert_id=alert.id, reason="test over"),
+                                 metadata=as_user)
 
 
 @pytest.fixture(scope="module")
