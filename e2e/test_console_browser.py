@@ -120,6 +120,14 @@ def test_operator_sees_the_hotlisted_plate_live_acknowledges_it_and_another_agen
         card.get_by_role("button", name="Acknowledge").click()
         police_page.locator(f'li.alert[data-camera="{CAMERA}"][data-state="ALERT_STATE_ACKNOWLEDGED"]').wait_for()
         assert card.get_by_test_id("acknowledged-by").inner_text() == "police-operator"
+        # Escalating to an agency without the medina: refused with the policy's reason, nothing changes.
+        card.get_by_label("Escalate to").select_option("gendarmerie")
+        card.get_by_label("Reason").fill("heading to the ring road")
+        card.get_by_role("button", name="Escalate", exact=True).click()
+        refusal = card.get_by_test_id("refusal")
+        refusal.wait_for()
+        assert "medina" in refusal.inner_text(), refusal.inner_text()
+        assert card.get_attribute("data-state") == "ALERT_STATE_ACKNOWLEDGED"
         # The gendarmerie room was open all along and never got it, live or after a reload.
         assert alert_card(other_page).count() == 0
         other_page.reload()
