@@ -39,7 +39,8 @@ from e2e.scenes import body_camera, hotlist_plate, push_frames
 
 pytestmark = pytest.mark.integration
 
-CAMERA = "bwc-browser-01"  # a police body camera in the medina (only the police work there)
+CAMERA = "bwc-browser-01"  # a police body camera in the medina (the gendarmerie has no medina)
+PORT_CAMERA = "bwc-browser-02"  # one in the port, which the gendarmerie shares
 ZONE = "medina"
 PLATE_PHOTO = "plates/eu/eu11.jpg"  # a plate no other e2e test hotlists, read exactly
 CASE = "CASE-2026-0909"
@@ -60,7 +61,7 @@ def _close_our_alerts(platform: Platform) -> Iterator[None]:
     for user in ROOMS:
         as_user = metadata(platform, user)
         for alert in stub.ListAlerts(alert_pb2.ListAlertsRequest(), metadata=as_user).alerts:
-            if alert.camera_id == CAMERA:
+            if alert.camera_id in (CAMERA, PORT_CAMERA):
                 stub.RejectMatch(alert_pb2.RejectMatchRequest(alert_id=alert.id, reason="test over"),
                                  metadata=as_user)
 
@@ -84,12 +85,12 @@ def push_plate_frames(platform: Platform, shared_data: Path) -> None:
         push_frames(platform, CAMERA, (shared_data / PLATE_PHOTO).read_bytes())
 
 
-def raise_plate_candidate(platform: Platform, plate: str, camera: str = CAMERA) -> str:
+def raise_plate_candidate(platform: Platform, plate: str, camera: str = CAMERA, zone: str = ZONE) -> str:
     """A hotlist hit published as the analytics service publishes it (its subject, its name)."""
     entry = watchlist_pb2.HotlistEntry(id=f"hl-{uuid.uuid4().hex[:8]}", plate=plate, owner_agency="police",
                                        reason=watchlist_pb2.HOTLIST_REASON_STOLEN)
     entry.expires.FromDatetime(datetime.now(UTC) + timedelta(days=1))
-    candidate = events_pb2.MatchCandidateEvent(id=uuid.uuid4().hex, camera_id=camera, zone=ZONE,
+    candidate = events_pb2.MatchCandidateEvent(id=uuid.uuid4().hex, camera_id=camera, zone=zone,
                                                plate=analytics_pb2.PlateReading(text=plate),
                                                hotlist_entry=entry)
     candidate.seen.FromDatetime(datetime.now(UTC))
@@ -180,6 +181,31 @@ def _publish(platform: Platform, subject: str, event: events_pb2.MatchCandidateE
 
 
 FACE_CANDIDATES_CARRY_THEIR_CASE = "access" in events_pb2.MatchCandidateEvent.DESCRIPTOR.fields_by_name
+
+
+def test_escalation_reaches_the_other_agencys_room_live(platform: Platform, browser: Any, plate: str) -> None:
+    body_camera(platform, PORT_CAMERA, "port", 34.03, -6.80)
+    police, police_page = sign_in(browser, platform, "police-operator")
+    gendarmerie, other_page = sign_in(browser, platform, "gendarmerie-operator")
+    try:
+        for page in (police_page, other_page):
+            page.locator('[data-testid="alert-queue"][data-live="true"]').wait_for()
+        text = f"EP{uuid.uuid4().int % 10**5:05d}"
+        raise_plate_candidate(platform, text, camera=PORT_CAMERA, zone="port")
+        card = alert_card(police_page, camera=PORT_CAMERA, plate=text)
+        card.wait_for(timeout=60_000)
+        card.get_by_label("Escalate to").select_option("gendarmerie")
+        card.get_by_label("Reason").fill("heading north on the ring road")
+        card.get_by_role("button", name="Escalate", exact=True).click()
+        police_page.locator(f'li.alert[data-plate="{text}"][data-state="ALERT_STATE_ESCALATED"]').wait_for()
+        # The gendarmerie shares the port and got its own hit; the police's escalation arrives beside it.
+        copy = other_page.locator(f'li.alert[data-plate="{text}"][data-escalated-from="police"]')
+        copy.wait_for(timeout=30_000)  # delivered into the open gendarmerie room, no reload
+        assert copy.get_attribute("data-state") == "ALERT_STATE_OPEN"
+        assert copy.get_by_test_id("escalated-from").inner_text() == "police"
+    finally:
+        police.close()
+        gendarmerie.close()
 
 
 @pytest.mark.skipif(not FACE_CANDIDATES_CARRY_THEIR_CASE, reason=(

@@ -129,7 +129,8 @@ function AlertCard({ alert, me, agencies, onChange }: {
   const idBase = `alert-${alert.id}`;
   return (
     <li className={`alert ${short(alert.state, "ALERT_STATE_").replace(/ /g, "-")}`} data-alert-id={alert.id}
-        data-state={alert.state} data-camera={alert.camera_id} data-plate={plate} data-kind={alert.kind}>
+        data-state={alert.state} data-camera={alert.camera_id} data-plate={plate} data-kind={alert.kind}
+        data-escalated-from={alert.escalated_from}>
       <div className="alert-head">
         <strong>{label(alert.kind)}</strong>
         {plate && <span className="plate"><Ltr>{plate}</Ltr></span>}
@@ -146,7 +147,7 @@ function AlertCard({ alert, me, agencies, onChange }: {
           <><dt>{alert.state === "ALERT_STATE_PENDING_CONFIRMATION" ? t("firstConfirmedBy") : t("confirmedBy")}</dt>
             <dd data-testid="confirmed-by">{alert.confirmed_by.join(", ")}</dd></>
         )}
-        {alert.escalated_from && <><dt>{t("escalatedFrom")}</dt><dd>{alert.escalated_from}</dd></>}
+        {alert.escalated_from && <><dt>{t("escalatedFrom")}</dt><dd data-testid="escalated-from">{alert.escalated_from}</dd></>}
       </dl>
       <AlertSnapshot alert={alert} />
       {alert.summary && <p className="summary">{alert.summary}</p>}
