@@ -157,8 +157,8 @@ function AlertCard({ alert, me, agencies, onChange }: {
             <button type="button" onClick={() => act("acknowledge", { note: "" })}>{t("acknowledge")}</button>
           )}
           {face && (
-            <button type="button" disabled={alert.confirmed_by.includes(me.user) && false}
-                    onClick={() => act("confirm", { note: "" })}>{t("confirm")}</button>
+            // Left enabled for the first confirmer too: policy refuses a second confirmation and says why.
+            <button type="button" onClick={() => act("confirm", { note: "" })}>{t("confirm")}</button>
           )}
           <button type="button" onClick={() => act("reject", { reason: "rejected in the command room" })}>{t("reject")}</button>
           <label htmlFor={`${idBase}-to`}>{t("escalateTo")}</label>
