@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 
@@ -28,6 +29,24 @@ log = logging.getLogger(__name__)
 STREAM = "AUDIT"
 DURABLE = "audit-log"
 STH_SUBJECT = "audit.sth"
+
+
+def publisher_mismatch(subject: str, data: bytes) -> str | None:
+    """Why a record on `audit.record.<publisher>` does not belong to that publisher, or None.
+
+    Malformed JSON is left to the store (it refuses it with its own reason)."""
+    publisher = subject.removeprefix(AUDIT_SUBJECT_PREFIX)
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    claimed = record.get("service")
+    if claimed != publisher:
+        return (f"record {str(record.get('id'))[:64]!r} claims service {str(claimed)[:64]!r} but "
+                f"{publisher!r} published it")
+    return None
 
 
 class LogAppender:
@@ -66,7 +85,23 @@ class LogAppender:
                 await self.sign_if_due(force=True)
 
     async def append(self, messages: list[Msg]) -> None:
-        """Append one fetched batch; a malformed record is terminated alone, the rest still land."""
+        """Append one fetched batch; a malformed record is terminated alone, the rest still land.
+
+        A record whose `service` is not the identity that published it (the subject's last token,
+        which NATS permissions reserve to that service) is terminated too: nobody vouches for it.
+        """
+        vouched: list[Msg] = []
+        for msg in messages:
+            problem = publisher_mismatch(msg.subject, msg.data)
+            if problem is None:
+                vouched.append(msg)
+                continue
+            log.error("access record refused: %s", problem, extra={"subject": msg.subject})
+            EVENTS_TOTAL.labels(STREAM, "term").inc()
+            await msg.term()
+        messages = vouched
+        if not messages:
+            return
         try:
             await self.store.append_batch([m.data for m in messages], sign=False)
         except InvalidInput:

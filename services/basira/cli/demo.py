@@ -186,9 +186,11 @@ def show_audit(endpoints: dict[str, str], data_dir: Path) -> None:
                  str(export_dir / "log-public-key.pem")])
 
 
-async def _flow(endpoints: dict[str, str], seconds: float, should_stop: Callable[[], bool]) -> None:
-    """Count messages per subject family and camera without consuming them (core NATS subscribers)."""
-    nc, _ = await connect(endpoints["nats"], "basira-demo")
+async def _flow(endpoints: dict[str, str], seconds: float, should_stop: Callable[[], bool],
+                credentials: Path | None = None) -> None:
+    """Count messages per subject family and camera without consuming them (core NATS subscribers,
+    as the operator: no service identity may read every subject)."""
+    nc, _ = await connect(endpoints["nats"], "basira-demo", credentials=credentials)
     counts: Counter[str] = Counter()
 
     async def tally(msg: Msg) -> None:
@@ -234,5 +236,6 @@ def run_demo(data_dir: Path, *, seconds: float = 0, should_stop: Callable[[], bo
         for user, what in DEV_USERS:
             print(f"     {user:<24} {what}")
     print("\n5. Frames, plate reads, counts and health events flowing (Ctrl-C to stop):")
-    asyncio.run(_flow(endpoints, seconds, should_stop))
+    operator = data_dir / "nats" / "identities" / "operator.json"  # the embedded NATS's (basira up)
+    asyncio.run(_flow(endpoints, seconds, should_stop, operator if operator.exists() else None))
     stop.set()

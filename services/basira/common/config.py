@@ -47,6 +47,11 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 picks one.")
     data_dir: Path = Field(Path("var"), description="Directory for this platform's data and keys.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server with JetStream.")
+    nats_credentials: Path | None = Field(
+        None, description="JSON file {user, password}: this service's NATS identity (made by `basira up`).")
+    nats_manage_streams: bool = Field(
+        True, description="Create/update the JetStream streams at start; false when the operator "
+        "declares them and this service's identity may only check they exist.")
     nats_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas per stream (3 in "
                                "production clusters).")
     database_url: str = Field("", description="PostgreSQL URL (libpq form); empty if unused.")

@@ -30,7 +30,7 @@ from basira.common.gate import Gate, GateInterceptor, ResourceResolver
 from basira.common.local_policy import open_bundle_authorizer
 from basira.common.logs import configure_logging
 from basira.common.metrics import start_metrics_server
-from basira.common.nats import connect, ensure_streams
+from basira.common.nats import connect, ensure_streams, require_streams, streams_used_by
 from basira.common.policy_client import PolicyClient
 from basira.policy.bundle import BundleError
 
@@ -73,8 +73,11 @@ class ServiceHost:
     async def connect(self) -> None:
         """Connect NATS (declaring the streams) and PostgreSQL (migrating), and build the gate."""
         s = self.settings
-        self.nc, self.js = await connect(s.nats_url, self.name)
-        await ensure_streams(self.js, replicas=s.nats_replicas)
+        self.nc, self.js = await connect(s.nats_url, self.name, credentials=s.nats_credentials)
+        if s.nats_manage_streams:
+            await ensure_streams(self.js, replicas=s.nats_replicas)
+        else:
+            await require_streams(self.js, streams_used_by(self.name))
         if self.migrations is not None:
             if not s.database_url:
                 from basira.common.errors import ConfigError

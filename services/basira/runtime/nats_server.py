@@ -30,11 +30,13 @@ def nats_server_binary() -> str:
     return found
 
 
-def start_nats(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 15.0
-               ) -> tuple[ManagedProcess, str]:
+def start_nats(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 15.0,
+               authorization: str = "") -> tuple[ManagedProcess, str]:
     """Start nats-server with its store under `data_dir/nats`; return (process, nats:// URL).
 
-    Port 0 lets the server pick one (`-p -1`), learnt from its ports file.
+    Port 0 lets the server pick one (`-p -1`), learnt from its ports file. `authorization` (a block
+    from `basira.common.nats_identity.authorization_block`) makes every client log in; without it
+    the server is open (unit tests).
     """
     root = data_dir / "nats"
     run_dir = data_dir / "run" / "nats-ports"
@@ -43,7 +45,9 @@ def start_nats(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, timeou
     for stale in run_dir.glob("*.ports"):
         stale.unlink()
     conf = root / "nats.conf"
-    conf.write_text(CONFIG.format(store=root / "jetstream"))
+    conf.touch(mode=0o600)
+    conf.chmod(0o600)  # it holds the identities' passwords
+    conf.write_text(CONFIG.format(store=root / "jetstream") + authorization)
     argv = [nats_server_binary(), "-c", str(conf), "-a", host, "-p", str(port or -1),
             "--ports_file_dir", str(run_dir)]
     proc = ManagedProcess("nats", argv, data_dir / "logs" / "nats.log")

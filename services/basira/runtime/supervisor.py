@@ -6,6 +6,7 @@ Each external part may instead be given by URL (production), and is then only ch
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -22,6 +23,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from basira.common.channels import open_channel
 from basira.common.errors import ConfigError, Unavailable
 from basira.common.metrics import free_port
+from basira.common.nats import CREDENTIALS_ENV, GATED_SERVICES, connect, ensure_streams
+from basira.common.nats_identity import OPERATOR, authorization_block, ensure_credentials
 from basira.policy.bundle import ensure_signing_key, public_key_path
 from basira.runtime import preflight
 from basira.runtime.nats_server import start_nats
@@ -94,6 +97,8 @@ class Platform:
     processes: list[ManagedProcess] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)
     policy_source: str = "rest"
+    nats_auth: bool = False
+    """True when the embedded NATS was started with per-service identities (see nats_env)."""
     _restarts: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -139,8 +144,13 @@ class Platform:
         (self.run_dir / "supervisor.pid").write_text(str(os.getpid()))
         try:
             if not c.nats_url:
-                proc, c.nats_url = start_nats(c.data_dir, host=c.host, port=c.ports.get("nats", 0))
+                identities = {name: ensure_credentials(self.nats_identities, name)
+                              for name in (OPERATOR, *GATED_SERVICES)}
+                proc, c.nats_url = start_nats(c.data_dir, host=c.host, port=c.ports.get("nats", 0),
+                                              authorization=authorization_block(identities))
                 self.processes.append(proc)
+                asyncio.run(_declare_streams(c.nats_url, self.nats_credentials(OPERATOR)))
+                self.nats_auth = True
             self.endpoints["nats"] = c.nats_url
             if not c.database_url:
                 proc, c.database_url = start_postgres(c.data_dir)
@@ -161,7 +171,8 @@ class Platform:
                 proc = self._spawn("policy", [sys.executable, "-m", "basira.policy", "--policy-dir",
                                               str(c.policy_dir), "--host", c.host, "--port", str(port),
                                               "--signing-key", str(self.signing_key),
-                                              "--nats-url", c.nats_url, "--oidc-url", c.oidc_url])
+                                              "--nats-url", c.nats_url, "--oidc-url", c.oidc_url],
+                                   self.nats_env("policy"))
                 self.policy_source = "bundle"
                 c.policy_url = f"http://{c.host}:{port}"
                 _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s)
@@ -188,6 +199,21 @@ class Platform:
         return self.endpoints
 
     @property
+    def nats_identities(self) -> Path:
+        """Where the embedded NATS's identities live (one JSON file per service, 0600)."""
+        return self.config.data_dir / "nats" / "identities"
+
+    def nats_credentials(self, name: str) -> Path:
+        """The credentials file of one NATS identity (`operator` for administration and tests)."""
+        return self.nats_identities / f"{name}.json"
+
+    def nats_env(self, name: str) -> dict[str, str]:
+        """A service's NATS identity settings: its own credentials; the streams are the operator's."""
+        if not self.nats_auth:
+            return {}
+        return {CREDENTIALS_ENV: str(self.nats_credentials(name)), "BASIRA_NATS_MANAGE_STREAMS": "false"}
+
+    @property
     def signing_key(self) -> Path:
         """The key the policy service signs bundles with; services verify with its public half."""
         return self.config.data_dir / "policy" / "bundle-signing-key.pem"
@@ -206,6 +232,7 @@ class Platform:
             env["BASIRA_POLICY_PUBLIC_KEY"] = str(public_key_path(self.signing_key))
         if name in DATABASE_SERVICES:
             env["BASIRA_DATABASE_URL"] = c.database_url
+        env.update(self.nats_env(name))
         return env
 
     def console_env(self, port: int) -> dict[str, str]:
@@ -254,6 +281,15 @@ class Platform:
         self.processes.clear()
         for name in ("supervisor.pid", "endpoints.json"):
             (self.run_dir / name).unlink(missing_ok=True)
+
+
+async def _declare_streams(url: str, credentials: Path) -> None:
+    """Create or update every stream as the operator (services may only check they exist)."""
+    nc, js = await connect(url, "basira-up", credentials=credentials)
+    try:
+        await ensure_streams(js)
+    finally:
+        await nc.close()
 
 
 def _pid_alive(pid: int) -> bool:
