@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -22,7 +25,8 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import APIError, NotFoundError
 
 from basira.common.access_record import AccessRecord
-from basira.common.nats import Credentials, inbox_prefix
+from basira.common.nats import GATED_SERVICES, Credentials, inbox_prefix
+from basira.common.record_signing import load_private_key, sign_record
 from basira.runtime.supervisor import Platform
 from basira.v1 import audit_pb2, audit_pb2_grpc, common_pb2
 
@@ -61,10 +65,13 @@ async def refused_publish(nc: NatsClient, subject: str, payload: bytes) -> bool:
     return False
 
 
-def forged_record(service: str, user: str) -> bytes:
+def forged_record(service: str, user: str, *, signed_by: Path | None = None) -> bytes:
+    """An access record in `service`'s name; signed with the key file `signed_by`, if given."""
     record = AccessRecord(action="search.plate", user=user, agency="police", roles=["investigator"],
                           allowed=True, service=service, method="/forged")
-    return record.to_json()
+    if signed_by is None:
+        return record.to_json()
+    return sign_record(record.to_dict(), service, load_private_key(signed_by))
 
 
 def logged_users(platform: Platform, user: str) -> list[str]:
@@ -149,23 +156,53 @@ def test_a_service_identity_cannot_read_frames_or_access_records(platform: Platf
         assert f'permissions violation for subscription to "{subject}"' in errors
 
 
-def test_a_record_in_another_services_name_never_reaches_the_log(platform: Platform) -> None:
-    """search may publish on audit.record.search, but a record there claiming ingest is refused; one
-    in its own name is logged (the control: the query would have found the other)."""
+def test_a_record_its_service_did_not_sign_never_reaches_the_log(platform: Platform) -> None:
+    """search may publish on audit.record.search, but a record there claiming ingest, or one in its
+    own name that search's key did not sign, is refused; one search signed is logged (the control:
+    the query would have found the others)."""
     tag = uuid.uuid4().hex[:12]
-    impostor, own = f"impostor-{tag}", f"own-{tag}"
+    impostor, unsigned, own = f"impostor-{tag}", f"unsigned-{tag}", f"own-{tag}"
+    search_key = platform.record_keys / "search.pem"
 
     async def publish() -> int:
         async with connected_as(platform, "search") as (nc, _):
             js = nc.jetstream()
-            await js.publish("audit.record.search", forged_record("ingest", impostor))
-            ack = await js.publish("audit.record.search", forged_record("search", own))
+            await js.publish("audit.record.search", forged_record("ingest", impostor, signed_by=search_key))
+            await js.publish("audit.record.search", forged_record("search", unsigned))
+            ack = await js.publish("audit.record.search", forged_record("search", own, signed_by=search_key))
             return int(ack.seq)
 
     sequence = asyncio.run(publish())
     wait_until(lambda: audit_caught_up(platform, sequence), 60, "the audit service to handle the records")
     wait_until(lambda: logged_users(platform, own) == [own], 30, "the control record in the log")
-    assert logged_users(platform, impostor) == []
+    assert logged_users(platform, impostor) == logged_users(platform, unsigned) == []
+
+
+def test_an_export_shows_each_records_signer_and_verifies_with_the_record_keys(
+        platform: Platform, tmp_path: Path) -> None:
+    """`basira audit verify EXPORT --public-key KEY --record-keys DIR`, as the README writes it."""
+    stub = audit_pb2_grpc.AuditServiceStub(channel(platform, "audit"))
+    auditor = metadata(platform, "oversight-auditor")
+    stub.GetTreeHead(audit_pb2.GetTreeHeadRequest(), metadata=auditor)  # logged, so the log is not empty
+    export, key = tmp_path / "access-log.jsonl", tmp_path / "log-key.pem"
+
+    def signed_export() -> bool:
+        head = stub.GetTreeHead(audit_pb2.GetTreeHeadRequest(), metadata=auditor)
+        key.write_text(head.public_key_pem)
+        request = audit_pb2.ExportLogRequest(recipients=["data-protection-authority"],
+                                             access=common_pb2.AccessContext(purpose="oversight"))
+        export.write_bytes(b"".join(c.chunk for c in stub.ExportLog(request, metadata=auditor)))
+        return head.tree_head.tree_size > 0
+
+    wait_until(signed_export, 30, "a signed tree head")
+    signers = {json.loads(line)["record"]["signature"]["by"]
+               for line in export.read_bytes().splitlines() if line.startswith(b'{"type":"leaf"')}
+    assert "audit" in signers and signers <= set(GATED_SERVICES)
+    command = [sys.executable, "-m", "basira.cli.main", "audit", "verify", str(export),
+               "--public-key", str(key), "--record-keys", str(platform.record_keys / "public")]
+    verify = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert verify.stdout.startswith("OK:")
 
 
 def test_the_access_log_stream_cannot_be_purged_or_emptied(platform: Platform) -> None:

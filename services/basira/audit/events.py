@@ -8,8 +8,10 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Mapping
 
 import nats
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -20,6 +22,7 @@ from basira.common.audit_sink import AUDIT_SUBJECT_PREFIX
 from basira.common.errors import InvalidInput
 from basira.common.metrics import EVENTS_TOTAL
 from basira.common.nats import publish
+from basira.common.record_signing import record_signature_problem
 
 from .sth import SignedTreeHead
 from .store import AuditStore
@@ -31,8 +34,10 @@ DURABLE = "audit-log"
 STH_SUBJECT = "audit.sth"
 
 
-def publisher_mismatch(subject: str, data: bytes) -> str | None:
-    """Why a record on `audit.record.<publisher>` does not belong to that publisher, or None.
+def publisher_mismatch(subject: str, data: bytes,
+                       record_keys: Mapping[str, Ed25519PublicKey] | None = None) -> str | None:
+    """Why a record on `audit.record.<publisher>` does not belong to that publisher, or None: it names
+    another service, or (with `record_keys`) its service's signature is missing or does not verify.
 
     Malformed JSON is left to the store (it refuses it with its own reason)."""
     publisher = subject.removeprefix(AUDIT_SUBJECT_PREFIX)
@@ -46,6 +51,10 @@ def publisher_mismatch(subject: str, data: bytes) -> str | None:
     if claimed != publisher:
         return (f"record {str(record.get('id'))[:64]!r} claims service {str(claimed)[:64]!r} but "
                 f"{publisher!r} published it")
+    if record_keys is not None:
+        problem = record_signature_problem(record, record_keys)
+        if problem is not None:
+            return f"record {str(record.get('id'))[:64]!r}: {problem}"
     return None
 
 
@@ -57,8 +66,11 @@ class LogAppender:
     """
 
     def __init__(self, js: JetStreamContext, store: AuditStore, *, batch: int = 1000,
-                 sign_interval_s: float = 1.0) -> None:
+                 sign_interval_s: float = 1.0, record_keys: Mapping[str, Ed25519PublicKey] | None = None
+                 ) -> None:
+        """With `record_keys` (service → public key), a record its own service did not sign is refused."""
         self.js, self.store, self.batch, self.sign_interval_s = js, store, batch, sign_interval_s
+        self.record_keys = record_keys
         self._unsigned = False
         self._last_signed = 0.0
 
@@ -92,7 +104,7 @@ class LogAppender:
         """
         vouched: list[Msg] = []
         for msg in messages:
-            problem = publisher_mismatch(msg.subject, msg.data)
+            problem = publisher_mismatch(msg.subject, msg.data, self.record_keys)
             if problem is None:
                 vouched.append(msg)
                 continue

@@ -182,8 +182,9 @@ def show_audit(endpoints: dict[str, str], data_dir: Path) -> None:
         for chunk in stub.ExportLog(request, metadata=_meta(token)):
             out.write(chunk.chunk)
     print(f"  exported to {export_dir / 'access-log.jsonl'}; verifying offline:")
-    verify_main([str(export_dir / "access-log.jsonl"), "--public-key",
-                 str(export_dir / "log-public-key.pem")])
+    record_keys = data_dir / "keys" / "records" / "public"  # each service's, made by basira up
+    verify_main([str(export_dir / "access-log.jsonl"), "--public-key", str(export_dir / "log-public-key.pem"),
+                 *(["--record-keys", str(record_keys)] if record_keys.is_dir() else [])])
 
 
 async def _flow(endpoints: dict[str, str], seconds: float, should_stop: Callable[[], bool],

@@ -107,7 +107,13 @@ def _cmd_token(args: argparse.Namespace) -> int:
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     from basira.audit.verify import main as verify_main
 
-    return int(verify_main([args.export, "--public-key", args.public_key, *args.verify_options]))
+    argv = [args.export, "--public-key", args.public_key, "--max-problems", str(args.max_problems)]
+    for sth in args.sth:
+        argv += ["--sth", sth]
+    if args.record_keys:
+        argv += ["--record-keys", args.record_keys]
+    argv += ["--json"] * args.json + ["--no-canonical-check"] * args.no_canonical_check
+    return int(verify_main(argv))
 
 
 def _cmd_policy_test(args: argparse.Namespace) -> int:
@@ -156,9 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
                                   "record's inclusion and the chain of signed tree heads")
     verify.add_argument("export", help="export file (JSON lines) from AuditService.ExportLog")
     verify.add_argument("--public-key", required=True, help="the log's Ed25519 public key (PEM)")
-    verify.add_argument("verify_options", nargs=argparse.REMAINDER,
-                        help="more verifier options: --sth FILE (tree heads seen earlier), --json, "
-                        "--no-canonical-check, --max-problems N")
+    # Every option spelt out (a REMAINDER here swallowed --public-key written after the file).
+    verify.add_argument("--record-keys", metavar="DIR", help="each service's record public key "
+                        "(<service>.pub.pem; `basira up` keeps them in <data dir>/keys/records/public): "
+                        "check every record is signed by its own service")
+    verify.add_argument("--sth", action="append", default=[], metavar="FILE",
+                        help="tree heads obtained earlier (JSON, one per line) the export must match")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--no-canonical-check", action="store_true", help="skip the canonical-form check")
+    verify.add_argument("--max-problems", type=int, default=20, help="problems to list (default 20)")
     verify.set_defaults(func=_cmd_audit_verify)
 
     policy = sub.add_parser("policy", help="policies: run the Rego unit tests with coverage")

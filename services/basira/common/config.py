@@ -52,6 +52,12 @@ class ServiceSettings(BaseSettings):
     nats_manage_streams: bool = Field(
         True, description="Create/update the JetStream streams at start; false when the operator "
         "declares them and this service's identity may only check they exist.")
+    record_signing_key: Path | None = Field(
+        None, description="Ed25519 PEM key this service signs its access records with (made by `basira "
+        "up`); unsigned records when unset.")
+    record_keys_dir: Path | None = Field(
+        None, description="Directory of every service's record public key (<service>.pub.pem): the audit "
+        "service then refuses a record its service did not sign.")
     nats_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas per stream (3 in "
                                "production clusters).")
     database_url: str = Field("", description="PostgreSQL URL (libpq form); empty if unused.")

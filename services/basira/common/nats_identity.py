@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from basira.common.errors import ConfigError
-from basira.common.nats import STREAMS, Credentials, StreamSpec, inbox_prefix
+from basira.common.nats import GATED_SERVICES, STREAMS, Credentials, StreamSpec, inbox_prefix
 
 OPERATOR = "operator"
 """The administrative identity (creates the streams; the demo and the tests read through it)."""
@@ -77,3 +77,20 @@ def authorization_block(credentials: dict[str, Path], streams: tuple[StreamSpec,
             user["permissions"] = service_permissions(name, streams)
         users.append(user)
     return "authorization: " + json.dumps({"users": users}, indent=1) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m basira.common.nats_identity DIR`: make (or reuse) every identity under DIR and print
+    the `authorization` block to include in a production nats-server configuration."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m basira.common.nats_identity", description=main.__doc__)
+    parser.add_argument("directory", type=Path, help="where the identities' JSON files are kept (0700)")
+    args = parser.parse_args(argv)
+    paths = {name: ensure_credentials(args.directory, name) for name in (OPERATOR, *GATED_SERVICES)}
+    print(authorization_block(paths), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

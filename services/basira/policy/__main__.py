@@ -28,6 +28,7 @@ from basira.common.auth import TokenVerifier
 from basira.common.errors import InvalidInput, Unavailable
 from basira.common.gate import Gate
 from basira.common.nats import connect, ensure_streams, require_streams, streams_used_by
+from basira.common.record_signing import load_private_key
 from basira.policy.api import start_server
 from basira.policy.bundle import bundle_files, ensure_signing_key
 from basira.policy.config import PolicySettings
@@ -51,9 +52,11 @@ async def edit_gate(settings: PolicySettings, store: PolicyStore
         await ensure_streams(js)
     else:
         await require_streams(js, streams_used_by("policy"))
+    signing_key = load_private_key(settings.record_signing_key) if settings.record_signing_key else None
     verifier = TokenVerifier(server_url=settings.oidc_url, realm=settings.oidc_realm,
                              audience=settings.oidc_audience, client_id="basira-services")
-    return EditGate(Gate("policy", verifier, StoreAuthorizer(store), JetStreamAuditSink(js, "policy"))), nc
+    sink = JetStreamAuditSink(js, "policy", signing_key=signing_key)
+    return EditGate(Gate("policy", verifier, StoreAuthorizer(store), sink)), nc
 
 
 async def serve(settings: PolicySettings) -> None:

@@ -32,6 +32,9 @@ class PolicySettings(BaseSettings):
     nats_manage_streams: bool = Field(
         True, validation_alias="BASIRA_NATS_MANAGE_STREAMS",
         description="declare the JetStream streams at start (false: the operator has)")
+    record_signing_key: Path | None = Field(
+        None, validation_alias="BASIRA_RECORD_SIGNING_KEY",
+        description="Ed25519 key the access records of policy edits are signed with")
     oidc_url: str = Field("", validation_alias="BASIRA_OIDC_URL",
                           description="identity issuer that authenticates policy edits")
     oidc_realm: str = Field("basira", validation_alias="BASIRA_OIDC_REALM", description="realm")

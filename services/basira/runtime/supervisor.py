@@ -25,6 +25,7 @@ from basira.common.errors import ConfigError, Unavailable
 from basira.common.metrics import free_port
 from basira.common.nats import CREDENTIALS_ENV, GATED_SERVICES, connect, ensure_streams
 from basira.common.nats_identity import OPERATOR, authorization_block, ensure_credentials
+from basira.common.record_signing import ensure_signing_key as ensure_record_key
 from basira.policy.bundle import ensure_signing_key, public_key_path
 from basira.runtime import preflight
 from basira.runtime.nats_server import start_nats
@@ -172,7 +173,7 @@ class Platform:
                                               str(c.policy_dir), "--host", c.host, "--port", str(port),
                                               "--signing-key", str(self.signing_key),
                                               "--nats-url", c.nats_url, "--oidc-url", c.oidc_url],
-                                   self.nats_env("policy"))
+                                   {**self.nats_env("policy"), **self.record_env("policy")})
                 self.policy_source = "bundle"
                 c.policy_url = f"http://{c.host}:{port}"
                 _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s)
@@ -207,6 +208,20 @@ class Platform:
         """The credentials file of one NATS identity (`operator` for administration and tests)."""
         return self.nats_identities / f"{name}.json"
 
+    @property
+    def record_keys(self) -> Path:
+        """Each service's access-record signing key (<service>.pem), public halves in `public/`."""
+        return self.config.data_dir / "keys" / "records"
+
+    def record_env(self, name: str) -> dict[str, str]:
+        """The key `name` signs its access records with; the audit service also gets every public key."""
+        env = {"BASIRA_RECORD_SIGNING_KEY": str(ensure_record_key(self.record_keys, name))}
+        if name == "audit":
+            for other in GATED_SERVICES:
+                ensure_record_key(self.record_keys, other)
+            env["BASIRA_RECORD_KEYS_DIR"] = str(self.record_keys / "public")
+        return env
+
     def nats_env(self, name: str) -> dict[str, str]:
         """A service's NATS identity settings: its own credentials; the streams are the operator's."""
         if not self.nats_auth:
@@ -233,6 +248,7 @@ class Platform:
         if name in DATABASE_SERVICES:
             env["BASIRA_DATABASE_URL"] = c.database_url
         env.update(self.nats_env(name))
+        env.update(self.record_env(name))
         return env
 
     def console_env(self, port: int) -> dict[str, str]:

@@ -76,3 +76,12 @@ def test_the_authorization_block_leaves_only_the_operator_unrestricted(tmp_path:
     users = {u["user"]: u for u in json.loads(block.removeprefix("authorization: "))["users"]}
     assert "permissions" not in users[OPERATOR]
     assert users["ingest"]["permissions"] == service_permissions("ingest")
+
+
+def test_the_production_command_prints_a_block_with_every_identity(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from basira.common.nats_identity import main
+
+    assert main([str(tmp_path / "ids")]) == 0
+    users = json.loads(capsys.readouterr().out.removeprefix("authorization: "))["users"]
+    assert {u["user"] for u in users} == {OPERATOR, *GATED_SERVICES}
