@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -28,7 +29,7 @@ from basira.common.access_record import AccessRecord
 from basira.common.nats import GATED_SERVICES, Credentials, inbox_prefix
 from basira.common.record_signing import load_private_key, sign_record
 from basira.runtime.supervisor import Platform
-from basira.v1 import audit_pb2, audit_pb2_grpc, common_pb2
+from basira.v1 import audit_pb2, audit_pb2_grpc, common_pb2, search_pb2
 
 from .clients import channel, metadata, wait_until
 
@@ -239,3 +240,37 @@ def test_the_access_log_stream_cannot_be_purged_or_emptied(platform: Platform) -
     assert outcomes["service purge"] == outcomes["service delete stream"] == "no answer"
     assert sum("permissions violation for publish" in e.lower() for e in outcomes["service errors"]) == 2
     assert after >= before > 0
+
+
+@pytest.mark.parametrize(("payload", "user", "field"), [
+    (search_pb2.SearchPlatesRequest(plate="12345B6", access=common_pb2.AccessContext(
+        purpose="x" * 1024 * 1024)).SerializeToString(), None, "access.purpose"),
+    (search_pb2.SearchPlatesRequest(plate="A" * 9 * 1024 * 1024).SerializeToString(), "police-investigator",
+     "plate"),
+    (search_pb2.SearchPlatesRequest(plate="12\x0034").SerializeToString(), "police-investigator", "plate"),
+    (b"\xff\xff\xff\xff", "police-investigator", "request"),
+])
+def test_bad_input_is_refused_by_field_and_logged_by_size(platform: Platform, payload: bytes,
+                                                          user: str | None, field: str) -> None:
+    """Oversize, NUL and malformed requests to the real search service: INVALID_ARGUMENT naming the
+    field, no exception text, and an access record that holds the size, never the content."""
+    tag = uuid.uuid4().hex[:12]
+    call = channel(platform, "search").unary_unary("/basira.v1.SearchService/SearchPlates")
+    with pytest.raises(grpc.RpcError) as refused:
+        call(payload, metadata=(*(metadata(platform, user) if user else ()), ("x-request-tag", tag)))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = refused.value.details() or ""
+    assert details.startswith(field if field != "request" else "the request is not a valid")
+    assert "Error" not in details and "xxxx" not in details
+    who = user or "anonymous"
+    stub = audit_pb2_grpc.AuditServiceStub(channel(platform, "audit"))
+    request = audit_pb2.QueryAccessLogRequest(user=who, action="search.plate", newest_first=True,
+                                              page=common_pb2.PageRequest(page_size=20))
+
+    def logged() -> bool:
+        rows = stub.QueryAccessLog(request, metadata=metadata(platform, "oversight-auditor")).records
+        return any(json.loads(r.record_json)["status"] == "INVALID_ARGUMENT"
+                   and field in json.loads(r.record_json)["reasons"][0] and len(r.record_json) < 4096
+                   for r in rows)
+
+    wait_until(logged, 30, f"the refusal of {field} in the log")

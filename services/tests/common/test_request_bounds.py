@@ -1,0 +1,163 @@
+"""Request bounds, and fuzzing of every parser and validator an outsider's bytes reach: every request
+message of every RPC, the access-record signature check, the audit service's publisher check and the
+offline verifier. No crash and no hang: each rejection is the one typed error, naming a field.
+
+Bounded in `make test`; `make fuzz` runs the same properties with many more examples."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from basira.audit.events import publisher_mismatch
+from basira.audit.verify import verify_export
+from basira.common.access_record import AccessRecord
+from basira.common.errors import InvalidInput
+from basira.common.record_signing import record_signature_problem, sign_record
+from basira.common.request_bounds import MAX_ID_CHARS, MAX_PAGE_SIZE, check_request, decode_request
+from basira.v1 import (
+    alert_pb2,
+    analytics_pb2,
+    audit_pb2,
+    camera_pb2,
+    common_pb2,
+    search_pb2,
+    watchlist_pb2,
+)
+
+# Per test, not a global profile (that would change every other hypothesis test of the session).
+FUZZ = settings(max_examples=int(os.environ.get("BASIRA_FUZZ_EXAMPLES", "40")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def request_types() -> list[type[Message]]:
+    """The input message of every RPC of every contract service."""
+    pool = descriptor_pool.Default()
+    found: dict[str, type[Message]] = {}
+    for module in (alert_pb2, analytics_pb2, audit_pb2, camera_pb2, search_pb2, watchlist_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                found[method.input_type.full_name] = GetMessageClass(
+                    pool.FindMessageTypeByName(method.input_type.full_name))
+    return [found[name] for name in sorted(found)]
+
+
+REQUESTS = request_types()
+
+
+def test_every_contract_has_requests_to_fuzz() -> None:
+    assert len(REQUESTS) >= 20
+
+
+def strings_of(descriptor: Descriptor, depth: int = 0) -> list[tuple[str, FieldDescriptor]]:
+    """Every string field reachable from `descriptor` (not through repeated or recursive messages)."""
+    out: list[tuple[str, FieldDescriptor]] = []
+    for field in descriptor.fields:
+        if field.is_repeated:
+            continue
+        if field.type == FieldDescriptor.TYPE_STRING:
+            out.append((field.name, field))
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and depth < 3 and \
+                not field.message_type.full_name.startswith("google."):
+            out.extend((f"{field.name}.{path}", f) for path, f in strings_of(field.message_type, depth + 1))
+    return out
+
+
+def assign(message: Message, path: str, value: str) -> None:
+    *parents, leaf = path.split(".")
+    for name in parents:
+        message = getattr(message, name)
+    setattr(message, leaf, value)
+
+
+@FUZZ
+@given(st.sampled_from(REQUESTS), st.binary(max_size=512))
+def test_arbitrary_bytes_parse_or_are_refused_as_invalid_input(message_type: type[Message],
+                                                                data: bytes) -> None:
+    try:
+        decode_request(message_type.FromString, data)
+    except InvalidInput as exc:
+        assert exc.field  # names the field, or `request` when the bytes are no such message
+
+
+@FUZZ
+@given(st.sampled_from(REQUESTS), st.data())
+def test_string_fields_pass_exactly_when_within_bounds(message_type: type[Message],
+                                                       data: st.DataObject) -> None:
+    fields = strings_of(message_type.DESCRIPTOR)
+    if not fields:
+        return
+    path, field = data.draw(st.sampled_from(fields))
+    value = data.draw(st.one_of(st.text(max_size=40), st.just("ok\x00ok"),
+                                st.text(min_size=MAX_ID_CHARS - 2, max_size=MAX_ID_CHARS + 2)))
+    message = message_type()
+    assign(message, path, value)
+    round_tripped = message.SerializeToString()
+    limit = 4096 if field.name in {"note", "reason", "description", "summary", "detail", "source_url"} \
+        else MAX_ID_CHARS
+    should_pass = len(value) <= limit and "\x00" not in value
+    try:
+        decode_request(message_type.FromString, round_tripped)
+    except InvalidInput as exc:
+        assert not should_pass and exc.field == path, (path, exc.message)
+        assert value[:8] not in exc.message or len(value) < 8 or value[:8].isspace()
+    else:
+        assert should_pass, path
+
+
+@FUZZ
+@given(st.integers(min_value=-(2**31), max_value=2**31 - 1))
+def test_page_sizes_pass_only_from_zero_to_the_maximum(size: int) -> None:
+    request = search_pb2.SearchPlatesRequest(page=common_pb2.PageRequest(page_size=size))
+    if 0 <= size <= MAX_PAGE_SIZE:
+        check_request(request)
+    else:
+        with pytest.raises(InvalidInput) as refused:
+            check_request(request)
+        assert refused.value.field == "page.page_size"
+
+
+KEY = Ed25519PrivateKey.generate()
+SIGNED: dict[str, Any] = json.loads(sign_record(
+    AccessRecord(action="search.plate", user="u", agency="police", roles=["r"], allowed=True,
+                 service="search").to_dict(), "search", KEY))
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8)
+
+
+@FUZZ
+@given(st.sampled_from(sorted(SIGNED)), json_values)
+def test_any_change_to_a_signed_record_is_caught_never_crashes(key: str, value: Any) -> None:
+    changed = {**SIGNED, key: value}
+    problem = record_signature_problem(changed, {"search": KEY.public_key()})
+    assert (problem is None) == (changed == SIGNED)
+
+
+@FUZZ
+@given(st.text(max_size=40), st.binary(max_size=300))
+def test_the_publisher_check_never_crashes(subject: str, data: bytes) -> None:
+    result = publisher_mismatch("audit.record." + subject, data, {"search": KEY.public_key()})
+    assert result is None or isinstance(result, str)
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=120), max_size=6))
+def test_the_verifier_reports_any_export_garbage_as_problems(lines: list[bytes]) -> None:
+    header = b'{"type":"header","format":"basira-audit-export","version":1}\n'
+    report = verify_export(io.BytesIO(header + b"\n".join(lines)), KEY.public_key(),
+                           record_keys={"search": KEY.public_key()})
+    assert not report.ok or not any(line.strip() for line in lines)
