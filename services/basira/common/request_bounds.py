@@ -18,8 +18,8 @@ from basira.common.errors import InvalidInput
 MAX_ID_CHARS = 256
 """Identifiers, names, purposes, plates: every string not listed as free text."""
 MAX_TEXT_CHARS = 4096
-"""Free text a person writes (a note, a reason, a description)."""
-TEXT_FIELDS = frozenset({"note", "reason", "description", "summary", "detail", "source_url"})
+"""Free text a person writes (a note, a reason, a description), URLs and opaque page tokens."""
+TEXT_FIELDS = frozenset({"note", "reason", "description", "summary", "detail", "source_url", "page_token"})
 MAX_BYTES = 8 * 1024 * 1024
 """One image or frame (the NATS payload limit)."""
 MAX_REPEATED = 1000

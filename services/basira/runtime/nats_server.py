@@ -63,6 +63,8 @@ def start_nats(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, timeou
 
                 urls = json.loads(text).get("nats", [])
                 if urls:
+                    # A restart (a fault, the supervisor) must come back where every client reconnects.
+                    proc.argv[proc.argv.index("-p") + 1] = urls[0].rsplit(":", 1)[1]
                     return proc, urls[0]
         time.sleep(0.05)
     proc.stop()

@@ -25,7 +25,14 @@ from basira.audit.verify import verify_export
 from basira.common.access_record import AccessRecord
 from basira.common.errors import InvalidInput
 from basira.common.record_signing import record_signature_problem, sign_record
-from basira.common.request_bounds import MAX_ID_CHARS, MAX_PAGE_SIZE, check_request, decode_request
+from basira.common.request_bounds import (
+    MAX_ID_CHARS,
+    MAX_PAGE_SIZE,
+    MAX_TEXT_CHARS,
+    TEXT_FIELDS,
+    check_request,
+    decode_request,
+)
 from basira.v1 import (
     alert_pb2,
     analytics_pb2,
@@ -104,8 +111,7 @@ def test_string_fields_pass_exactly_when_within_bounds(message_type: type[Messag
     message = message_type()
     assign(message, path, value)
     round_tripped = message.SerializeToString()
-    limit = 4096 if field.name in {"note", "reason", "description", "summary", "detail", "source_url"} \
-        else MAX_ID_CHARS
+    limit = MAX_TEXT_CHARS if field.name in TEXT_FIELDS else MAX_ID_CHARS
     should_pass = len(value) <= limit and "\x00" not in value
     try:
         decode_request(message_type.FromString, round_tripped)
