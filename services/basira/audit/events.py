@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 STREAM = "AUDIT"
 DURABLE = "audit-log"
 STH_SUBJECT = "audit.sth"
+ACK_WAIT_S = 10.0
+"""How soon records fetched by an audit process that died are redelivered to its successor. A batch
+slower than this to commit is redelivered too, which is harmless: the store drops known record ids."""
 
 
 def publisher_mismatch(subject: str, data: bytes,
@@ -75,8 +78,9 @@ class LogAppender:
         self._last_signed = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        config = ConsumerConfig(durable_name=DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=60,
+        config = ConsumerConfig(durable_name=DURABLE, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S,
                                 filter_subject=AUDIT_SUBJECT_PREFIX + ">", max_ack_pending=20_000)
+        await self.js.add_consumer(STREAM, config)  # create, or update an older ack_wait
         sub = await self.js.pull_subscribe(AUDIT_SUBJECT_PREFIX + ">", durable=DURABLE, stream=STREAM,
                                            config=config)
         try:
