@@ -58,6 +58,12 @@ class ServiceSettings(BaseSettings):
     record_keys_dir: Path | None = Field(
         None, description="Directory of every service's record public key (<service>.pub.pem): the audit "
         "service then refuses a record its service did not sign.")
+    tls_cert: Path | None = Field(None, description="PEM certificate this service serves gRPC with (TLS "
+                                  "on when set, with tls_key and tls_ca).")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+    tls_ca: Path | None = Field(None, description="PEM CA that signs the platform's certificates.")
+    tls_require_client_cert: bool = Field(False, description="Mutual TLS only: refuse a client "
+                                          "without a certificate from tls_ca.")
     nats_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas per stream (3 in "
                                "production clusters).")
     database_url: str = Field("", description="PostgreSQL URL (libpq form); empty if unused.")

@@ -33,6 +33,7 @@ from basira.common.metrics import start_metrics_server
 from basira.common.nats import connect, ensure_streams, require_streams, streams_used_by
 from basira.common.policy_client import PolicyClient
 from basira.common.record_signing import load_private_key
+from basira.common.tls import TlsFiles
 from basira.policy.bundle import BundleError
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,15 @@ class ServiceHost:
         assert self.server is not None and self.health is not None
         s = self.settings
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.grpc_port = self.server.add_insecure_port(f"{s.host}:{s.grpc_port}")
+        address = f"{s.host}:{s.grpc_port}"
+        if s.tls_cert and s.tls_key and s.tls_ca:
+            ca, cert, key = TlsFiles(s.tls_ca, s.tls_cert, s.tls_key).read()
+            assert cert is not None and key is not None
+            credentials = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
+                                                      require_client_auth=s.tls_require_client_cert)
+            self.grpc_port = self.server.add_secure_port(address, credentials)
+        else:
+            self.grpc_port = self.server.add_insecure_port(address)
         if self.grpc_port == 0:
             from basira.common.errors import ConfigError
             raise ConfigError(f"{self.name}: cannot listen on {s.host}:{s.grpc_port} (port taken?)")

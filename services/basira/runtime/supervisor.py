@@ -26,6 +26,7 @@ from basira.common.metrics import free_port
 from basira.common.nats import CREDENTIALS_ENV, GATED_SERVICES, connect, ensure_streams
 from basira.common.nats_identity import OPERATOR, authorization_block, ensure_credentials
 from basira.common.record_signing import ensure_signing_key as ensure_record_key
+from basira.common.tls import TlsFiles, ensure_service_cert
 from basira.policy.bundle import ensure_signing_key, public_key_path
 from basira.runtime import preflight
 from basira.runtime.nats_server import start_nats
@@ -71,6 +72,8 @@ class PlatformConfig:
     services: tuple[str, ...] = GRPC_SERVICES
     console: bool = True
     ready_timeout_s: float = 90.0
+    tls: bool = False
+    """gRPC over TLS with a local CA and per-service certificates (opt-in: --tls, BASIRA_TLS=1)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> PlatformConfig:
@@ -82,6 +85,7 @@ class PlatformConfig:
             database_url=env.get("BASIRA_DATABASE_URL", ""),
             policy_url=env.get("BASIRA_POLICY_URL", ""),
             oidc_url=env.get("BASIRA_OIDC_URL", ""),
+            tls=env.get("BASIRA_TLS", "") in ("1", "true", "yes"),
         )
         for key, value in overrides.items():
             if value not in (None, ""):
@@ -185,7 +189,7 @@ class Platform:
                 started.append((name, self._spawn(name, [sys.executable, "-m", f"basira.{name}"], env),
                                 port))
             for name, proc, port in started:
-                _wait_grpc_health(f"{c.host}:{port}", proc, c.ready_timeout_s)
+                _wait_grpc_health(f"{c.host}:{port}", proc, c.ready_timeout_s, self.tls_files("basira-up"))
                 self.endpoints[name] = f"{c.host}:{port}"
             if c.console and all(s in self.endpoints for s in CONSOLE_BACKENDS):
                 port = self._port("console")
@@ -222,6 +226,18 @@ class Platform:
             env["BASIRA_RECORD_KEYS_DIR"] = str(self.record_keys / "public")
         return env
 
+    def tls_files(self, name: str) -> TlsFiles | None:
+        """`name`'s certificate from the platform's local CA (made once), when TLS is on."""
+        if not self.config.tls:
+            return None
+        return ensure_service_cert(self.config.data_dir / "tls", name, hosts=("127.0.0.1", "localhost",
+                                                                               self.config.host))
+
+    def tls_env(self, name: str) -> dict[str, str]:
+        """A service serves with its certificate (BASIRA_TLS_CERT/KEY/CA) and calls others with it."""
+        files = self.tls_files(name)
+        return files.env() if files else {}
+
     def nats_env(self, name: str) -> dict[str, str]:
         """A service's NATS identity settings: its own credentials; the streams are the operator's."""
         if not self.nats_auth:
@@ -249,6 +265,7 @@ class Platform:
             env["BASIRA_DATABASE_URL"] = c.database_url
         env.update(self.nats_env(name))
         env.update(self.record_env(name))
+        env.update(self.tls_env(name))
         return env
 
     def console_env(self, port: int) -> dict[str, str]:
@@ -260,6 +277,7 @@ class Platform:
                or realm_client_secret(c.realm_file, "basira-console")}
         for service, target in CONSOLE_BACKENDS.items():
             env[f"BASIRA_{target.upper()}_TARGET"] = self.endpoints[service]
+        env.update(self.tls_env("console"))
         return env
 
     def check(self) -> list[str]:
@@ -333,9 +351,10 @@ def _wait_http(url: str, proc: ManagedProcess, timeout_s: float) -> None:
     raise Unavailable(f"{proc.name} not ready at {url} after {timeout_s}s:\n{proc.log_tail()}")
 
 
-def _wait_grpc_health(target: str, proc: ManagedProcess, timeout_s: float) -> None:
+def _wait_grpc_health(target: str, proc: ManagedProcess, timeout_s: float, tls: TlsFiles | None = None
+                      ) -> None:
     deadline = time.monotonic() + timeout_s
-    with open_channel(target) as channel:
+    with open_channel(target, tls=tls) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if not proc.alive():
