@@ -4,16 +4,19 @@ another CA is not. Its own small platform (the audit service only)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import nats
 import pytest
 from cryptography import x509
 
 from basira.common.channels import open_channel
+from basira.common.nats import Credentials, connect
 from basira.common.tls import TlsFiles, ensure_service_cert
 from basira.runtime.supervisor import Platform, PlatformConfig
 from basira.v1 import audit_pb2, audit_pb2_grpc, common_pb2
@@ -69,3 +72,26 @@ def test_plaintext_and_a_foreign_ca_are_refused(tls_platform: Platform, tmp_path
     with open_channel(target, tls=TlsFiles(foreign.ca)) as channel, pytest.raises(grpc.RpcError) as refused:
         query_log(tls_platform, channel)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_nats_takes_tls_clients_only(tls_platform: Platform) -> None:
+    """The services reached NATS over TLS (the platform is up); a plaintext client is refused."""
+    creds = Credentials.load(tls_platform.nats_credentials("operator"))
+    ca = TlsFiles(tls_platform.config.data_dir / "tls" / "ca.pem")
+
+    async def attempt() -> tuple[bool, str]:
+        nc, js = await connect(tls_platform.endpoints["nats"], "e2e-tls", tls=ca,
+                               credentials=tls_platform.nats_credentials("operator"))
+        encrypted = (await js.stream_info("AUDIT")).config.name == "AUDIT" and nc.is_connected
+        await nc.close()
+        try:
+            plain = await asyncio.wait_for(nats.connect(
+                tls_platform.endpoints["nats"], user=creds.user, password=creds.password,
+                allow_reconnect=False, max_reconnect_attempts=0), 10)
+        except Exception as exc:  # nats-py raises several kinds here
+            return encrypted, type(exc).__name__
+        await plain.close()
+        return encrypted, "connected"
+
+    encrypted, plaintext = asyncio.run(attempt())
+    assert encrypted and plaintext != "connected"

@@ -12,6 +12,7 @@ import enum
 import json
 import logging
 import os
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from basira.common.errors import ConfigError, Unavailable
 from basira.common.metrics import EVENTS_TOTAL
+from basira.common.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
@@ -150,13 +152,14 @@ class OwnInboxJetStream(JetStreamContext):
         return await super().pull_subscribe(*args, **kwargs)
 
 
-async def connect(url: str, name: str, *, timeout_s: float = 5.0, credentials: Path | None = None
-                  ) -> tuple[NatsClient, JetStreamContext]:
+async def connect(url: str, name: str, *, timeout_s: float = 5.0, credentials: Path | None = None,
+                  tls: TlsFiles | None = None) -> tuple[NatsClient, JetStreamContext]:
     """Connect to NATS and return (client, JetStream); raises Unavailable naming the URL if it can't.
 
     `credentials` (default: the file named by BASIRA_NATS_CREDENTIALS, if any) is the identity to
     connect as; its replies then arrive on its own inbox prefix (`_INBOX_<user>`), the only one its
-    permissions let it read. A wrong password raises Unavailable too, saying so.
+    permissions let it read. A wrong password raises Unavailable too, saying so. `tls` (default:
+    BASIRA_TLS_CA/_CERT/_KEY, if set) connects over TLS verified against the platform's CA.
     """
 
     async def _quiet(_: Exception) -> None:
@@ -169,6 +172,12 @@ async def connect(url: str, name: str, *, timeout_s: float = 5.0, credentials: P
         creds = Credentials.load(path)
         inbox = inbox_prefix(creds.user)
         identity = {"user": creds.user, "password": creds.password, "inbox_prefix": inbox}
+    files = tls or TlsFiles.from_env()
+    if files is not None:
+        context = ssl.create_default_context(cafile=str(files.ca))
+        if files.cert and files.key:
+            context.load_cert_chain(str(files.cert), str(files.key))
+        identity["tls"] = context
     try:
         # Once connected, reconnect forever; but nats-py also retries the *first* connect forever
         # with that setting, so bound the first connect here: a dead URL must fail start-up.

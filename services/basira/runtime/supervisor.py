@@ -152,9 +152,11 @@ class Platform:
                 identities = {name: ensure_credentials(self.nats_identities, name)
                               for name in (OPERATOR, *GATED_SERVICES)}
                 proc, c.nats_url = start_nats(c.data_dir, host=c.host, port=c.ports.get("nats", 0),
-                                              authorization=authorization_block(identities))
+                                              authorization=authorization_block(identities),
+                                              tls=self.tls_files("nats"))
                 self.processes.append(proc)
-                asyncio.run(_declare_streams(c.nats_url, self.nats_credentials(OPERATOR)))
+                asyncio.run(_declare_streams(c.nats_url, self.nats_credentials(OPERATOR),
+                                             self.tls_files("basira-up")))
                 self.nats_auth = True
             self.endpoints["nats"] = c.nats_url
             if not c.database_url:
@@ -177,7 +179,8 @@ class Platform:
                                               str(c.policy_dir), "--host", c.host, "--port", str(port),
                                               "--signing-key", str(self.signing_key),
                                               "--nats-url", c.nats_url, "--oidc-url", c.oidc_url],
-                                   {**self.nats_env("policy"), **self.record_env("policy")})
+                                   {**self.nats_env("policy"), **self.record_env("policy"),
+                                    **self.tls_env("policy")})
                 self.policy_source = "bundle"
                 c.policy_url = f"http://{c.host}:{port}"
                 _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s)
@@ -317,9 +320,9 @@ class Platform:
             (self.run_dir / name).unlink(missing_ok=True)
 
 
-async def _declare_streams(url: str, credentials: Path) -> None:
+async def _declare_streams(url: str, credentials: Path, tls: TlsFiles | None) -> None:
     """Create or update every stream as the operator (services may only check they exist)."""
-    nc, js = await connect(url, "basira-up", credentials=credentials)
+    nc, js = await connect(url, "basira-up", credentials=credentials, tls=tls)
     try:
         await ensure_streams(js)
     finally:
