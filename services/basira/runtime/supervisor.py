@@ -74,6 +74,8 @@ class PlatformConfig:
     ready_timeout_s: float = 90.0
     tls: bool = False
     """gRPC over TLS with a local CA and per-service certificates (opt-in: --tls, BASIRA_TLS=1)."""
+    nats_auth: bool = True
+    """Per-service NATS identities on the embedded NATS (BASIRA_NATS_AUTH=0: open, for comparisons)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> PlatformConfig:
@@ -86,6 +88,7 @@ class PlatformConfig:
             policy_url=env.get("BASIRA_POLICY_URL", ""),
             oidc_url=env.get("BASIRA_OIDC_URL", ""),
             tls=env.get("BASIRA_TLS", "") in ("1", "true", "yes"),
+            nats_auth=env.get("BASIRA_NATS_AUTH", "1") not in ("0", "false", "no"),
         )
         for key, value in overrides.items():
             if value not in (None, ""):
@@ -147,17 +150,20 @@ class Platform:
         self.preflight()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "supervisor.pid").write_text(str(os.getpid()))
+        for name in GATED_SERVICES:  # each service's record key, before any service starts
+            ensure_record_key(self.record_keys, name)
         try:
             if not c.nats_url:
                 identities = {name: ensure_credentials(self.nats_identities, name)
-                              for name in (OPERATOR, *GATED_SERVICES)}
+                              for name in (OPERATOR, *GATED_SERVICES)} if c.nats_auth else {}
                 proc, c.nats_url = start_nats(c.data_dir, host=c.host, port=c.ports.get("nats", 0),
-                                              authorization=authorization_block(identities),
-                                              tls=self.tls_files("nats"))
+                                              authorization=authorization_block(identities) if identities
+                                              else "", tls=self.tls_files("nats"))
                 self.processes.append(proc)
-                asyncio.run(_declare_streams(c.nats_url, self.nats_credentials(OPERATOR),
-                                             self.tls_files("basira-up")))
-                self.nats_auth = True
+                if c.nats_auth:
+                    asyncio.run(_declare_streams(c.nats_url, self.nats_credentials(OPERATOR),
+                                                 self.tls_files("basira-up")))
+                    self.nats_auth = True
             self.endpoints["nats"] = c.nats_url
             if not c.database_url:
                 proc, c.database_url = start_postgres(c.data_dir)
@@ -221,11 +227,10 @@ class Platform:
         return self.config.data_dir / "keys" / "records"
 
     def record_env(self, name: str) -> dict[str, str]:
-        """The key `name` signs its access records with; the audit service also gets every public key."""
-        env = {"BASIRA_RECORD_SIGNING_KEY": str(ensure_record_key(self.record_keys, name))}
+        """The key `name` signs its access records with (made by start()); the audit service also
+        gets every public key."""
+        env = {"BASIRA_RECORD_SIGNING_KEY": str(self.record_keys / f"{name}.pem")}
         if name == "audit":
-            for other in GATED_SERVICES:
-                ensure_record_key(self.record_keys, other)
             env["BASIRA_RECORD_KEYS_DIR"] = str(self.record_keys / "public")
         return env
 
@@ -240,6 +245,15 @@ class Platform:
         """A service serves with its certificate (BASIRA_TLS_CERT/KEY/CA) and calls others with it."""
         files = self.tls_files(name)
         return files.env() if files else {}
+
+    def client_env(self) -> dict[str, str]:
+        """What an in-process client of this platform (a test, a benchmark) sets to reach it: the
+        operator's NATS identity and the local CA, when they are on."""
+        env = {CREDENTIALS_ENV: str(self.nats_credentials(OPERATOR))} if self.nats_auth else {}
+        tls = self.tls_files("basira-up")
+        if tls is not None:
+            env["BASIRA_TLS_CA"] = str(tls.ca)
+        return env
 
     def nats_env(self, name: str) -> dict[str, str]:
         """A service's NATS identity settings: its own credentials; the streams are the operator's."""
