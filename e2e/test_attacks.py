@@ -203,7 +203,7 @@ def test_an_export_shows_each_records_signer_and_verifies_with_the_record_keys(
                "--public-key", str(key), "--record-keys", str(platform.record_keys / "public")]
     verify = subprocess.run(command, capture_output=True, text=True, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert verify.stdout.startswith("OK:")
+    assert verify.stdout.startswith("OK:") and "every record signed by its own service: " in verify.stdout
 
 
 def test_the_access_log_stream_cannot_be_purged_or_emptied(platform: Platform) -> None:

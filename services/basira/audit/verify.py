@@ -99,6 +99,8 @@ class VerifyReport:
     leaves: int = 0
     tree_heads: int = 0
     roots_checked: int = 0
+    signers: dict[str, int] = field(default_factory=dict)
+    """With record keys: how many records each service's signature vouches for."""
     problems: list[Problem] = field(default_factory=list)
     problems_omitted: int = 0
     seconds: float = 0.0
@@ -124,7 +126,8 @@ class VerifyReport:
         return {
             "ok": self.ok, "source": self.source, "log_id": self.log_id, "key_id": self.key_id,
             "tree_size": self.tree_size, "leaves": self.leaves, "tree_heads": self.tree_heads,
-            "roots_checked": self.roots_checked, "first_bad_index": self.first_bad_index,
+            "roots_checked": self.roots_checked, "signers": dict(sorted(self.signers.items())),
+            "first_bad_index": self.first_bad_index,
             "problems": [{"kind": str(p.kind), "index": p.index, "index_end": p.index_end,
                           "exact": p.exact, "message": p.message} for p in self.problems],
             "problems_omitted": self.problems_omitted, "seconds": round(self.seconds, 3),
@@ -136,6 +139,9 @@ class VerifyReport:
         if self.ok:
             lines.append(f"OK: {self.source} verifies: {self.leaves} records, {self.tree_heads} signed tree "
                          f"heads, {self.roots_checked} roots recomputed")
+            if self.signers:
+                lines.append("  every record signed by its own service: " + ", ".join(
+                    f"{service} {count}" for service, count in sorted(self.signers.items())))
         else:
             first = self.first_problem
             where = ""
@@ -346,6 +352,9 @@ def _verify_stream(f: IO[bytes], public_key: Ed25519PublicKey, trusted: list[Sig
                 unvouched = record_signature_problem(value, record_keys)
                 if unvouched is not None:
                     problems.add(ProblemKind.RECORD_SIGNATURE, f"record {index}: {unvouched}", index)
+                else:
+                    signer = str(value["service"])
+                    report.signers[signer] = report.signers.get(signer, 0) + 1
         if roots_ok:
             append(stored)
             size = index + 1

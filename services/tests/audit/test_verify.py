@@ -274,3 +274,4 @@ async def test_records_their_service_did_not_sign_fail_the_record_key_check(
     report = json.loads(capsys.readouterr().out)
     assert [(p["kind"], p["index"], p["message"].split(":")[1].strip()) for p in report["problems"]] == [
         ("record-signature", 4, "bad signature"), ("record-signature", 5, "unsigned")]
+    assert report["signers"] == {"search": 4}  # who vouched for the records that passed
