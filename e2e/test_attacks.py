@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -274,3 +275,24 @@ def test_bad_input_is_refused_by_field_and_logged_by_size(platform: Platform, pa
                    for r in rows)
 
     wait_until(logged, 30, f"the refusal of {field} in the log")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").exists(),
+                    reason="needs root (to try as another local user) and a system python3 it may run")
+def test_postgres_refuses_other_local_users(platform: Platform) -> None:
+    """Its socket is the platform user's alone (0700): `nobody` on the same machine cannot connect
+    (the control: the same probe as this user does)."""
+    socket_path = platform.endpoints["postgres"].split("host=", 1)[1].split("&")[0] + "/.s.PGSQL.5432"
+    probe = ("import socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
+             "try:\n    s.connect(sys.argv[1])\nexcept PermissionError:\n    sys.exit(3)\n")
+
+    def as_nobody() -> None:
+        os.setgid(65534)
+        os.setuid(65534)
+
+    def attempt(**kwargs: Any) -> int:
+        return subprocess.run(["/usr/bin/python3", "-c", probe, socket_path], capture_output=True,
+                              check=False, timeout=60, cwd="/", **kwargs).returncode
+
+    assert attempt() == 0
+    assert attempt(preexec_fn=as_nobody) == 3
