@@ -54,7 +54,8 @@ async def edit_gate(settings: PolicySettings, store: PolicyStore
         await require_streams(js, streams_used_by("policy"))
     signing_key = load_private_key(settings.record_signing_key) if settings.record_signing_key else None
     verifier = TokenVerifier(server_url=settings.oidc_url, realm=settings.oidc_realm,
-                             audience=settings.oidc_audience, client_id="basira-services")
+                             audience=settings.oidc_audience, client_id="basira-services",
+                             issuer=settings.oidc_issuer or None)
     sink = JetStreamAuditSink(js, "policy", signing_key=signing_key)
     return EditGate(Gate("policy", verifier, StoreAuthorizer(store), sink)), nc
 

@@ -107,6 +107,8 @@ class Platform:
     policy_source: str = "rest"
     nats_auth: bool = False
     """True when the embedded NATS was started with per-service identities (see nats_env)."""
+    records_signed: bool = False
+    """True once start() has made every service's record signing key (see record_env)."""
     _restarts: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -152,6 +154,7 @@ class Platform:
         (self.run_dir / "supervisor.pid").write_text(str(os.getpid()))
         for name in GATED_SERVICES:  # each service's record key, before any service starts
             ensure_record_key(self.record_keys, name)
+        self.records_signed = True
         try:
             if not c.nats_url:
                 identities = {name: ensure_credentials(self.nats_identities, name)
@@ -228,7 +231,9 @@ class Platform:
 
     def record_env(self, name: str) -> dict[str, str]:
         """The key `name` signs its access records with (made by start()); the audit service also
-        gets every public key."""
+        gets every public key. Deployments that give no keys (compose) log unsigned records."""
+        if not self.records_signed:
+            return {}
         env = {"BASIRA_RECORD_SIGNING_KEY": str(self.record_keys / f"{name}.pem")}
         if name == "audit":
             env["BASIRA_RECORD_KEYS_DIR"] = str(self.record_keys / "public")
