@@ -167,3 +167,32 @@ def test_the_verifier_reports_any_export_garbage_as_problems(lines: list[bytes])
     report = verify_export(io.BytesIO(header + b"\n".join(lines)), KEY.public_key(),
                            record_keys={"search": KEY.public_key()})
     assert not report.ok or not any(line.strip() for line in lines)
+
+
+def _tiny_jpeg() -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, encoded = cv2.imencode(".jpg", np.full((16, 24, 3), 128, dtype=np.uint8))
+    assert ok
+    return bytes(encoded)
+
+
+TINY_JPEG = _tiny_jpeg()
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=256),
+                 st.tuples(st.integers(0, len(TINY_JPEG) - 1), st.binary(min_size=1, max_size=8)).map(
+                     lambda cut: TINY_JPEG[:cut[0]] + cut[1] + TINY_JPEG[cut[0] + len(cut[1]):])))
+def test_image_bytes_decode_or_are_refused_with_a_typed_error(data: bytes) -> None:
+    """Frames and query images: arbitrary or corrupted JPEG bytes give a picture or InvalidInput /
+    TooLarge (a clear status), never another exception; a header is checked before any decode."""
+    from basira.common.errors import TooLarge
+    from basira.ingest.frames import decode_image
+
+    try:
+        image = decode_image(data)
+    except (InvalidInput, TooLarge):
+        return
+    assert image.ndim == 3 and image.shape[2] == 3
