@@ -196,3 +196,55 @@ def test_image_bytes_decode_or_are_refused_with_a_typed_error(data: bytes) -> No
     except (InvalidInput, TooLarge):
         return
     assert image.ndim == 3 and image.shape[2] == 3
+
+
+def _segment(value: Any) -> str:
+    import base64
+
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=200),
+                 st.tuples(st.one_of(json_values, st.binary(max_size=40)), st.text(max_size=20),
+                           st.text(max_size=20)).map(lambda t: f"{_segment(t[0])}.{t[1]}.{t[2]}")))
+def test_tokens_and_jwt_headers_parse_or_are_unauthenticated(token: str) -> None:
+    """Whatever arrives as a bearer token, before any signature check: a header or Unauthenticated."""
+    from basira.common.auth import parse_header
+    from basira.common.errors import Unauthenticated
+
+    try:
+        header = parse_header(token)
+    except Unauthenticated:
+        return
+    assert header["alg"] in ("RS256", "ES256") and header["kid"]
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["iss", "aud", "typ", "exp", "nbf", "iat"]),
+                       st.one_of(json_values, st.floats(allow_nan=True), st.integers(-(10**20), 10**20)),
+                       max_size=6))
+def test_claims_pass_or_are_unauthenticated(claims: dict[str, Any]) -> None:
+    """Signed claims with odd times or types: accepted or Unauthenticated, never another exception
+    (half the examples have the right issuer and audience, so the time checks are reached)."""
+    from basira.common.auth import check_claims
+    from basira.common.errors import Unauthenticated
+
+    if claims.pop("typ", None) is None:
+        claims = {**claims, "iss": "https://issuer", "aud": "basira"}
+    try:
+        check_claims(claims, issuer="https://issuer", audience="basira", now=1.8e9, leeway_s=30)
+    except Unauthenticated:
+        return
+
+
+@pytest.mark.parametrize("exp", [float("nan"), float("inf")])
+def test_a_token_whose_expiry_is_not_a_finite_number_is_refused(exp: float) -> None:
+    """`now > NaN` is false, so a NaN expiry used to pass as never expiring (found by fuzzing)."""
+    from basira.common.auth import check_claims
+    from basira.common.errors import Unauthenticated
+
+    with pytest.raises(Unauthenticated, match="no expiry"):
+        check_claims({"iss": "https://issuer", "aud": "basira", "exp": exp}, issuer="https://issuer",
+                     audience="basira", now=1.8e9, leeway_s=30)
