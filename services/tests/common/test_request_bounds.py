@@ -248,3 +248,22 @@ def test_a_token_whose_expiry_is_not_a_finite_number_is_refused(exp: float) -> N
     with pytest.raises(Unauthenticated, match="no expiry"):
         check_claims({"iss": "https://issuer", "aud": "basira", "exp": exp}, issuer="https://issuer",
                      audience="basira", now=1.8e9, leeway_s=30)
+
+
+@FUZZ
+@given(st.sampled_from(REQUESTS), st.binary(max_size=512))
+def test_policy_inputs_from_any_bounded_request_build_and_encode(message_type: type[Message],
+                                                                 data: bytes) -> None:
+    """What passes the bounds becomes a policy input and a record without an exception: resource,
+    context (timestamps included) and the whole input encode as canonical JSON."""
+    from basira.common.access_record import canonical_json
+    from basira.common.policy_input import context_from_request, policy_input, resource_from_request
+
+    try:
+        request = decode_request(message_type.FromString, data)
+    except InvalidInput:
+        return
+    resource = resource_from_request(request, "biometric")
+    context = context_from_request(request, source_ip="127.0.0.1")
+    canonical_json(policy_input({"user": "u", "agency": "police", "roles": []}, "search.plate", resource,
+                                context))
