@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
-        bench-pipeline bench-console bench-search
+        bench-pipeline bench-console bench-search bench-faces
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -104,7 +104,10 @@ bench-search: venv  ## plate search p95 at 10M reads (and face search, where its
 	nice -n 10 $(PY) loadtests/bench_search_plates.py
 	@if [ -f loadtests/bench_search_faces.py ]; then nice -n 10 $(PY) loadtests/bench_search_faces.py; fi
 
-bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search  ## every benchmark
+bench-faces: venv  ## face path per engine: pairs accuracy/FMR/FNMR/AUC, faces and tracks on the walking clips
+	nice -n 10 $(PY) loadtests/bench_faces.py
+
+bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search bench-faces  ## every benchmark
 
 clean:  ## remove the environment and generated data (not your var/ data: use `rm -rf var`)
 	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache

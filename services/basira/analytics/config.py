@@ -20,9 +20,9 @@ class AnalyticsSettings(ServiceSettings):
     plate_engine: dict[str, Any] = Field(default_factory=lambda: {"type": "rapidocr"},
                                          description="Plate engine table; `type` is one of "
                                          "basira.analytics.plates.engine.plate_engine_types().")
-    face_engine: dict[str, Any] = Field(default_factory=lambda: {"type": "dlib"},
-                                        description="Face engine table; `type` 'dlib' (default) or "
-                                        "'insightface' (needs `model_dir`).")
+    face_engine: dict[str, Any] = Field(default_factory=lambda: {"type": "yunet-sface"},
+                                        description="Face engine table; `type` 'yunet-sface' (default), "
+                                        "'dlib' or 'insightface' (needs `model_dir`).")
     counting: dict[str, Any] = Field(default_factory=lambda: {"type": "detector"},
                                      description="People/vehicle counter table; `type` 'detector' (a "
                                      "person/vehicle detector with tracking) or 'mog2-line' (motion only, "

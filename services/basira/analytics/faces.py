@@ -1,8 +1,10 @@
 """Face engines behind one interface: find faces in an image, and embed one face as a vector.
 
 Engines are plugins chosen by a config whose `type` names them (DESIGN §8):
-- `dlib` (default): dlib's HOG detector, 5-point landmarks and ResNet 128-d embedding, with the CC0
-  weights inside the `face_recognition_models` wheel; nothing is downloaded.
+- `yunet-sface` (default, `sface.py`): OpenCV's YuNet detector and SFace embedder, weights carried here.
+- `dlib`: dlib's 5-point landmarks and ResNet 128-d embedding (CC0 weights inside the
+  `face_recognition_models` wheel; its 68-point predictor, non-commercial, is never loaded), on faces
+  found by YuNet (`detector: yunet`, CCTV-sized faces) or dlib's own HOG detector.
 - `insightface` (SCRFD + ArcFace on onnxruntime): loaded from an operator's model directory because its
   public weights are non-commercial. Not built yet; its factory says what is missing.
 """
@@ -26,10 +28,12 @@ from basira.common.plugins import resolve_plugin
 
 @dataclass(frozen=True, slots=True)
 class Face:
-    """A face in image pixels: box (x, y, width, height) and the detector's score (engine-specific scale)."""
+    """A face in image pixels: box (x, y, width, height), the detector's score (engine-specific scale) and,
+    when the detector gives them, five landmarks (right eye, left eye, nose tip, mouth corners)."""
 
     box: tuple[int, int, int, int]
     score: float
+    landmarks: tuple[tuple[float, float], ...] = ()
 
     @property
     def area(self) -> int:
@@ -49,6 +53,8 @@ class FaceEngine(Protocol):
     """Finds and embeds faces. Implementations must be safe to call from several threads."""
 
     model: str
+    match_distance: float
+    """Cosine distance (between unit vectors) at or below which two faces are the same person."""
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Faces in `image_bgr` (H×W×3 uint8 BGR), most confident first; [] if none."""
@@ -74,6 +80,11 @@ class DlibFaceConfig(BaseModel):
         default=0.0, description="HOG threshold adjustment (higher = fewer, surer faces).")
     jitters: int = Field(
         default=0, ge=0, le=100, description="Re-sampled embeddings averaged per face (slower, steadier).")
+    detector: Literal["yunet", "hog"] = Field(
+        default="yunet", description="Who finds the faces: YuNet (CCTV-sized faces) or dlib's HOG.")
+    match_distance: float = Field(
+        default=0.075, gt=0, lt=2, description="Cosine distance at or below which two faces match "
+        "(calibrated on the shared pairs, `make bench-faces`).")
 
 class InsightFaceConfig(BaseModel):
     """insightface SCRFD + ArcFace from an operator's model directory (public weights: non-commercial)."""
@@ -92,6 +103,12 @@ class DlibFaceEngine:
 
     def __init__(self, config: DlibFaceConfig | None = None) -> None:
         self.config = config or DlibFaceConfig()
+        self.match_distance = self.config.match_distance
+        self._yunet: FaceEngine | None = None
+        if self.config.detector == "yunet":
+            from basira.analytics.sface import YuNetSFaceEngine
+
+            self._yunet = YuNetSFaceEngine()
         import dlib
 
         with warnings.catch_warnings():  # the wheel still imports pkg_resources
@@ -111,6 +128,8 @@ class DlibFaceEngine:
         return np.ascontiguousarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
 
     def _detect_rgb(self, rgb: np.ndarray) -> list[Face]:
+        if self._yunet is not None:
+            return [Face(f.box, f.score) for f in self._yunet.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))]
         height, width = rgb.shape[:2]
         scale = min(1.0, self.config.detect_max_side / max(height, width))
         small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(width * scale)),
@@ -142,7 +161,8 @@ class DlibFaceEngine:
             x, y, w, h = face.box
             rect = self._dlib.rectangle(x, y, x + w, y + h)
             shape = self._landmarks(rgb, rect)
-            vector = self._encoder.compute_face_descriptor(rgb, shape, self.config.jitters)
+            vector = np.array(self._encoder.compute_face_descriptor(rgb, shape, self.config.jitters))
+        vector /= max(float(np.linalg.norm(vector)), 1e-12)
         return FaceEmbedding(tuple(float(v) for v in vector), self.model, face)
 
 
@@ -152,9 +172,21 @@ def _insightface(config: InsightFaceConfig) -> FaceEngine:
                  else f"{config.model_dir} is not a directory")
         raise FailedPrecondition(
             f"the insightface face engine needs the operator's model directory (SCRFD + ArcFace ONNX "
-            f"models), but {where}; set face_engine.model_dir, or use the default 'dlib' engine")
+            f"models), but {where}; set face_engine.model_dir, or use the default 'yunet-sface' engine")
     raise FailedPrecondition(f"the insightface face engine (model_dir {config.model_dir}) is not available "
-                             "in this version; use the default 'dlib' engine")
+                             "in this version; use the default 'yunet-sface' engine")
+
+
+def _yunet_sface(config: BaseModel) -> FaceEngine:
+    from basira.analytics.sface import YuNetSFaceEngine
+
+    return YuNetSFaceEngine(config)  # type: ignore[arg-type]
+
+
+def _engines() -> dict[str, tuple[type[BaseModel], Callable[[Any], FaceEngine]]]:
+    from basira.analytics.sface import YuNetSFaceConfig
+
+    return {"yunet-sface": (YuNetSFaceConfig, _yunet_sface), **_ENGINES}
 
 
 _ENGINES: dict[str, tuple[type[BaseModel], Callable[[Any], FaceEngine]]] = {
@@ -169,7 +201,7 @@ def create_face_engine(config: BaseModel | Mapping[str, Any]) -> FaceEngine:
     Raises ConfigError for an unknown type or invalid settings, FailedPrecondition when the engine's
     models are not where the config says.
     """
-    validated, factory = resolve_plugin(_ENGINES, config, "face engine")
+    validated, factory = resolve_plugin(_engines(), config, "face engine")
     return factory(validated)
 
 
