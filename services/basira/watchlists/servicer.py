@@ -139,7 +139,8 @@ class WatchlistServicer(watchlist_pb2_grpc.WatchlistServiceServicer):
                      for i, image in enumerate(request.images)]
         subject = await self.store.enrol_subject(
             watchlist_id=hotlist.parse_id(watchlist.id, "watchlist_id"), label=label, legal_basis=basis,
-            expires=expires, templates=templates, created_by=who.user, now=now)
+            expires=expires, templates=templates, created_by=who.user, now=now,
+            access_pb=request.access.SerializeToString(deterministic=True))
         await publish_changed(self.js, watchlist.id, now)
         return watchlist_pb2.EnrolSubjectResponse(subject=subject_pb(subject))
 
