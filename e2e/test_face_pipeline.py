@@ -23,6 +23,8 @@ from basira.v1 import (
     camera_pb2,
     camera_pb2_grpc,
     common_pb2,
+    search_pb2,
+    search_pb2_grpc,
     watchlist_pb2,
     watchlist_pb2_grpc,
 )
@@ -125,6 +127,32 @@ def test_enrol_match_confirm_by_two_and_log(platform: Platform, shared_data: Pat
     assert second.state == alert_pb2.ALERT_STATE_CONFIRMED
     assert list(second.confirmed_by) == ["police-operator", "police-operator2"]
 
+    # The investigator searches by the enrolment photo, under the case and authorization: the sighting.
+    search = search_pb2_grpc.SearchServiceStub(channel(platform, "search"))
+    query = search_pb2.SearchFacesRequest(image=(pairs / ENROL_PHOTO).read_bytes(), access=access())
+    found: list[search_pb2.Sighting] = []
+
+    def sighting_indexed() -> bool:
+        found[:] = search.SearchFaces(query, metadata=investigator).sightings
+        return bool(found)
+
+    wait_until(sighting_indexed, 60, "the face sighting to be searchable")
+    assert {s.camera_id for s in found} == {BODYCAM}
+    assert all(s.kind == search_pb2.SIGHTING_KIND_FACE and 0 <= s.distance <= 0.55 for s in found)
+    assert found == sorted(found, key=lambda s: s.distance) and found[0].face.width > 0
+    # Someone else's face finds nothing; an agency without the biometric grant is refused outright.
+    other = search_pb2.SearchFacesRequest(image=(pairs / "img16.jpg").read_bytes(), access=access())
+    assert list(search.SearchFaces(other, metadata=investigator).sightings) == []
+    with pytest.raises(grpc.RpcError) as denied:
+        search.SearchFaces(query, metadata=metadata(platform, "traffic-analyst"))
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "biometric" in (denied.value.details() or "")
+    with pytest.raises(grpc.RpcError) as no_case:
+        search.SearchFaces(search_pb2.SearchFacesRequest(image=query.image,
+                                                         access=common_pb2.AccessContext(purpose="serious-crime")),
+                           metadata=investigator)
+    assert no_case.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
     def logged() -> bool:
         enrolments = [r for r in audit_records(platform, "watchlist.enrol_subject") if r["allowed"]]
         matches = [r for r in audit_records(platform, "match.live_face") if r["allowed"]]
@@ -133,7 +161,10 @@ def test_enrol_match_confirm_by_two_and_log(platform: Platform, shared_data: Pat
         ours = [r for r in matches if r["biometric"].get("subject_id") == subject.id  # type: ignore[attr-defined]
                 and r["biometric"].get("watchlist") == created.id  # type: ignore[attr-defined]
                 and r["biometric"].get("input")]  # type: ignore[attr-defined]
+        searches = audit_records(platform, "search.face")
         return (bool(enrolments) and bool(ours)
+                and any(r["allowed"] and r["case_id"] == CASE for r in searches)
+                and any(not r["allowed"] and r["user"] == "traffic-analyst" for r in searches)
                 and {r["user"] for r in confirms if r["allowed"]} >= {"police-operator", "police-operator2"}
                 and any(not r["allowed"] and r["user"] == "police-operator" for r in confirms))
 

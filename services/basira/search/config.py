@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from basira.common.config import ServiceSettings
@@ -32,3 +34,13 @@ class SearchSettings(ServiceSettings):
         50.0, ge=0, description="Cameras closer than this are one place: no speed is judged between them.")
     passage_gap_s: float = Field(
         900.0, gt=0, description="Sightings further apart in time than this start a new passage.")
+    face_engine: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "yunet-sface"},
+        description="Face engine embedding the image of a face search: the analytics engine's table.")
+    face_quality: dict[str, Any] = Field(default_factory=dict, description="Quality gates the searched face "
+                                         "must pass (basira.analytics.face_quality.FaceQualityConfig).")
+    face_search_ef: int = Field(200, ge=10, le=1000, description=(
+        "HNSW candidates visited per face search (pgvector hnsw.ef_search): recall against speed; "
+        "`make bench-search` measures both."))
+    face_search_max_window_days: float = Field(31.0, gt=0, description=(
+        "Longest time window one face search may cover; a search without a start looks this far back."))
