@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from basira.common.config import ServiceSettings
+
+DEFAULT_RETENTION_FILE = Path(__file__).resolve().parents[3] / "policy" / "basira" / "retention" / "data.json"
 
 
 class SearchSettings(ServiceSettings):
@@ -44,3 +47,10 @@ class SearchSettings(ServiceSettings):
         "`make bench-search` measures both."))
     face_search_max_window_days: float = Field(31.0, gt=0, description=(
         "Longest time window one face search may cover; a search without a start looks this far back."))
+    retention_interval_s: float = Field(3600.0, ge=0, description=(
+        "How often expired face embeddings, plate reads and snapshots are purged (0: never)."))
+    retention_file: Path = Field(DEFAULT_RETENTION_FILE, description=(
+        "The agreement's retention data (days per class); policy re-checks every purge against its own."))
+    retention_batch: int = Field(1000, ge=1, le=100_000, description="Rows erased per purge statement.")
+    retention_user: str = Field("service:retention", description="User the purge acts as in policy.")
+    retention_agency: str = Field("platform", description="Agency the purge acts for in policy.")

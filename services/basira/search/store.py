@@ -196,6 +196,17 @@ class SearchStore:
             rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
         return [_face_row(r) for r in rows if float(r[-1]) <= max_distance]
 
+    async def purge(self, table: str, older_than: datetime, limit: int) -> list[str]:
+        """Delete up to `limit` rows of `table` seen before `older_than`; the camera of each row erased."""
+        if table not in ("search_faces", "search_sightings", "search_snapshots"):
+            raise ValueError(f"no retention purge for table {table!r}")
+        key = "snapshot_id" if table == "search_snapshots" else "id"
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE seen < %s"  # type: ignore[arg-type]
+                f" ORDER BY seen LIMIT %s) RETURNING camera_id", (older_than, limit))).fetchall()
+        return [r[0] for r in rows]
+
     async def upsert_count(self, event_id: str, camera_id: str, zone: str, minute: datetime,
                            vehicles: int, persons: int, frames: int) -> None:
         """One bucket per camera and minute; a later event replaces it unless it saw fewer frames.
