@@ -140,6 +140,9 @@ def test_enrol_match_confirm_by_two_and_log(platform: Platform, shared_data: Pat
     assert {s.camera_id for s in found} == {BODYCAM}
     assert all(s.kind == search_pb2.SIGHTING_KIND_FACE and 0 <= s.distance <= 0.55 for s in found)
     assert found == sorted(found, key=lambda s: s.distance) and found[0].face.width > 0
+    follow = search_pb2.GetTrajectoryRequest(sighting_id=found[0].id, access=access())
+    trajectory = search.GetTrajectory(follow, metadata=investigator)
+    assert [s.camera_id for s in trajectory.sightings] == [BODYCAM]
     # Someone else's face finds nothing; an agency without the biometric grant is refused outright.
     other = search_pb2.SearchFacesRequest(image=(pairs / "img16.jpg").read_bytes(), access=access())
     assert list(search.SearchFaces(other, metadata=investigator).sightings) == []

@@ -33,6 +33,11 @@ class FaceQuery:
         self._limits = limits or FrameLimits()
         self._lock = threading.Lock()
 
+    def engine_model(self) -> tuple[str, float]:
+        """(the configured engine's model, its match distance); FailedPrecondition if it is unavailable."""
+        engine = self._engine.get()
+        return engine.model, engine.match_distance
+
     def embed(self, image: bytes) -> tuple[FaceEmbedding, float]:
         """(the one face's embedding, the engine's match distance); InvalidInput saying why not."""
         if not image:

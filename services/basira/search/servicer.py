@@ -39,8 +39,8 @@ from basira.search.store import SearchStore
 from basira.search.trajectory import SpeedLimits, legs, passages
 from basira.v1 import analytics_pb2, common_pb2, search_pb2, search_pb2_grpc
 
-FACE_SEARCH_LATER = ("face sightings are found by image (SearchFaces); listing them and following a face "
-                     "across cameras are not available yet")
+FACE_SEARCH_LATER = ("face sightings are not listed: find them by image (SearchFaces), then follow one "
+                     "with GetTrajectory(sighting_id)")
 UNMASK_ACTION = "evidence.unmask"
 
 
@@ -238,6 +238,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 key = normalize_plate(request.plate)
             except PlateTextError as exc:
                 raise InvalidInput(exc.message, field="plate") from exc
+        elif request.sighting_id and (face := await self.store.face_sighting(request.sighting_id)):
+            return await self._face_trajectory(*face, flt, granted)
         elif request.sighting_id:
             start = await self.store.sighting(request.sighting_id)
             if start is None or not granted.allows(start.zone, start.camera_id):
@@ -249,6 +251,23 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             raise InvalidInput("give a plate or a sighting_id to follow", field="plate")
         rows = await self.store.plate_trajectory(key, flt, limit=self.settings.trajectory_max_sightings)
         return trajectory_response(collapse_visits(rows), self.speed_limits(KIND_PLATE),
+                                   self.settings.passage_gap_s)
+
+    async def _face_trajectory(self, start: SightingRow, model: str, vector: list[float], flt: SightingFilter,
+                               granted: GrantedScope) -> search_pb2.GetTrajectoryResponse:
+        """The person of a face sighting across cameras: their sightings within the match distance."""
+        if not granted.allows(start.zone, start.camera_id):
+            raise NotFound(f"no sighting {start.id!r}")
+        engine_model, threshold = await asyncio.to_thread(self.faces.engine_model)
+        if model != engine_model:
+            raise FailedPrecondition(f"sighting {start.id} was embedded by face model {model}, not the "
+                                     f"configured {engine_model}; its person cannot be followed")
+        flt = bounded_window(flt, datetime.now(UTC), self.settings.face_search_max_window_days)
+        rows = await self.store.search_faces(model, vector, flt, max_distance=threshold,
+                                             limit=self.settings.trajectory_max_sightings,
+                                             ef_search=max(self.settings.face_search_ef, 400))
+        rows.sort(key=lambda r: (r.seen, r.id))
+        return trajectory_response(collapse_visits(rows), self.speed_limits(KIND_FACE),
                                    self.settings.passage_gap_s)
 
     def speed_limits(self, kind: int) -> SpeedLimits:
@@ -330,6 +349,18 @@ def evidence_resolver(store: SearchStore) -> Any:
             camera_id, zone, owner_agency = place
             extra.update({"cameras": [camera_id], "zone": zone, "owner_agency": owner_agency})
         return extra
+
+    return resolve
+
+
+def trajectory_resolver(store: SearchStore) -> Any:
+    """Resource resolver for GetTrajectory: following the person of a face sighting is biometric."""
+
+    async def resolve(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
+        sighting_id = getattr(request, "sighting_id", "")
+        if sighting_id and not getattr(request, "plate", "") and await store.face_sighting(sighting_id):
+            return {"data_class": "biometric"}
+        return {}
 
     return resolve
 

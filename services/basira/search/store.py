@@ -207,6 +207,16 @@ class SearchStore:
                 f" ORDER BY seen LIMIT %s) RETURNING camera_id", (older_than, limit))).fetchall()
         return [r[0] for r in rows]
 
+    async def face_sighting(self, sighting_id: str) -> tuple[SightingRow, str, list[float]] | None:
+        """A stored face sighting with its model and embedding (to follow that person), or None."""
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                f"SELECT {_FACE_COLUMNS}, 0.0, model, embedding::text FROM search_faces WHERE id = %s",
+                (sighting_id,))).fetchone()
+        if row is None:
+            return None
+        return _face_row(row[:-2]), row[-2], [float(v) for v in row[-1].strip("[]").split(",")]
+
     async def upsert_count(self, event_id: str, camera_id: str, zone: str, minute: datetime,
                            vehicles: int, persons: int, frames: int) -> None:
         """One bucket per camera and minute; a later event replaces it unless it saw fewer frames.

@@ -236,6 +236,11 @@ async def test_two_person_rule_for_face_matches(engine: AlertEngine, servicer: A
     confirm = alert_pb2.ConfirmMatchRequest(alert_id=raised.id, note="looks like him")
 
     assert (await resolve(confirm, world.amina, {"data_class": "biometric"}))["first_confirmed_by"] == ""
+    assert raised.face_match.subject_id == "subj-9" and raised.face_match.detection_id == "det-1"
+    reject = alert_pb2.RejectMatchRequest(alert_id=raised.id, reason=" not him ")
+    rejecting = await resolve(reject, world.amina, {"data_class": "alerts"})
+    assert (rejecting["reason"], rejecting["watchlist"], rejecting["subject_id"], rejecting["input"]) == (
+        "not him", "wl-1", "subj-9", "det-1")  # the log names the rejection's reason and what was matched
     with calling(world.amina):
         first = (await servicer.ConfirmMatch(confirm, None)).alert
     assert first.state == alert_pb2.ALERT_STATE_PENDING_CONFIRMATION and list(first.confirmed_by) == ["amina"]

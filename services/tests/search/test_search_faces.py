@@ -19,7 +19,7 @@ from basira.common.errors import InvalidInput
 from basira.common.gate import Gate
 from basira.search.config import SearchSettings
 from basira.search.events import Indexer
-from basira.search.servicer import SearchServicer
+from basira.search.servicer import SearchServicer, trajectory_resolver
 from basira.search.store import SearchStore
 from basira.v1 import common_pb2, events_pb2, search_pb2
 
@@ -76,6 +76,14 @@ async def test_search_by_image_finds_the_person_where_and_when_allowed(
     with calling(INVESTIGATOR, {"zones": [zone, elsewhere]}):
         wider = (await servicer.SearchFaces(query, None)).sightings
     assert [s.camera_id for s in wider] == ["cam-a", "cam-c"]
+
+    # Follow that person across cameras: biometric for the policy, their sightings in time order.
+    follow = search_pb2.GetTrajectoryRequest(sighting_id=wider[0].id)
+    assert await trajectory_resolver(store)(follow, INVESTIGATOR, {}) == {"data_class": "biometric"}
+    with calling(INVESTIGATOR, {"zones": [zone, elsewhere]}):
+        trajectory = await servicer.GetTrajectory(follow, None)
+    assert [s.camera_id for s in trajectory.sightings] == ["cam-c", "cam-a"]
+    assert len(trajectory.legs) == 1 and trajectory.max_speed_kmh == SearchSettings().max_person_speed_kmh
 
     with calling(INVESTIGATOR, {"zones": [zone]}), pytest.raises(InvalidInput, match="image is required"):
         await servicer.SearchFaces(search_pb2.SearchFacesRequest(), None)

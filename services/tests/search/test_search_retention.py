@@ -51,7 +51,8 @@ async def test_purge_erases_expired_data_in_batches_and_logs_counts(search_pool:
     purger = RetentionPurger(store, gate, PURGER, days, batch=1)
     erased = await purger.purge_once(now)
 
-    assert erased["face_embedding_unmatched"] == {cam_a: 2, cam_b: 1}
+    ours = (cam_a, cam_b)  # the database is shared with other tests: count only this test's cameras
+    assert {c: n for c, n in erased["face_embedding_unmatched"].items() if c in ours} == {cam_a: 2, cam_b: 1}
     assert erased["plate_read"][cam_b] >= 1
     async with search_pool.connection() as conn:
         left = await (await conn.execute("SELECT id FROM search_faces WHERE camera_id = ANY(%s)",
@@ -72,6 +73,8 @@ async def test_purge_erases_expired_data_in_batches_and_logs_counts(search_pool:
     records = [r for r in audit.records if r.action == "retention.purge"]
     faces = [r for r in records if r.resource["data_class"] == "face_embedding_unmatched"]
     assert [r.status for r in faces] == ["ADMITTED", "OK"]
-    assert faces[1].resource["erased_per_camera"] == {cam_a: 2, cam_b: 1} and faces[1].result_count == 3
+    logged_counts = faces[1].resource["erased_per_camera"]
+    assert {c: n for c, n in logged_counts.items() if c in ours} == {cam_a: 2, cam_b: 1}
+    assert faces[1].result_count == sum(logged_counts.values())
     logged = json.dumps([r.to_dict() for r in records])
     assert not any(f.id in logged or f.snapshot_id in logged for f in old_faces)  # counts, never content
