@@ -7,6 +7,9 @@ PERMISSION_DENIED and nothing else → every step is in the access log."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,3 +175,16 @@ def test_enrol_match_confirm_by_two_and_log(platform: Platform, shared_data: Pat
                 and any(not r["allowed"] and r["user"] == "police-operator" for r in confirms))
 
     wait_until(logged, 30, "the enrolment, the match (watchlist, input) and both confirmations in the log")
+
+    # The same search from the command line, as an operator would run it for any photo set.
+    expires = (datetime.now(UTC) + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cli = subprocess.run(
+        [sys.executable, "-m", "basira.cli.main", "search", "face", str(pairs / ENROL_PHOTO),
+         "--data-dir", str(platform.config.data_dir), "--purpose", "serious-crime", "--case", CASE,
+         "--authorization", "COURT-ORDER-88", "--authorization-zone", "medina",
+         "--authorization-expires", expires],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "BASIRA_USER": "police-investigator",
+             "BASIRA_PASSWORD": "police-investigator-dev-password"})
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["sightings"][0]["camera_id"] == BODYCAM
