@@ -105,15 +105,19 @@ def hotlist_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scope(scope: search_pb2.SearchScope, args: argparse.Namespace) -> None:
+    if args.zone:
+        scope.zone = args.zone
+    if args.since:
+        scope.time.start.CopyFrom(_timestamp(args.since))
+
+
 def search_plate(args: argparse.Namespace) -> int:
     s = _session(args)
     request = search_pb2.SearchPlatesRequest(
         plate=args.plate, access=_access(args), max_distance=args.max_distance,
         mode=search_pb2.PLATE_MATCH_MODE_FUZZY if args.fuzzy else search_pb2.PLATE_MATCH_MODE_EXACT)
-    if args.zone:
-        request.scope.zone = args.zone
-    if args.since:
-        request.scope.time.start.CopyFrom(_timestamp(args.since))
+    _scope(request.scope, args)
     stub = search_pb2_grpc.SearchServiceStub(s.channel("search"))
     _show(stub.SearchPlates(request, metadata=s.metadata))
     return 0
@@ -153,10 +157,7 @@ def search_face(args: argparse.Namespace) -> int:
     s = _session(args)
     request = search_pb2.SearchFacesRequest(image=Path(args.photo).read_bytes(), access=_access(args),
                                             max_distance=args.max_distance)
-    if args.zone:
-        request.scope.zone = args.zone
-    if args.since:
-        request.scope.time.start.CopyFrom(_timestamp(args.since))
+    _scope(request.scope, args)
     stub = search_pb2_grpc.SearchServiceStub(s.channel("search"))
     _show(stub.SearchFaces(request, metadata=s.metadata))
     return 0
