@@ -5,8 +5,8 @@ Engines are plugins chosen by a config whose `type` names them (DESIGN §8):
 - `dlib`: dlib's 5-point landmarks and ResNet 128-d embedding (CC0 weights inside the
   `face_recognition_models` wheel; its 68-point predictor, non-commercial, is never loaded), on faces
   found by YuNet (`detector: yunet`, CCTV-sized faces) or dlib's own HOG detector.
-- `insightface` (SCRFD + ArcFace on onnxruntime): loaded from an operator's model directory because its
-  public weights are non-commercial. Not built yet; its factory says what is missing.
+- `insightface` (`scrfd_arcface.py`: SCRFD + ArcFace on onnxruntime): from an operator's model directory,
+  because the public weights are non-commercial.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import cv2
@@ -85,16 +84,6 @@ class DlibFaceConfig(BaseModel):
     match_distance: float = Field(
         default=0.075, gt=0, lt=2, description="Cosine distance at or below which two faces match "
         "(calibrated on the shared pairs, `make bench-faces`).")
-
-class InsightFaceConfig(BaseModel):
-    """insightface SCRFD + ArcFace from an operator's model directory (public weights: non-commercial)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["insightface"] = Field(default="insightface", description="Engine selector.")
-    model_dir: Path | None = Field(default=None, description="Directory holding the operator's SCRFD and "
-                                   "ArcFace ONNX models.")
-
 
 class DlibFaceEngine:
     """The default face engine (see module docstring); a lock makes it thread-safe."""
@@ -166,32 +155,28 @@ class DlibFaceEngine:
         return FaceEmbedding(tuple(float(v) for v in vector), self.model, face)
 
 
-def _insightface(config: InsightFaceConfig) -> FaceEngine:
-    if config.model_dir is None or not config.model_dir.is_dir():
-        where = ("no model_dir is set" if config.model_dir is None
-                 else f"{config.model_dir} is not a directory")
-        raise FailedPrecondition(
-            f"the insightface face engine needs the operator's model directory (SCRFD + ArcFace ONNX "
-            f"models), but {where}; set face_engine.model_dir, or use the default 'yunet-sface' engine")
-    raise FailedPrecondition(f"the insightface face engine (model_dir {config.model_dir}) is not available "
-                             "in this version; use the default 'yunet-sface' engine")
-
-
 def _yunet_sface(config: BaseModel) -> FaceEngine:
     from basira.analytics.sface import YuNetSFaceEngine
 
     return YuNetSFaceEngine(config)  # type: ignore[arg-type]
 
 
+def _scrfd_arcface(config: BaseModel) -> FaceEngine:
+    from basira.analytics.scrfd_arcface import ScrfdArcFaceEngine
+
+    return ScrfdArcFaceEngine(config)  # type: ignore[arg-type]
+
+
 def _engines() -> dict[str, tuple[type[BaseModel], Callable[[Any], FaceEngine]]]:
+    from basira.analytics.scrfd_arcface import InsightFaceConfig
     from basira.analytics.sface import YuNetSFaceConfig
 
-    return {"yunet-sface": (YuNetSFaceConfig, _yunet_sface), **_ENGINES}
+    return {"yunet-sface": (YuNetSFaceConfig, _yunet_sface),
+            "insightface": (InsightFaceConfig, _scrfd_arcface), **_ENGINES}
 
 
 _ENGINES: dict[str, tuple[type[BaseModel], Callable[[Any], FaceEngine]]] = {
     "dlib": (DlibFaceConfig, DlibFaceEngine),
-    "insightface": (InsightFaceConfig, _insightface),
 }
 
 

@@ -84,7 +84,7 @@ class YuNetSFaceEngine:
         self._lock = threading.Lock()
 
     def _detect(self, image_bgr: np.ndarray) -> list[Face]:
-        image = _bgr(image_bgr)
+        image = as_bgr(image_bgr)
         height, width = image.shape[:2]
         scale = min(1.0, self.config.detect_max_side / max(height, width))
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -108,10 +108,10 @@ class YuNetSFaceEngine:
             return self._detect(image_bgr)
 
     def embed(self, image_bgr: np.ndarray, face: Face | None = None) -> FaceEmbedding | None:
-        image = _bgr(image_bgr)
+        image = as_bgr(image_bgr)
         with self._lock:
             if face is None or not face.landmarks:
-                faces = self._detect(image) if face is None else _inside(self._detect(image), face)
+                faces = self._detect(image) if face is None else inside(self._detect(image), face)
                 if not faces:
                     return None
                 face = max(faces, key=lambda f: f.area) if face is None else faces[0]
@@ -131,11 +131,11 @@ def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(1.0 - np.dot(unit(a), unit(b)))
 
 
-def _bgr(image: np.ndarray) -> np.ndarray:
+def as_bgr(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
 
 
-def _inside(faces: list[Face], box: Face) -> list[Face]:
+def inside(faces: list[Face], box: Face) -> list[Face]:
     """Detected faces whose centre lies in `box` (a caller's box without landmarks), best first."""
     x, y, w, h = box.box
     return [f for f in faces
