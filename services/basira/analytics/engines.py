@@ -16,6 +16,7 @@ from basira.analytics.face_path import FacePath
 from basira.analytics.face_quality import FaceQualityConfig
 from basira.analytics.faces import LazyFaceEngine
 from basira.analytics.images import decode_upload
+from basira.common.errors import BasiraError
 from basira.ingest.frames import FrameLimits
 from basira.watchlists.facelists import FaceTemplate
 
@@ -54,3 +55,9 @@ class ThreadedFaceEmbedder:
 
     async def embed_image(self, image: bytes, field: str) -> FaceTemplate:
         return await self.threads.run(self._embed, image, field)
+
+    def current_model(self) -> str | None:
+        try:
+            return self.faces.get().model
+        except BasiraError:
+            return None

@@ -232,6 +232,18 @@ class WatchlistStore:
             if await cur.fetchone() is None:
                 raise NotFound(f"no subject {subject_id} on watchlist {watchlist_id}")
 
+    async def subjects_without_model(self, watchlist_ids: Sequence[str], model: str, now: datetime
+                                     ) -> dict[str, int]:
+        """Per watchlist: active subjects with no enrolment embedding of `model` (they cannot match)."""
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                """SELECT s.watchlist_id::text, count(*) FROM watchlists_subjects s
+                   WHERE s.watchlist_id = ANY(%s::uuid[]) AND s.removed IS NULL AND s.expires > %s
+                   AND NOT EXISTS (SELECT 1 FROM watchlists_embeddings e
+                                   WHERE e.subject_id = s.id AND e.model = %s)
+                   GROUP BY s.watchlist_id""", (list(watchlist_ids), now, model))).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
     async def active_faces(self, now: datetime) -> list[EnrolledFace]:
         """Every enrolment image of every subject that may match at `now` (for the live matcher)."""
         async with self.pool.connection() as conn:
