@@ -47,9 +47,9 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
 
 def generate(size: int, people: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings, the centre of each person) — each row a noisy view of one person."""
-    centres = unit_rows(rng.standard_normal((people, DIM)))
+    centres = unit_rows(rng.standard_normal((people, DIM), dtype=np.float32))
     owners = rng.integers(0, people, size)
-    return unit_rows(centres[owners] + 0.06 * rng.standard_normal((size, DIM))), centres
+    return unit_rows(centres[owners] + 0.06 * rng.standard_normal((size, DIM), dtype=np.float32)), centres
 
 
 async def fill(pool: AsyncConnectionPool, vectors: np.ndarray) -> dict[str, float]:
