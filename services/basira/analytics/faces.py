@@ -118,7 +118,7 @@ class DlibFaceEngine:
 
     def _detect_rgb(self, rgb: np.ndarray) -> list[Face]:
         if self._yunet is not None:
-            return [Face(f.box, f.score) for f in self._yunet.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))]
+            return self._yunet.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # with landmarks: pose gate
         height, width = rgb.shape[:2]
         scale = min(1.0, self.config.detect_max_side / max(height, width))
         small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(width * scale)),
