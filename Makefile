@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
         bench-pipeline bench-console bench-search bench-nats load capacity console-web chromium \
-        bench-console-ui
+        bench-console-ui bench-faces
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -132,7 +132,10 @@ load: venv  ## locust's city mix headless on the embedded platform: req/s, p50/p
 capacity: $(STAMP)  ## infra/CAPACITY.md's model: a city's cores, storage, NATS and PostgreSQL from var/bench/*.json
 	$(PY) loadtests/capacity.py $(CAPACITY_ARGS)
 
-bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search bench-nats bench-console-ui  ## every benchmark
+bench-faces: venv  ## face path per engine: pairs accuracy/FMR/FNMR/AUC, faces and tracks on the walking clips
+	nice -n 10 $(PY) loadtests/bench_faces.py
+
+bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search bench-nats bench-console-ui bench-faces  ## every benchmark
 
 clean:  ## remove the environment and generated data (not your var/ data: use `rm -rf var`)
 	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache

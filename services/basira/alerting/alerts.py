@@ -100,6 +100,7 @@ class AlertRecord:
     follow_id: str = ""
     count: int = 0
     threshold: int = 0
+    face_pb: bytes = b""  # basira.v1.FaceMatch, for face matches
 
 
 

@@ -192,16 +192,17 @@ class AlertEngine:
         # Purpose, case and authorization travel with the candidate if its contract carries an
         # `access` field (needed for live face matching); otherwise purposes come from settings.
         context = context_from_request(event)
+        owner = entry.owner_agency
         if kind == KIND_FACE_MATCH:
-            action = FACE_ACTION
+            action, owner = FACE_ACTION, event.owner_agency
             resource.update({"data_class": "biometric", "watchlist": event.watchlist_id,
-                             "subject_id": event.subject_id})
-            expires = getattr(event, "entry_expires", None)
-            if expires is not None:
-                resource["entry_expires"] = _iso(when(expires))
+                             "subject_id": event.subject_id, "owner_agency": event.owner_agency})
+            if event.HasField("entry_expires"):
+                resource["entry_expires"] = _iso(when(event.entry_expires))
             context.setdefault("purpose", self.settings.face_match_purpose)
             record["biometric"] = {"watchlist": event.watchlist_id, "subject_id": event.subject_id,
-                                   "input": event.detection_id, "distance": event.distance,
+                                   "input": event.detection_id, "snapshot_id": event.snapshot_id,
+                                   "track_id": event.track_id, "distance": event.distance,
                                    "verified_by": []}
         else:
             action = PLATE_ACTION
@@ -209,7 +210,9 @@ class AlertEngine:
                              "owner_agency": entry.owner_agency,
                              "entry_expires": _iso(when(entry.expires))})
             context.setdefault("purpose", plate_purpose(entry.reason))
-        for agency in recipient_candidates(entry.owner_agency, self.agencies):
+        # A face match goes to the watchlist's owner only; a plate hit may be shared by agreement.
+        recipients = [owner] if kind == KIND_FACE_MATCH else recipient_candidates(owner, self.agencies)
+        for agency in recipients:
             if not await self._may_receive(agency, action, resource, context, **record):
                 continue
             alert = await self.store.apply_sighting(alert_from_candidate(kind, event, agency), event.id,

@@ -40,7 +40,9 @@ def candidate_target(kind: int, event: events_pb2.MatchCandidateEvent) -> str:
 def candidate_summary(kind: int, event: events_pb2.MatchCandidateEvent) -> str:
     where = f"{event.camera_id}" + (f" ({event.zone})" if event.zone else "")
     if kind == KIND_FACE_MATCH:
-        return f"Face match candidate: watchlist {event.watchlist_id} subject {event.subject_id} at {where}"
+        who = event.subject_label or event.subject_id
+        return (f"Face match candidate: {who} (watchlist {event.watchlist_id}) at {where}; two different "
+                "authorised people must confirm it")
     reason = watchlist_pb2.HotlistReason.Name(event.hotlist_entry.reason).removeprefix("HOTLIST_REASON_")
     plate = event.plate.display or event.plate.text
     return f"Hotlist hit: plate {plate} ({reason.lower()}) at {where}"
@@ -56,7 +58,17 @@ def alert_from_candidate(kind: int, event: events_pb2.MatchCandidateEvent, agenc
         plate_pb=event.plate.SerializeToString() if event.HasField("plate") else b"",
         entry_pb=event.hotlist_entry.SerializeToString() if event.HasField("hotlist_entry") else b"",
         snapshot_id=event.snapshot_id,
+        face_pb=face_match(event).SerializeToString() if kind == KIND_FACE_MATCH else b"",
     )
+
+
+def face_match(event: events_pb2.MatchCandidateEvent) -> alert_pb2.FaceMatch:
+    """What a face candidate's alert shows: the subject, the distance, and the case it is matched under."""
+    return alert_pb2.FaceMatch(
+        watchlist_id=event.watchlist_id, subject_id=event.subject_id, subject_label=event.subject_label,
+        distance=event.distance, case_id=event.access.case_id,
+        authorization_id=event.access.authorization.id, detection_id=event.detection_id,
+        track_id=event.track_id)
 
 
 def is_alarm(event: events_pb2.CameraHealthEvent) -> bool:
@@ -82,7 +94,7 @@ def alert_to_proto(alert: AlertRecord, *, sequence: int | None = None) -> alert_
         acknowledged_by=list(alert.acknowledged_by), confirmed_by=list(alert.confirmed_by),
         escalated_to=alert.escalated_to, actor=alert.actor, escalated_from=alert.escalated_from,
         escalated_alert_id=alert.escalated_alert_id, follow_id=alert.follow_id, count=alert.count,
-        threshold=alert.threshold,
+        threshold=alert.threshold, rejected_by=alert.rejected_by,
     )
     message.raised.FromDatetime(alert.raised)
     message.last_seen.FromDatetime(alert.last_seen)
@@ -90,6 +102,8 @@ def alert_to_proto(alert: AlertRecord, *, sequence: int | None = None) -> alert_
         message.plate.CopyFrom(analytics_pb2.PlateReading.FromString(alert.plate_pb))
     if alert.entry_pb:
         message.hotlist_entry.CopyFrom(watchlist_pb2.HotlistEntry.FromString(alert.entry_pb))
+    if alert.face_pb:
+        message.face_match.CopyFrom(alert_pb2.FaceMatch.FromString(alert.face_pb))
     return message
 
 

@@ -259,6 +259,13 @@ def alert_resolver(store: AlertStore) -> Any:
         if isinstance(request, alert_pb2.ConfirmMatchRequest):
             extra["first_confirmed_by"] = alert.confirmed_by[0] if alert.confirmed_by else ""
             extra["confirmed_by"] = list(alert.confirmed_by)
+        if isinstance(request, alert_pb2.RejectMatchRequest) and request.reason:
+            extra["reason"] = request.reason.strip()[:500]
+        if alert.face_pb:  # the log names what was matched: watchlist, subject, the input, the case
+            match = alert_pb2.FaceMatch.FromString(alert.face_pb)
+            extra.update({"watchlist": match.watchlist_id, "subject_id": match.subject_id,
+                          "input": match.detection_id, "snapshot_id": alert.snapshot_id,
+                          "match_case_id": match.case_id})
         return extra
 
     return resolve

@@ -20,7 +20,8 @@ from basira.common.errors import NotFound
 
 _COLUMNS = ("id, kind, state, agency, zone, camera_id, target, raised, last_seen, sightings, summary, "
             "plate_pb, entry_pb, snapshot_id, acknowledged_by, confirmed_by, escalated_to, rejected_by, "
-            "actor, version, sequence, escalated_from, escalated_alert_id, follow_id, count, threshold")
+            "actor, version, sequence, escalated_from, escalated_alert_id, follow_id, count, threshold, "
+            "face_pb")
 
 _STILL_OPEN_SQL = ", ".join(str(int(state)) for state in STILL_OPEN)  # matches the partial index
 
@@ -30,7 +31,7 @@ Publisher = Callable[[AlertRecord], Awaitable[int]]
 def _record(row: Sequence[Any]) -> AlertRecord:
     (id_, kind, state, agency, zone, camera_id, target, raised, last_seen, sightings, summary, plate_pb,
      entry_pb, snapshot_id, acked, confirmed, escalated_to, rejected_by, actor, version, sequence,
-     escalated_from, escalated_alert_id, follow_id, count, threshold) = row
+     escalated_from, escalated_alert_id, follow_id, count, threshold, face_pb) = row
     return AlertRecord(id=id_, kind=kind, state=state, agency=agency, zone=zone, camera_id=camera_id,
                        target=target, raised=raised, last_seen=last_seen, sightings=sightings,
                        summary=summary, plate_pb=bytes(plate_pb), entry_pb=bytes(entry_pb),
@@ -38,7 +39,7 @@ def _record(row: Sequence[Any]) -> AlertRecord:
                        escalated_to=escalated_to, rejected_by=rejected_by, actor=actor, version=version,
                        sequence=sequence, escalated_from=escalated_from,
                        escalated_alert_id=escalated_alert_id, follow_id=follow_id, count=count,
-                       threshold=threshold)
+                       threshold=threshold, face_pb=bytes(face_pb))
 
 
 async def _save(conn: AsyncConnection[Any], a: AlertRecord) -> None:
@@ -85,12 +86,12 @@ class AlertStore:
                 await conn.execute(
                     "INSERT INTO alerting_alerts (id, kind, state, agency, zone, camera_id, target, raised,"
                     " last_seen, sightings, summary, plate_pb, entry_pb, snapshot_id, version, follow_id,"
-                    " count, threshold) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                    " %s, %s, %s)",
+                    " count, threshold, face_pb) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                    " %s, %s, %s, %s, %s, %s, %s)",
                     (alert.id, alert.kind, alert.state, alert.agency, alert.zone, alert.camera_id,
                      alert.target, alert.raised, alert.last_seen, alert.sightings, alert.summary,
                      alert.plate_pb, alert.entry_pb, alert.snapshot_id, alert.version, alert.follow_id,
-                     alert.count, alert.threshold))
+                     alert.count, alert.threshold, alert.face_pb))
             await conn.execute("INSERT INTO alerting_applied (event_id, agency, alert_id)"
                                " VALUES (%s, %s, %s)", (event_id, new.agency, alert.id))
         return alert
@@ -107,12 +108,12 @@ class AlertStore:
             await conn.execute(
                 "INSERT INTO alerting_alerts (id, kind, state, agency, zone, camera_id, target, raised,"
                 " last_seen, sightings, summary, plate_pb, entry_pb, snapshot_id, version, escalated_from,"
-                " escalated_alert_id, count, threshold)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " escalated_alert_id, count, threshold, face_pb)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (copy.id, copy.kind, copy.state, copy.agency, copy.zone, copy.camera_id, copy.target,
                  copy.raised, copy.last_seen, copy.sightings, copy.summary, copy.plate_pb, copy.entry_pb,
                  copy.snapshot_id, copy.version, copy.escalated_from, copy.escalated_alert_id, copy.count,
-                 copy.threshold))
+                 copy.threshold, copy.face_pb))
             await conn.execute("INSERT INTO alerting_applied (event_id, agency, alert_id)"
                                " VALUES (%s, %s, %s)", (event_id, copy.agency, copy.id))
         return copy

@@ -20,9 +20,16 @@ class AnalyticsSettings(ServiceSettings):
     plate_engine: dict[str, Any] = Field(default_factory=lambda: {"type": "rapidocr"},
                                          description="Plate engine table; `type` is one of "
                                          "basira.analytics.plates.engine.plate_engine_types().")
-    face_engine: dict[str, Any] = Field(default_factory=lambda: {"type": "dlib"},
-                                        description="Face engine table; `type` 'dlib' (default) or "
-                                        "'insightface' (needs `model_dir`).")
+    face_engine: dict[str, Any] = Field(default_factory=lambda: {"type": "yunet-sface"},
+                                        description="Face engine table; `type` 'yunet-sface' (default), "
+                                        "'dlib' or 'insightface' (needs `model_dir`).")
+    face_detection: bool = Field(default=True, description="Detect, gate, embed and publish the faces of "
+                                 "analysed frames (detections.face.<camera>).")
+    face_quality: dict[str, Any] = Field(default_factory=dict, description="Face quality gates "
+                                         "(basira.analytics.face_quality.FaceQualityConfig).")
+    face_track_gap_s: float = Field(default=4.0, gt=0, description="A face track unseen this long ends: "
+                                    "the next sighting is a new passage (a new candidate).")
+    face_matcher: bool = Field(default=True, description="Match face detections against the watchlists.")
     counting: dict[str, Any] = Field(default_factory=lambda: {"type": "detector"},
                                      description="People/vehicle counter table; `type` 'detector' (a "
                                      "person/vehicle detector with tracking) or 'mog2-line' (motion only, "

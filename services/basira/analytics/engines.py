@@ -12,9 +12,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from basira.analytics.face_path import FacePath
+from basira.analytics.face_quality import FaceQualityConfig
 from basira.analytics.faces import LazyFaceEngine
 from basira.analytics.images import decode_upload
-from basira.common.errors import InvalidInput
+from basira.common.errors import BasiraError
 from basira.ingest.frames import FrameLimits
 from basira.watchlists.facelists import FaceTemplate
 
@@ -39,18 +41,23 @@ class EngineThreads:
 
 
 class ThreadedFaceEmbedder:
-    """`watchlists.servicer.FaceEmbedder` on the analytics face engine: decode, embed the largest face."""
+    """`watchlists.servicer.FaceEmbedder` on the analytics face path: decode, one face passing the gates."""
 
-    def __init__(self, faces: LazyFaceEngine, threads: EngineThreads, limits: FrameLimits) -> None:
+    def __init__(self, faces: LazyFaceEngine, threads: EngineThreads, limits: FrameLimits,
+                 quality: FaceQualityConfig | None = None) -> None:
         self.faces, self.threads, self.limits = faces, threads, limits
+        self.quality = quality or FaceQualityConfig()
 
     def _embed(self, image: bytes, field: str) -> FaceTemplate:
         pixels = decode_upload(image, self.limits, field)
-        embedding = self.faces.get().embed(pixels)
-        if embedding is None:
-            raise InvalidInput(f"{field}: no face found in the image; send a clear, frontal face photo",
-                               field=field)
+        embedding = FacePath(self.faces.get(), self.quality).enrolment(pixels, field)
         return FaceTemplate(model=embedding.model, embedding=embedding.vector)
 
     async def embed_image(self, image: bytes, field: str) -> FaceTemplate:
         return await self.threads.run(self._embed, image, field)
+
+    def current_model(self) -> str | None:
+        try:
+            return self.faces.get().model
+        except BasiraError:
+            return None

@@ -1,4 +1,5 @@
-"""Analytics NATS traffic: frame workers reading `frames.>` and publishing plate detections and counts.
+"""Analytics NATS traffic: frame workers reading `frames.>` and publishing plate and face detections and
+counts.
 
 One durable pull consumer, `analytics-frames` on stream FRAMES, is shared by every copy of the service,
 so copies split the frames. Within a copy up to `max_in_flight` frames are handled at once; decoding
@@ -27,6 +28,7 @@ from prometheus_client import Histogram
 
 from basira.analytics.counting import CameraCounting, CountBucket
 from basira.analytics.engines import EngineThreads
+from basira.analytics.face_events import FaceDetections
 from basira.analytics.pipeline import (
     PoisonFrame,
     count_event,
@@ -60,10 +62,10 @@ class FrameWorker:
 
     def __init__(self, js: JetStreamContext, plates: PlateEngine, threads: EngineThreads,
                  counting: CameraCounting, *, limits: FrameLimits | None = None, max_in_flight: int = 4,
-                 previews: PreviewPublisher | None = None,
+                 previews: PreviewPublisher | None = None, faces: FaceDetections | None = None,
                  idle_check_s: float = 5.0, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.js, self.plates, self.threads, self.counting = js, plates, threads, counting
-        self.previews = previews
+        self.previews, self.faces = previews, faces
         self.limits = limits or FrameLimits()
         self.max_in_flight, self.idle_check_s = max_in_flight, idle_check_s
         self._monotonic = monotonic
@@ -105,6 +107,8 @@ class FrameWorker:
                             extra={"frame": frame.id})
                 return Outcome.NAK
             PLATES_READ.inc()
+        if self.faces is not None and not await self.faces.publish(frame, image):
+            return Outcome.NAK
         if self.previews is not None:
             await self.previews.offer(frame, image, reads)
         await self.flush_counts()

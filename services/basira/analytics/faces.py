@@ -1,10 +1,12 @@
 """Face engines behind one interface: find faces in an image, and embed one face as a vector.
 
 Engines are plugins chosen by a config whose `type` names them (DESIGN §8):
-- `dlib` (default): dlib's HOG detector, 5-point landmarks and ResNet 128-d embedding, with the CC0
-  weights inside the `face_recognition_models` wheel; nothing is downloaded.
-- `insightface` (SCRFD + ArcFace on onnxruntime): loaded from an operator's model directory because its
-  public weights are non-commercial. Not built yet; its factory says what is missing.
+- `yunet-sface` (default, `sface.py`): OpenCV's YuNet detector and SFace embedder, weights carried here.
+- `dlib`: dlib's 5-point landmarks and ResNet 128-d embedding (CC0 weights inside the
+  `face_recognition_models` wheel; its 68-point predictor, non-commercial, is never loaded), on faces
+  found by YuNet (`detector: yunet`, CCTV-sized faces) or dlib's own HOG detector.
+- `insightface` (`scrfd_arcface.py`: SCRFD + ArcFace on onnxruntime): from an operator's model directory,
+  because the public weights are non-commercial.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import cv2
@@ -26,10 +27,12 @@ from basira.common.plugins import resolve_plugin
 
 @dataclass(frozen=True, slots=True)
 class Face:
-    """A face in image pixels: box (x, y, width, height) and the detector's score (engine-specific scale)."""
+    """A face in image pixels: box (x, y, width, height), the detector's score (engine-specific scale) and,
+    when the detector gives them, five landmarks (right eye, left eye, nose tip, mouth corners)."""
 
     box: tuple[int, int, int, int]
     score: float
+    landmarks: tuple[tuple[float, float], ...] = ()
 
     @property
     def area(self) -> int:
@@ -49,6 +52,8 @@ class FaceEngine(Protocol):
     """Finds and embeds faces. Implementations must be safe to call from several threads."""
 
     model: str
+    match_distance: float
+    """Cosine distance (between unit vectors) at or below which two faces are the same person."""
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
         """Faces in `image_bgr` (H×W×3 uint8 BGR), most confident first; [] if none."""
@@ -74,16 +79,11 @@ class DlibFaceConfig(BaseModel):
         default=0.0, description="HOG threshold adjustment (higher = fewer, surer faces).")
     jitters: int = Field(
         default=0, ge=0, le=100, description="Re-sampled embeddings averaged per face (slower, steadier).")
-
-class InsightFaceConfig(BaseModel):
-    """insightface SCRFD + ArcFace from an operator's model directory (public weights: non-commercial)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["insightface"] = Field(default="insightface", description="Engine selector.")
-    model_dir: Path | None = Field(default=None, description="Directory holding the operator's SCRFD and "
-                                   "ArcFace ONNX models.")
-
+    detector: Literal["yunet", "hog"] = Field(
+        default="yunet", description="Who finds the faces: YuNet (CCTV-sized faces) or dlib's HOG.")
+    match_distance: float = Field(
+        default=0.075, gt=0, lt=2, description="Cosine distance at or below which two faces match "
+        "(calibrated on the shared pairs, `make bench-faces`).")
 
 class DlibFaceEngine:
     """The default face engine (see module docstring); a lock makes it thread-safe."""
@@ -92,6 +92,12 @@ class DlibFaceEngine:
 
     def __init__(self, config: DlibFaceConfig | None = None) -> None:
         self.config = config or DlibFaceConfig()
+        self.match_distance = self.config.match_distance
+        self._yunet: FaceEngine | None = None
+        if self.config.detector == "yunet":
+            from basira.analytics.sface import YuNetSFaceEngine
+
+            self._yunet = YuNetSFaceEngine()
         import dlib
 
         with warnings.catch_warnings():  # the wheel still imports pkg_resources
@@ -111,6 +117,8 @@ class DlibFaceEngine:
         return np.ascontiguousarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
 
     def _detect_rgb(self, rgb: np.ndarray) -> list[Face]:
+        if self._yunet is not None:
+            return self._yunet.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # with landmarks: pose gate
         height, width = rgb.shape[:2]
         scale = min(1.0, self.config.detect_max_side / max(height, width))
         small = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(width * scale)),
@@ -142,24 +150,33 @@ class DlibFaceEngine:
             x, y, w, h = face.box
             rect = self._dlib.rectangle(x, y, x + w, y + h)
             shape = self._landmarks(rgb, rect)
-            vector = self._encoder.compute_face_descriptor(rgb, shape, self.config.jitters)
+            vector = np.array(self._encoder.compute_face_descriptor(rgb, shape, self.config.jitters))
+        vector /= max(float(np.linalg.norm(vector)), 1e-12)
         return FaceEmbedding(tuple(float(v) for v in vector), self.model, face)
 
 
-def _insightface(config: InsightFaceConfig) -> FaceEngine:
-    if config.model_dir is None or not config.model_dir.is_dir():
-        where = ("no model_dir is set" if config.model_dir is None
-                 else f"{config.model_dir} is not a directory")
-        raise FailedPrecondition(
-            f"the insightface face engine needs the operator's model directory (SCRFD + ArcFace ONNX "
-            f"models), but {where}; set face_engine.model_dir, or use the default 'dlib' engine")
-    raise FailedPrecondition(f"the insightface face engine (model_dir {config.model_dir}) is not available "
-                             "in this version; use the default 'dlib' engine")
+def _yunet_sface(config: BaseModel) -> FaceEngine:
+    from basira.analytics.sface import YuNetSFaceEngine
+
+    return YuNetSFaceEngine(config)  # type: ignore[arg-type]
+
+
+def _scrfd_arcface(config: BaseModel) -> FaceEngine:
+    from basira.analytics.scrfd_arcface import ScrfdArcFaceEngine
+
+    return ScrfdArcFaceEngine(config)  # type: ignore[arg-type]
+
+
+def _engines() -> dict[str, tuple[type[BaseModel], Callable[[Any], FaceEngine]]]:
+    from basira.analytics.scrfd_arcface import InsightFaceConfig
+    from basira.analytics.sface import YuNetSFaceConfig
+
+    return {"yunet-sface": (YuNetSFaceConfig, _yunet_sface),
+            "insightface": (InsightFaceConfig, _scrfd_arcface), **_ENGINES}
 
 
 _ENGINES: dict[str, tuple[type[BaseModel], Callable[[Any], FaceEngine]]] = {
     "dlib": (DlibFaceConfig, DlibFaceEngine),
-    "insightface": (InsightFaceConfig, _insightface),
 }
 
 
@@ -169,7 +186,7 @@ def create_face_engine(config: BaseModel | Mapping[str, Any]) -> FaceEngine:
     Raises ConfigError for an unknown type or invalid settings, FailedPrecondition when the engine's
     models are not where the config says.
     """
-    validated, factory = resolve_plugin(_ENGINES, config, "face engine")
+    validated, factory = resolve_plugin(_engines(), config, "face engine")
     return factory(validated)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -16,6 +17,8 @@ from basira.analytics.config import AnalyticsSettings
 from basira.analytics.counting import CameraCounting, counter_factory
 from basira.analytics.engines import EngineThreads, ThreadedFaceEmbedder
 from basira.analytics.events import FrameWorker
+from basira.analytics.face_events import FaceDetections
+from basira.analytics.face_quality import FaceQualityConfig
 from basira.analytics.faces import LazyFaceEngine
 from basira.analytics.plates.engine import create_plate_engine
 from basira.analytics.previews import PreviewPublisher
@@ -27,7 +30,8 @@ from basira.common.errors import BasiraError, ConfigError
 from basira.common.service import ServiceHost, run_service
 from basira.ingest.frames import FrameLimits
 from basira.v1 import analytics_pb2_grpc, watchlist_pb2_grpc
-from basira.watchlists.events import HotlistCache, HotlistMatcher
+from basira.watchlists.events import HotlistCache, HotlistMatcher, ListCache
+from basira.watchlists.face_matching import FaceMatcher, face_cache
 from basira.watchlists.servicer import SERVICE_NAME as WATCHLIST_SERVICE
 from basira.watchlists.servicer import WatchlistServicer, resource_resolvers
 from basira.watchlists.store import WatchlistStore
@@ -50,14 +54,21 @@ async def setup(host: ServiceHost) -> None:
     threads = EngineThreads(settings.engine_threads, "engine")
     plates = create_plate_engine(settings.plate_engine)
     faces = LazyFaceEngine(settings.face_engine)
+    thresholds: dict[str, float] = {}
     try:
-        faces.get()
+        engine = faces.get()
+        thresholds[engine.model] = engine.match_distance
     except BasiraError as exc:  # plates and hotlists still work; the face RPCs answer FailedPrecondition
         log.error("face engine unavailable: %s", exc.message)
+    try:
+        quality = FaceQualityConfig.model_validate(settings.face_quality)
+    except ValueError as exc:
+        raise ConfigError(f"face_quality is invalid: {exc}") from exc
 
     store = WatchlistStore(host.db)
     analytics = AnalyticsServicer(plates, faces, threads, limits)
-    watchlists = WatchlistServicer(store, host.jetstream, ThreadedFaceEmbedder(faces, threads, limits))
+    watchlists = WatchlistServicer(store, host.jetstream,
+                                   ThreadedFaceEmbedder(faces, threads, limits, quality))
     for method, resolver in resource_resolvers(store).items():
         host.resolver(method, resolver)
 
@@ -65,8 +76,12 @@ async def setup(host: ServiceHost) -> None:
         counting = CameraCounting(counter_factory(settings.counting),
                                   idle_close_s=settings.count_idle_close_s)
         previews = PreviewPublisher(host.jetstream, interval_s=settings.preview_interval_s)
+        face_detections = (FaceDetections(host.jetstream, faces, threads, quality=quality,
+                                          track_gap_s=settings.face_track_gap_s)
+                           if settings.face_detection else None)
         worker = FrameWorker(host.jetstream, plates, threads, counting, limits=limits,
-                             max_in_flight=settings.frames_in_flight, previews=previews)
+                             max_in_flight=settings.frames_in_flight, previews=previews,
+                             faces=face_detections)
         host.loop(worker.consumer().run)
         host.loop(worker.close_idle_buckets)
 
@@ -82,12 +97,29 @@ async def setup(host: ServiceHost) -> None:
         host.loop(keep_hotlist_fresh)
         host.loop(HotlistMatcher(host.jetstream, cache).consumer().run)
 
+    if settings.face_matcher:
+        await _start_face_matcher(host, settings, face_cache(store.active_faces, thresholds))
+
     def add(server: grpc.aio.Server) -> list[str]:
         analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(analytics, server)
         watchlist_pb2_grpc.add_WatchlistServiceServicer_to_server(watchlists, server)
         return [ANALYTICS_SERVICE, WATCHLIST_SERVICE]
 
     host.build_server(add)
+
+
+async def _start_face_matcher(host: ServiceHost, settings: AnalyticsSettings,
+                              cache: ListCache[Any, Any]) -> None:
+    """Live face matching against the watchlists, its index kept fresh like the hotlist's."""
+    await cache.refresh()
+    nc = host.nc
+    assert nc is not None
+
+    async def keep_fresh(stop: asyncio.Event) -> None:
+        await cache.run(nc, stop, refresh_interval_s=settings.hotlist_refresh_s)
+
+    host.loop(keep_fresh)
+    host.loop(FaceMatcher(host.jetstream, cache).consumer().run)
 
 
 def main() -> int:

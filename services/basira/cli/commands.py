@@ -46,6 +46,7 @@ def _access(args: argparse.Namespace) -> common_pb2.AccessContext:
         access.authorization.issued_by = args.authorization_issuer
         if args.authorization_expires:
             access.authorization.expires.CopyFrom(_timestamp(args.authorization_expires))
+        access.authorization.scope_zones.extend(getattr(args, "authorization_zone", None) or [])
     return access
 
 
@@ -104,17 +105,74 @@ def hotlist_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scope(scope: search_pb2.SearchScope, args: argparse.Namespace) -> None:
+    if args.zone:
+        scope.zone = args.zone
+    if args.since:
+        scope.time.start.CopyFrom(_timestamp(args.since))
+
+
 def search_plate(args: argparse.Namespace) -> int:
     s = _session(args)
     request = search_pb2.SearchPlatesRequest(
         plate=args.plate, access=_access(args), max_distance=args.max_distance,
         mode=search_pb2.PLATE_MATCH_MODE_FUZZY if args.fuzzy else search_pb2.PLATE_MATCH_MODE_EXACT)
-    if args.zone:
-        request.scope.zone = args.zone
-    if args.since:
-        request.scope.time.start.CopyFrom(_timestamp(args.since))
+    _scope(request.scope, args)
     stub = search_pb2_grpc.SearchServiceStub(s.channel("search"))
     _show(stub.SearchPlates(request, metadata=s.metadata))
+    return 0
+
+
+def watchlist_create(args: argparse.Namespace) -> int:
+    s = _session(args)
+    stub = watchlist_pb2_grpc.WatchlistServiceStub(s.channel("analytics"))
+    watchlist = watchlist_pb2.Watchlist(name=args.name, description=args.description or "")
+    request = watchlist_pb2.CreateWatchlistRequest(watchlist=watchlist, access=_access(args))
+    _show(stub.CreateWatchlist(request, metadata=s.metadata))
+    return 0
+
+
+def watchlist_list(args: argparse.Namespace) -> int:
+    s = _session(args)
+    stub = watchlist_pb2_grpc.WatchlistServiceStub(s.channel("analytics"))
+    _show(stub.ListWatchlists(watchlist_pb2.ListWatchlistsRequest(), metadata=s.metadata))
+    return 0
+
+
+def watchlist_enrol(args: argparse.Namespace) -> int:
+    """Enrol one subject from one or more photos (each must show exactly one clear face)."""
+    s = _session(args)
+    request = watchlist_pb2.EnrolSubjectRequest(
+        watchlist_id=args.watchlist_id, label=args.label, images=[Path(p).read_bytes() for p in args.photos],
+        legal_basis=watchlist_pb2.LegalBasis(kind=args.basis, reference=args.reference,
+                                             issued_by=args.issued_by),
+        access=_access(args))
+    request.expires.CopyFrom(_timestamp(args.expires))
+    stub = watchlist_pb2_grpc.WatchlistServiceStub(s.channel("analytics"))
+    _show(stub.EnrolSubject(request, metadata=s.metadata))
+    return 0
+
+
+def search_face(args: argparse.Namespace) -> int:
+    s = _session(args)
+    request = search_pb2.SearchFacesRequest(image=Path(args.photo).read_bytes(), access=_access(args),
+                                            max_distance=args.max_distance)
+    _scope(request.scope, args)
+    stub = search_pb2_grpc.SearchServiceStub(s.channel("search"))
+    _show(stub.SearchFaces(request, metadata=s.metadata))
+    return 0
+
+
+def alerts_decide(args: argparse.Namespace) -> int:
+    """Confirm (two different people are needed for a face match) or reject a match alert."""
+    s = _session(args)
+    stub = alert_pb2_grpc.AlertServiceStub(s.channel("alerting"))
+    if args.decision == "confirm":
+        _show(stub.ConfirmMatch(alert_pb2.ConfirmMatchRequest(alert_id=args.alert_id, note=args.note or ""),
+                                metadata=s.metadata))
+    else:
+        _show(stub.RejectMatch(alert_pb2.RejectMatchRequest(alert_id=args.alert_id, reason=args.reason),
+                               metadata=s.metadata))
     return 0
 
 
@@ -143,6 +201,7 @@ def _with_access(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--authorization", help="authorization id (court order ...)")
     parser.add_argument("--authorization-issuer", default="court")
     parser.add_argument("--authorization-expires", help="RFC 3339 time")
+    parser.add_argument("--authorization-zone", action="append", help="a zone the authorization covers")
 
 
 def register(sub: Any) -> None:
@@ -193,7 +252,30 @@ def register(sub: Any) -> None:
     hls.add_argument("--expired", action="store_true", help="include expired entries")
     hls.set_defaults(func=hotlist_list)
 
-    search = sub.add_parser("search", help="investigations: find where a plate was seen")
+    watchlist = sub.add_parser("watchlist", help="face watchlists: create, list, enrol subjects from photos")
+    wl = watchlist.add_subparsers(dest="watchlist_command", required=True, metavar="ACTION")
+    wcreate = wl.add_parser("create", help="create a face watchlist of your agency")
+    _signed_in(wcreate)
+    _with_access(wcreate)
+    wcreate.add_argument("name")
+    wcreate.add_argument("--description")
+    wcreate.set_defaults(func=watchlist_create)
+    wlist = wl.add_parser("list", help="your agency's watchlists")
+    _signed_in(wlist)
+    wlist.set_defaults(func=watchlist_list)
+    wenrol = wl.add_parser("enrol", help="enrol a subject from photos (one clear face each)")
+    _signed_in(wenrol)
+    _with_access(wenrol)
+    wenrol.add_argument("watchlist_id")
+    wenrol.add_argument("photos", nargs="+")
+    wenrol.add_argument("--label", required=True, help="case reference or pseudonym")
+    wenrol.add_argument("--basis", default="arrest-warrant", help="legal basis kind")
+    wenrol.add_argument("--reference", required=True, help="legal basis reference (warrant id)")
+    wenrol.add_argument("--issued-by", default="court")
+    wenrol.add_argument("--expires", required=True, help="RFC 3339 time the subject stops matching")
+    wenrol.set_defaults(func=watchlist_enrol)
+
+    search = sub.add_parser("search", help="investigations: find where a plate or a face was seen")
     srch = search.add_subparsers(dest="search_command", required=True, metavar="WHAT")
     plate = srch.add_parser("plate", help="exact or fuzzy plate search")
     _signed_in(plate)
@@ -204,6 +286,14 @@ def register(sub: Any) -> None:
     plate.add_argument("--zone")
     plate.add_argument("--since", help="RFC 3339 start time")
     plate.set_defaults(func=search_plate)
+    fsearch = srch.add_parser("face", help="face search by image (needs a case and an authorization)")
+    _signed_in(fsearch)
+    _with_access(fsearch)
+    fsearch.add_argument("photo")
+    fsearch.add_argument("--max-distance", type=float, default=0.0, help="0: the engine's threshold")
+    fsearch.add_argument("--zone")
+    fsearch.add_argument("--since", help="RFC 3339 start time")
+    fsearch.set_defaults(func=search_face)
 
     alerts = sub.add_parser("alerts", help="stream the command room's alerts")
     alr = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
@@ -212,3 +302,13 @@ def register(sub: Any) -> None:
     stream.add_argument("--zone", action="append")
     stream.add_argument("--after", type=int, default=0, help="resume after this alert sequence")
     stream.set_defaults(func=alerts_stream)
+    confirm = alr.add_parser("confirm", help="confirm a match (a face match needs two different people)")
+    _signed_in(confirm)
+    confirm.add_argument("alert_id")
+    confirm.add_argument("--note")
+    confirm.set_defaults(func=alerts_decide, decision="confirm")
+    reject = alr.add_parser("reject", help="reject a match, saying why")
+    _signed_in(reject)
+    reject.add_argument("alert_id")
+    reject.add_argument("--reason", required=True)
+    reject.set_defaults(func=alerts_decide, decision="reject")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from pydantic import Field
 
 from basira.common.config import ServiceSettings
+
+DEFAULT_RETENTION_FILE = Path(__file__).resolve().parents[3] / "policy" / "basira" / "retention" / "data.json"
 
 
 class SearchSettings(ServiceSettings):
@@ -32,3 +37,20 @@ class SearchSettings(ServiceSettings):
         50.0, ge=0, description="Cameras closer than this are one place: no speed is judged between them.")
     passage_gap_s: float = Field(
         900.0, gt=0, description="Sightings further apart in time than this start a new passage.")
+    face_engine: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "yunet-sface"},
+        description="Face engine embedding the image of a face search: the analytics engine's table.")
+    face_quality: dict[str, Any] = Field(default_factory=dict, description="Quality gates the searched face "
+                                         "must pass (basira.analytics.face_quality.FaceQualityConfig).")
+    face_search_ef: int = Field(200, ge=10, le=1000, description=(
+        "HNSW candidates visited per face search (pgvector hnsw.ef_search): recall against speed; "
+        "`make bench-search` measures both."))
+    face_search_max_window_days: float = Field(31.0, gt=0, description=(
+        "Longest time window one face search may cover; a search without a start looks this far back."))
+    retention_interval_s: float = Field(3600.0, ge=0, description=(
+        "How often expired face embeddings, plate reads and snapshots are purged (0: never)."))
+    retention_file: Path = Field(DEFAULT_RETENTION_FILE, description=(
+        "The agreement's retention data (days per class); policy re-checks every purge against its own."))
+    retention_batch: int = Field(1000, ge=1, le=100_000, description="Rows erased per purge statement.")
+    retention_user: str = Field("service:retention", description="User the purge acts as in policy.")
+    retention_agency: str = Field("platform", description="Agency the purge acts for in policy.")

@@ -1,4 +1,5 @@
-"""Search's NATS side: the plate indexer (`detections.plate.>`) and the counts indexer (`counts.>`)."""
+"""Search's NATS side: the plate and face indexers (`detections.plate.>`, `detections.face.>`) and the
+counts indexer (`counts.>`)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from basira.common.nats import Outcome, PullConsumer, decoded
 from basira.common.plate_text import PlateTextError, normalize_plate
 from basira.common.timestamps import to_datetime
 from basira.search.domain import Rect
-from basira.search.store import PlateSightingIn, SearchStore
+from basira.search.store import FaceSightingIn, PlateSightingIn, SearchStore
 from basira.v1 import events_pb2
 
 log = logging.getLogger(__name__)
 
 PLATE_SUBJECT = "detections.plate.>"
 PLATE_DURABLE = "search-indexer"
+FACE_SUBJECT = "detections.face.>"
+FACE_DURABLE = "search-faces"
 COUNTS_SUBJECT = "counts.>"
 COUNTS_DURABLE = "search-counts"
 
@@ -47,6 +50,21 @@ def plate_sighting_from_event(event: events_pb2.PlateDetectionEvent) -> PlateSig
     )
 
 
+def face_sighting_from_event(event: events_pb2.FaceDetectionEvent) -> FaceSightingIn:
+    """The row to store for one face detection; raises ValueError if the event is unusable."""
+    if not event.id or not event.camera_id or not event.model or not event.embedding:
+        raise ValueError("face detection without id, camera_id, model or embedding")
+    box = event.box
+    position = event.position if event.HasField("position") else None
+    return FaceSightingIn(
+        id=event.id, camera_id=event.camera_id, zone=event.zone, owner_agency=event.owner_agency,
+        seen=_when(event.captured) or datetime.now(UTC),
+        box=Rect(box.x, box.y, box.width, box.height) if box.width > 0 and box.height > 0 else None,
+        snapshot_id=event.snapshot_id, track_id=event.track_id, model=event.model,
+        embedding=tuple(event.embedding), latitude=position.latitude if position else None,
+        longitude=position.longitude if position else None, snapshot_jpeg=bytes(event.snapshot_jpeg))
+
+
 class Indexer:
     """Turns detection and count events into rows; redelivery of an event id changes nothing."""
 
@@ -62,6 +80,15 @@ class Indexer:
                                                                    "error": str(exc)})
             return Outcome.TERM
         await self.store.add_plate_sighting(sighting)
+        return Outcome.ACK
+
+    async def handle_face(self, msg: Msg) -> Outcome:
+        try:
+            sighting = face_sighting_from_event(events_pb2.FaceDetectionEvent.FromString(msg.data))
+        except (DecodeError, ValueError) as exc:
+            log.warning("unusable face detection dropped", extra={"subject": msg.subject, "error": str(exc)})
+            return Outcome.TERM
+        await self.store.add_face_sighting(sighting)
         return Outcome.ACK
 
     async def handle_count(self, msg: Msg) -> Outcome:
@@ -80,9 +107,11 @@ class Indexer:
 
 def consumers(js: JetStreamContext, indexer: Indexer, *, batch: int = 32,
               plate_durable: str = PLATE_DURABLE, counts_durable: str = COUNTS_DURABLE,
-              deliver_new_only: bool = False) -> list[PullConsumer]:
-    """The two durable pull consumers every search replica shares."""
+              face_durable: str = FACE_DURABLE, deliver_new_only: bool = False) -> list[PullConsumer]:
+    """The durable pull consumers every search replica shares."""
     return [
+        PullConsumer(js, "DETECTIONS", FACE_SUBJECT, face_durable, indexer.handle_face, batch=batch,
+                     deliver_new_only=deliver_new_only),
         PullConsumer(js, "DETECTIONS", PLATE_SUBJECT, plate_durable, indexer.handle_plate, batch=batch,
                      deliver_new_only=deliver_new_only),
         PullConsumer(js, "COUNTS", COUNTS_SUBJECT, counts_durable, indexer.handle_count, batch=batch,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import grpc
@@ -31,6 +31,7 @@ from basira.search.domain import (
     page_size,
     query_fingerprint,
 )
+from basira.search.face_query import FaceQuery, bounded_window
 from basira.search.masking import find_faces_in_jpeg, render_evidence
 from basira.search.plate_index import plan_fuzzy, rank_candidates
 from basira.search.previews import latest_preview, plate_rects
@@ -38,7 +39,8 @@ from basira.search.store import SearchStore
 from basira.search.trajectory import SpeedLimits, legs, passages
 from basira.v1 import analytics_pb2, common_pb2, search_pb2, search_pb2_grpc
 
-FACE_SEARCH_LATER = "face search arrives with the face pipeline"
+FACE_SEARCH_LATER = ("face sightings are not listed: find them by image (SearchFaces), then follow one "
+                     "with GetTrajectory(sighting_id)")
 UNMASK_ACTION = "evidence.unmask"
 
 
@@ -79,10 +81,15 @@ def sighting_to_proto(row: SightingRow) -> search_pb2.Sighting:
         id=row.id, kind=cast(search_pb2.SightingKind, row.kind), camera_id=row.camera_id, zone=row.zone,
         distance=row.distance,
         snapshot_id=row.snapshot_id,
-        plate=analytics_pb2.PlateReading(text=row.plate_key, display=row.plate_display,
-                                         country=row.plate_country, confidence=row.confidence,
-                                         box=_box(row.box)),
     )
+    if row.kind == KIND_FACE:
+        if row.box is not None:
+            message.face.CopyFrom(common_pb2.Box(x=row.box.x, y=row.box.y, width=row.box.width,
+                                                 height=row.box.height))
+    else:
+        message.plate.CopyFrom(analytics_pb2.PlateReading(
+            text=row.plate_key, display=row.plate_display, country=row.plate_country,
+            confidence=row.confidence, box=_box(row.box)))
     message.seen.FromDatetime(row.seen)
     if row.latitude is not None and row.longitude is not None:
         message.position.latitude, message.position.longitude = row.latitude, row.longitude
@@ -117,6 +124,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     def __init__(self, store: SearchStore, gate: Gate, settings: SearchSettings,
                  js: JetStreamContext | None = None) -> None:
         self.store, self.gate, self.settings, self.js = store, gate, settings, js
+        self.faces = FaceQuery(settings.face_engine, settings.face_quality)
 
     async def GetCameraPreview(self, request: search_pb2.GetCameraPreviewRequest,
                                context: grpc.aio.ServicerContext | None
@@ -185,7 +193,28 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
 
     async def SearchFaces(self, request: search_pb2.SearchFacesRequest,
                           context: grpc.aio.ServicerContext | None) -> search_pb2.SearchFacesResponse:
-        raise FailedPrecondition(FACE_SEARCH_LATER)
+        """Top-k face sightings nearest the image's face, where and when policy lets the caller look.
+
+        Policy has required the purpose, case id and authorization, and granted zones/cameras and a
+        result limit (obligations); the window is at most `face_search_max_window_days`.
+        """
+        obligations = _obligations()
+        granted = GrantedScope.from_obligations(obligations)
+        flt = bounded_window(_filter(request.scope, granted), datetime.now(UTC),
+                             self.settings.face_search_max_window_days)
+        size = self._page_size(request.page, obligations)
+        if request.page.page_token:
+            raise InvalidInput("face search returns one page of the nearest faces; ask a larger page_size",
+                               field="page.page_token")
+        embedding, threshold = await asyncio.to_thread(self.faces.embed, request.image)
+        max_distance = request.max_distance or threshold
+        if not 0 < max_distance <= 1:
+            raise InvalidInput(f"max_distance must be within (0, 1], got {max_distance}",
+                               field="max_distance")
+        rows = await self.store.search_faces(embedding.model, embedding.vector, flt,
+                                             max_distance=max_distance, limit=size,
+                                             ef_search=self.settings.face_search_ef)
+        return search_pb2.SearchFacesResponse(sightings=[sighting_to_proto(r) for r in rows])
 
     async def ListSightings(self, request: search_pb2.ListSightingsRequest,
                             context: grpc.aio.ServicerContext | None) -> search_pb2.ListSightingsResponse:
@@ -209,6 +238,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 key = normalize_plate(request.plate)
             except PlateTextError as exc:
                 raise InvalidInput(exc.message, field="plate") from exc
+        elif request.sighting_id and (face := await self.store.face_sighting(request.sighting_id)):
+            return await self._face_trajectory(*face, flt, granted)
         elif request.sighting_id:
             start = await self.store.sighting(request.sighting_id)
             if start is None or not granted.allows(start.zone, start.camera_id):
@@ -220,6 +251,23 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             raise InvalidInput("give a plate or a sighting_id to follow", field="plate")
         rows = await self.store.plate_trajectory(key, flt, limit=self.settings.trajectory_max_sightings)
         return trajectory_response(collapse_visits(rows), self.speed_limits(KIND_PLATE),
+                                   self.settings.passage_gap_s)
+
+    async def _face_trajectory(self, start: SightingRow, model: str, vector: list[float], flt: SightingFilter,
+                               granted: GrantedScope) -> search_pb2.GetTrajectoryResponse:
+        """The person of a face sighting across cameras: their sightings within the match distance."""
+        if not granted.allows(start.zone, start.camera_id):
+            raise NotFound(f"no sighting {start.id!r}")
+        engine_model, threshold = await asyncio.to_thread(self.faces.engine_model)
+        if model != engine_model:
+            raise FailedPrecondition(f"sighting {start.id} was embedded by face model {model}, not the "
+                                     f"configured {engine_model}; its person cannot be followed")
+        flt = bounded_window(flt, datetime.now(UTC), self.settings.face_search_max_window_days)
+        rows = await self.store.search_faces(model, vector, flt, max_distance=threshold,
+                                             limit=self.settings.trajectory_max_sightings,
+                                             ef_search=max(self.settings.face_search_ef, 400))
+        rows.sort(key=lambda r: (r.seen, r.id))
+        return trajectory_response(collapse_visits(rows), self.speed_limits(KIND_FACE),
                                    self.settings.passage_gap_s)
 
     def speed_limits(self, kind: int) -> SpeedLimits:
@@ -240,6 +288,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         plates = await self.store.plate_boxes(snapshot.snapshot_id)
         faces = await asyncio.to_thread(find_faces_in_jpeg, snapshot.jpeg,
                                         min_size_px=self.settings.face_min_size_px)
+        faces += await self.store.face_boxes(snapshot.snapshot_id)  # what the face pipeline found too
         mask_faces = mask_plates = True
         if request.unmask:
             act_obligations = await self._authorize_unmask(snapshot.snapshot_id, snapshot.camera_id,
@@ -300,6 +349,18 @@ def evidence_resolver(store: SearchStore) -> Any:
             camera_id, zone, owner_agency = place
             extra.update({"cameras": [camera_id], "zone": zone, "owner_agency": owner_agency})
         return extra
+
+    return resolve
+
+
+def trajectory_resolver(store: SearchStore) -> Any:
+    """Resource resolver for GetTrajectory: following the person of a face sighting is biometric."""
+
+    async def resolve(request: Message, subject: Subject, resource: dict[str, Any]) -> dict[str, Any]:
+        sighting_id = getattr(request, "sighting_id", "")
+        if sighting_id and not getattr(request, "plate", "") and await store.face_sighting(sighting_id):
+            return {"data_class": "biometric"}
+        return {}
 
     return resolve
 

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from basira.common.plate_text import confusable_skeleton
 from basira.search.domain import (
+    KIND_FACE,
     KIND_PLATE,
     CountRow,
     GrantedScope,
@@ -45,6 +46,50 @@ class PlateSightingIn:
     latitude: float | None
     longitude: float | None
     snapshot_jpeg: bytes = b""
+
+
+@dataclass(frozen=True)
+class FaceSightingIn:
+    """A face sighting as the indexer stores it (unit embedding of `model`)."""
+
+    id: str
+    camera_id: str
+    zone: str
+    owner_agency: str
+    seen: datetime
+    box: Rect | None
+    snapshot_id: str
+    track_id: str
+    model: str
+    embedding: tuple[float, ...]
+    latitude: float | None
+    longitude: float | None
+    snapshot_jpeg: bytes = b""
+
+
+FACE_DIMENSIONS = 128
+_FACE_COLUMNS = ("id, camera_id, zone, seen, box_x, box_y, box_w, box_h, snapshot_id, latitude, longitude")
+
+
+def _vector(values: Sequence[float]) -> str:
+    """pgvector's text form of a vector."""
+    return "[" + ",".join(f"{v:.7g}" for v in values) + "]"
+
+
+def _face_row(row: Sequence[Any]) -> SightingRow:
+    (id_, camera_id, zone, seen, bx, by, bw, bh, snapshot_id, lat, lon, distance) = row
+    return SightingRow(id=id_, kind=KIND_FACE, camera_id=camera_id, zone=zone, seen=seen,
+                       box=Rect(bx, by, bw, bh) if bw and bh else None, snapshot_id=snapshot_id,
+                       latitude=lat, longitude=lon, distance=round(float(distance), 4))
+
+
+async def _keep_snapshot(conn: Any, s: PlateSightingIn | FaceSightingIn) -> None:
+    """The sighting's evidence frame, stored once per snapshot id."""
+    if s.snapshot_id and s.snapshot_jpeg:
+        await conn.execute(
+            "INSERT INTO search_snapshots (snapshot_id, camera_id, zone, owner_agency, seen, jpeg)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (snapshot_id) DO NOTHING",
+            (s.snapshot_id, s.camera_id, s.zone, s.owner_agency, s.seen, s.snapshot_jpeg))
 
 
 def _row_to_sighting(row: Sequence[Any], distance: float = 0.0) -> SightingRow:
@@ -103,11 +148,7 @@ class SearchStore:
                  s.snapshot_id, s.frame_id, s.latitude, s.longitude))).fetchone()
             if inserted is None:
                 return False
-            if s.snapshot_id and s.snapshot_jpeg:
-                await conn.execute(
-                    "INSERT INTO search_snapshots (snapshot_id, camera_id, zone, owner_agency, seen, jpeg)"
-                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (snapshot_id) DO NOTHING",
-                    (s.snapshot_id, s.camera_id, s.zone, s.owner_agency, s.seen, s.snapshot_jpeg))
+            await _keep_snapshot(conn, s)
             new_key = await (await conn.execute(
                 "INSERT INTO search_plate_keys (plate_key, skeleton, length, first_seen)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (plate_key) DO NOTHING RETURNING plate_key",
@@ -119,6 +160,62 @@ class SearchStore:
                         " ON CONFLICT DO NOTHING",
                         [(gram, s.plate_key) for gram in sorted(skeleton_grams(s.plate_key))])
         return True
+
+    async def add_face_sighting(self, s: FaceSightingIn) -> bool:
+        """Store one face (and its snapshot); False if the id was seen before or the vector does not fit."""
+        if len(s.embedding) != FACE_DIMENSIONS:
+            return False
+        box = s.box or Rect(0, 0, 0, 0)
+        async with self.pool.connection() as conn, conn.transaction():
+            inserted = await (await conn.execute(
+                "INSERT INTO search_faces (id, camera_id, zone, owner_agency, seen, box_x, box_y, box_w,"
+                " box_h, snapshot_id, track_id, model, embedding, latitude, longitude)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s)"
+                " ON CONFLICT (id) DO NOTHING RETURNING id",
+                (s.id, s.camera_id, s.zone, s.owner_agency, s.seen, box.x, box.y, box.width, box.height,
+                 s.snapshot_id, s.track_id, s.model, _vector(s.embedding), s.latitude,
+                 s.longitude))).fetchone()
+            if inserted is None:
+                return False
+            await _keep_snapshot(conn, s)
+        return True
+
+    async def search_faces(self, model: str, vector: Sequence[float], flt: SightingFilter, *,
+                           max_distance: float, limit: int, ef_search: int) -> list[SightingRow]:
+        """The `limit` nearest faces of `model` within `max_distance` (cosine) and the filter, nearest first.
+
+        Served by the HNSW index: `ef_search` candidates are visited, then the filter applies, so a
+        narrow filter may return fewer than exist (raise ef_search); see `make bench-search`.
+        """
+        params: list[Any] = [_vector(vector), model]
+        sql = (f"SELECT {_FACE_COLUMNS}, embedding <=> %s::vector AS distance FROM search_faces"
+               " WHERE model = %s" + _filter_sql(flt, params) + " ORDER BY distance LIMIT %s")
+        params.append(limit)
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")  # type: ignore[arg-type]
+            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        return [_face_row(r) for r in rows if float(r[-1]) <= max_distance]
+
+    async def purge(self, table: str, older_than: datetime, limit: int) -> list[str]:
+        """Delete up to `limit` rows of `table` seen before `older_than`; the camera of each row erased."""
+        if table not in ("search_faces", "search_sightings", "search_snapshots"):
+            raise ValueError(f"no retention purge for table {table!r}")
+        key = "snapshot_id" if table == "search_snapshots" else "id"
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE seen < %s"  # type: ignore[arg-type]
+                f" ORDER BY seen LIMIT %s) RETURNING camera_id", (older_than, limit))).fetchall()
+        return [r[0] for r in rows]
+
+    async def face_sighting(self, sighting_id: str) -> tuple[SightingRow, str, list[float]] | None:
+        """A stored face sighting with its model and embedding (to follow that person), or None."""
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                f"SELECT {_FACE_COLUMNS}, 0.0, model, embedding::text FROM search_faces WHERE id = %s",
+                (sighting_id,))).fetchone()
+        if row is None:
+            return None
+        return _face_row(row[:-2]), row[-2], [float(v) for v in row[-1].strip("[]").split(",")]
 
     async def upsert_count(self, event_id: str, camera_id: str, zone: str, minute: datetime,
                            vehicles: int, persons: int, frames: int) -> None:
@@ -223,6 +320,14 @@ class SearchStore:
                 "SELECT camera_id, zone, owner_agency FROM search_snapshots WHERE snapshot_id = %s",
                 (snapshot_id,))).fetchone()
         return (row[0], row[1], row[2]) if row else None
+
+    async def face_boxes(self, snapshot_id: str) -> list[Rect]:
+        """Boxes of every indexed face in a snapshot (masked besides what the masking detector finds)."""
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT box_x, box_y, box_w, box_h FROM search_faces WHERE snapshot_id = %s"
+                " AND box_w > 0 AND box_h > 0 ORDER BY id", (snapshot_id,))).fetchall()
+        return [Rect(*r) for r in rows]
 
     async def plate_boxes(self, snapshot_id: str) -> list[Rect]:
         """Boxes of every plate read in a snapshot (for masking)."""

@@ -60,7 +60,7 @@ FOLLOW_STATE_STOPPED: FollowState
 FOLLOW_STATE_EXPIRED: FollowState
 
 class Alert(_message.Message):
-    __slots__ = ("id", "sequence", "kind", "state", "agency", "zone", "camera_id", "raised", "last_seen", "sightings", "summary", "plate", "hotlist_entry", "snapshot_id", "acknowledged_by", "confirmed_by", "escalated_to", "actor", "escalated_from", "escalated_alert_id", "follow_id", "count", "threshold")
+    __slots__ = ("id", "sequence", "kind", "state", "agency", "zone", "camera_id", "raised", "last_seen", "sightings", "summary", "plate", "hotlist_entry", "snapshot_id", "acknowledged_by", "confirmed_by", "escalated_to", "actor", "escalated_from", "escalated_alert_id", "follow_id", "count", "threshold", "face_match", "rejected_by")
     ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,8 @@ class Alert(_message.Message):
     FOLLOW_ID_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    FACE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_BY_FIELD_NUMBER: _ClassVar[int]
     id: str
     sequence: int
     kind: AlertKind
@@ -107,7 +109,29 @@ class Alert(_message.Message):
     follow_id: str
     count: int
     threshold: int
-    def __init__(self, id: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., state: _Optional[_Union[AlertState, str]] = ..., agency: _Optional[str] = ..., zone: _Optional[str] = ..., camera_id: _Optional[str] = ..., raised: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sightings: _Optional[int] = ..., summary: _Optional[str] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., hotlist_entry: _Optional[_Union[_watchlist_pb2.HotlistEntry, _Mapping]] = ..., snapshot_id: _Optional[str] = ..., acknowledged_by: _Optional[_Iterable[str]] = ..., confirmed_by: _Optional[_Iterable[str]] = ..., escalated_to: _Optional[str] = ..., actor: _Optional[str] = ..., escalated_from: _Optional[str] = ..., escalated_alert_id: _Optional[str] = ..., follow_id: _Optional[str] = ..., count: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
+    face_match: FaceMatch
+    rejected_by: str
+    def __init__(self, id: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., state: _Optional[_Union[AlertState, str]] = ..., agency: _Optional[str] = ..., zone: _Optional[str] = ..., camera_id: _Optional[str] = ..., raised: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sightings: _Optional[int] = ..., summary: _Optional[str] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., hotlist_entry: _Optional[_Union[_watchlist_pb2.HotlistEntry, _Mapping]] = ..., snapshot_id: _Optional[str] = ..., acknowledged_by: _Optional[_Iterable[str]] = ..., confirmed_by: _Optional[_Iterable[str]] = ..., escalated_to: _Optional[str] = ..., actor: _Optional[str] = ..., escalated_from: _Optional[str] = ..., escalated_alert_id: _Optional[str] = ..., follow_id: _Optional[str] = ..., count: _Optional[int] = ..., threshold: _Optional[int] = ..., face_match: _Optional[_Union[FaceMatch, _Mapping]] = ..., rejected_by: _Optional[str] = ...) -> None: ...
+
+class FaceMatch(_message.Message):
+    __slots__ = ("watchlist_id", "subject_id", "subject_label", "distance", "case_id", "authorization_id", "detection_id", "track_id")
+    WATCHLIST_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_LABEL_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    DETECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    watchlist_id: str
+    subject_id: str
+    subject_label: str
+    distance: float
+    case_id: str
+    authorization_id: str
+    detection_id: str
+    track_id: str
+    def __init__(self, watchlist_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., subject_label: _Optional[str] = ..., distance: _Optional[float] = ..., case_id: _Optional[str] = ..., authorization_id: _Optional[str] = ..., detection_id: _Optional[str] = ..., track_id: _Optional[str] = ...) -> None: ...
 
 class StreamAlertsRequest(_message.Message):
     __slots__ = ("zones", "kinds", "after_sequence")

@@ -67,7 +67,7 @@ class PlateDetectionEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., frame_id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frame_published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., snapshot_jpeg: _Optional[bytes] = ..., snapshot_id: _Optional[str] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ...) -> None: ...
 
 class FaceDetectionEvent(_message.Message):
-    __slots__ = ("id", "frame_id", "camera_id", "zone", "owner_agency", "captured", "box", "score", "embedding", "model", "snapshot_jpeg", "snapshot_id", "position")
+    __slots__ = ("id", "frame_id", "camera_id", "zone", "owner_agency", "captured", "box", "score", "embedding", "model", "snapshot_jpeg", "snapshot_id", "position", "track_id", "size_px", "sharpness", "yaw")
     ID_FIELD_NUMBER: _ClassVar[int]
     FRAME_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,10 @@ class FaceDetectionEvent(_message.Message):
     SNAPSHOT_JPEG_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_PX_FIELD_NUMBER: _ClassVar[int]
+    SHARPNESS_FIELD_NUMBER: _ClassVar[int]
+    YAW_FIELD_NUMBER: _ClassVar[int]
     id: str
     frame_id: str
     camera_id: str
@@ -94,7 +98,11 @@ class FaceDetectionEvent(_message.Message):
     snapshot_jpeg: bytes
     snapshot_id: str
     position: _common_pb2.GeoPoint
-    def __init__(self, id: _Optional[str] = ..., frame_id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., score: _Optional[float] = ..., embedding: _Optional[_Iterable[float]] = ..., model: _Optional[str] = ..., snapshot_jpeg: _Optional[bytes] = ..., snapshot_id: _Optional[str] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ...) -> None: ...
+    track_id: str
+    size_px: int
+    sharpness: float
+    yaw: float
+    def __init__(self, id: _Optional[str] = ..., frame_id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., score: _Optional[float] = ..., embedding: _Optional[_Iterable[float]] = ..., model: _Optional[str] = ..., snapshot_jpeg: _Optional[bytes] = ..., snapshot_id: _Optional[str] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., track_id: _Optional[str] = ..., size_px: _Optional[int] = ..., sharpness: _Optional[float] = ..., yaw: _Optional[float] = ...) -> None: ...
 
 class CountEvent(_message.Message):
     __slots__ = ("id", "camera_id", "zone", "minute", "vehicles", "persons", "frames")
@@ -115,7 +123,7 @@ class CountEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., minute: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., vehicles: _Optional[int] = ..., persons: _Optional[int] = ..., frames: _Optional[int] = ...) -> None: ...
 
 class MatchCandidateEvent(_message.Message):
-    __slots__ = ("id", "camera_id", "zone", "seen", "frame_published", "plate", "hotlist_entry", "distance", "snapshot_id", "detection_id", "watchlist_id", "subject_id")
+    __slots__ = ("id", "camera_id", "zone", "seen", "frame_published", "plate", "hotlist_entry", "distance", "snapshot_id", "detection_id", "watchlist_id", "subject_id", "access", "entry_expires", "owner_agency", "track_id", "subject_label")
     ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +136,11 @@ class MatchCandidateEvent(_message.Message):
     DETECTION_ID_FIELD_NUMBER: _ClassVar[int]
     WATCHLIST_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    OWNER_AGENCY_FIELD_NUMBER: _ClassVar[int]
+    TRACK_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_LABEL_FIELD_NUMBER: _ClassVar[int]
     id: str
     camera_id: str
     zone: str
@@ -140,7 +153,12 @@ class MatchCandidateEvent(_message.Message):
     detection_id: str
     watchlist_id: str
     subject_id: str
-    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frame_published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., hotlist_entry: _Optional[_Union[_watchlist_pb2.HotlistEntry, _Mapping]] = ..., distance: _Optional[float] = ..., snapshot_id: _Optional[str] = ..., detection_id: _Optional[str] = ..., watchlist_id: _Optional[str] = ..., subject_id: _Optional[str] = ...) -> None: ...
+    access: _common_pb2.AccessContext
+    entry_expires: _timestamp_pb2.Timestamp
+    owner_agency: str
+    track_id: str
+    subject_label: str
+    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frame_published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., hotlist_entry: _Optional[_Union[_watchlist_pb2.HotlistEntry, _Mapping]] = ..., distance: _Optional[float] = ..., snapshot_id: _Optional[str] = ..., detection_id: _Optional[str] = ..., watchlist_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ..., entry_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner_agency: _Optional[str] = ..., track_id: _Optional[str] = ..., subject_label: _Optional[str] = ...) -> None: ...
 
 class CameraHealthEvent(_message.Message):
     __slots__ = ("id", "camera_id", "zone", "time", "kind", "state", "detail", "device")

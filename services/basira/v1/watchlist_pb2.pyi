@@ -38,20 +38,24 @@ class LegalBasis(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., reference: _Optional[str] = ..., issued_by: _Optional[str] = ...) -> None: ...
 
 class Watchlist(_message.Message):
-    __slots__ = ("id", "name", "owner_agency", "description", "subject_count", "created")
+    __slots__ = ("id", "name", "owner_agency", "description", "subject_count", "created", "subjects_not_matching", "not_matching_reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_AGENCY_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    SUBJECTS_NOT_MATCHING_FIELD_NUMBER: _ClassVar[int]
+    NOT_MATCHING_REASON_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     owner_agency: str
     description: str
     subject_count: int
     created: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner_agency: _Optional[str] = ..., description: _Optional[str] = ..., subject_count: _Optional[int] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    subjects_not_matching: int
+    not_matching_reason: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner_agency: _Optional[str] = ..., description: _Optional[str] = ..., subject_count: _Optional[int] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subjects_not_matching: _Optional[int] = ..., not_matching_reason: _Optional[str] = ...) -> None: ...
 
 class WatchlistSubject(_message.Message):
     __slots__ = ("id", "watchlist_id", "label", "legal_basis", "expires", "enrolled_images")

@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 from google.protobuf.message import DecodeError
 from nats.aio.client import Client as NatsClient
@@ -38,6 +39,8 @@ MATCHER_DURABLE = "hotlist-matcher"
 PLATE_CANDIDATES = "match.candidate.plate"
 
 Clock = Callable[[], datetime]
+E = TypeVar("E")
+X = TypeVar("X")
 
 
 def utc_now() -> datetime:
@@ -58,36 +61,41 @@ async def publish_changed(js: JetStreamContext, list_name: str, now: datetime) -
                     "periodic reload", extra={"list": list_name, "error": exc.message})
 
 
-class HotlistCache:
-    """The active hotlist, indexed in memory; `refresh()` reloads it, `run()` keeps it fresh."""
+class ListCache(Generic[E, X]):
+    """An index over the active entries of some lists, in memory; `refresh()` reloads, `run()` keeps fresh.
 
-    def __init__(self, load: Callable[[datetime], Awaitable[list[HotlistEntry]]], *,
-                 max_distance: float = DEFAULT_MAX_DISTANCE, clock: Clock = utc_now) -> None:
-        self._load, self._clock, self.max_distance = load, clock, max_distance
-        self.index = HotlistIndex((), max_distance=max_distance)
+    `load(now)` fetches the entries, `build(entries)` indexes them, `wants(list_name)` says which
+    `watchlist.changed` notifications concern this cache.
+    """
+
+    def __init__(self, load: Callable[[datetime], Awaitable[list[E]]], build: Callable[[list[E]], X],
+                 wants: Callable[[str], bool], *, what: str, clock: Clock = utc_now) -> None:
+        self._load, self._build, self._wants, self._clock = load, build, wants, clock
+        self.what = what
+        self.index: X = build([])
         self.version = 0
         self._changed = asyncio.Event()
 
     async def refresh(self) -> None:
         """Reload the active entries and swap the index in one assignment (matching never sees half)."""
         entries = await self._load(self._clock())
-        self.index = HotlistIndex(entries, max_distance=self.max_distance)
+        self.index = self._build(entries)
         self.version += 1
-        log.info("hotlist loaded", extra={"entries": len(self.index), "version": self.version})
+        log.info(f"{self.what} loaded", extra={"entries": len(entries), "version": self.version})
 
     def changed(self) -> None:
         """Ask for a reload soon (several changes in a row cost one reload)."""
         self._changed.set()
 
     async def run(self, nc: NatsClient, stop: asyncio.Event, *, refresh_interval_s: float = 30.0) -> None:
-        """Reload on every hotlist `watchlist.changed` and every `refresh_interval_s`, until `stop`."""
+        """Reload on every relevant `watchlist.changed` and every `refresh_interval_s`, until `stop`."""
 
         async def on_changed(msg: Msg) -> None:
             try:
                 event = events_pb2.WatchlistChangedEvent.FromString(msg.data)
             except DecodeError:
                 return
-            if event.list == HOTLIST_LIST:
+            if self._wants(event.list):
                 self.changed()
 
         sub = await nc.subscribe(WATCHLIST_CHANGED, cb=on_changed)
@@ -106,10 +114,20 @@ class HotlistCache:
                 try:
                     await self.refresh()
                 except Exception:
-                    log.exception("hotlist reload failed; matching with the previous hotlist")
+                    log.exception(f"{self.what} reload failed; matching with the previous one")
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+
+class HotlistCache(ListCache[HotlistEntry, HotlistIndex]):
+    """The active hotlist, indexed in memory."""
+
+    def __init__(self, load: Callable[[datetime], Awaitable[list[HotlistEntry]]], *,
+                 max_distance: float = DEFAULT_MAX_DISTANCE, clock: Clock = utc_now) -> None:
+        self.max_distance = max_distance
+        super().__init__(load, lambda entries: HotlistIndex(entries, max_distance=max_distance),
+                         lambda name: name == HOTLIST_LIST, what="hotlist", clock=clock)
 
 
 def candidate_event(detection: events_pb2.PlateDetectionEvent, hit: HotlistMatch

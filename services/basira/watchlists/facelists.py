@@ -1,7 +1,7 @@
 """Face watchlists and their enrolled subjects as plain data, and their validation (pure, no I/O).
 
-Face matching itself is a later issue; what is stored now is what matching will need: the subject's
-embeddings (tagged with the model that made them), its legal basis and its expiry.
+A subject keeps its embeddings (tagged with the model that made them: embeddings of different models
+never compare), its legal basis, its expiry and the access context it was enrolled under.
 """
 
 from __future__ import annotations
@@ -43,6 +43,21 @@ class WatchlistSubject:
 class FaceTemplate:
     """One enrolled image's embedding; `model` names the engine and weights that produced it."""
 
+    model: str
+    embedding: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolledFace:
+    """One enrolment image of an active subject, with what a candidate of it must carry."""
+
+    subject_id: str
+    watchlist_id: str
+    owner_agency: str
+    label: str
+    expires: datetime
+    access_pb: bytes
+    """basira.v1.AccessContext the subject was enrolled under (purpose, case, authorization)."""
     model: str
     embedding: tuple[float, ...]
 

@@ -37,7 +37,11 @@ class FaceEmbedder(Protocol):
     """Turns one uploaded face image into an embedding (provided by the analytics face engine)."""
 
     async def embed_image(self, image: bytes, field: str) -> FaceTemplate:
-        """The embedding of the largest face; raises InvalidInput naming `field` if there is none."""
+        """The embedding of the one good face; raises InvalidInput naming `field` and why otherwise."""
+        ...
+
+    def current_model(self) -> str | None:
+        """The model live faces are embedded with now; None while no engine is available."""
         ...
 
 
@@ -115,6 +119,15 @@ class WatchlistServicer(watchlist_pb2_grpc.WatchlistServiceServicer):
             limit=page_size(request.page.page_size))
         response = watchlist_pb2.ListWatchlistsResponse(watchlists=[watchlist_pb(w) for w in lists])
         response.page.next_page_token = token
+        model = self.embedder.current_model()
+        if model and lists:
+            stale = await self.store.subjects_without_model([w.id for w in lists], model, self.clock())
+            for message in response.watchlists:
+                if stale.get(message.id):
+                    message.subjects_not_matching = stale[message.id]
+                    message.not_matching_reason = (
+                        f"{stale[message.id]} subject(s) were enrolled with another face model than the "
+                        f"engine's ({model}) and do not match live faces; re-enrol them from their photos")
         return response
 
     async def _own_watchlist(self, watchlist_id: str, who: Subject) -> Watchlist:
@@ -139,7 +152,8 @@ class WatchlistServicer(watchlist_pb2_grpc.WatchlistServiceServicer):
                      for i, image in enumerate(request.images)]
         subject = await self.store.enrol_subject(
             watchlist_id=hotlist.parse_id(watchlist.id, "watchlist_id"), label=label, legal_basis=basis,
-            expires=expires, templates=templates, created_by=who.user, now=now)
+            expires=expires, templates=templates, created_by=who.user, now=now,
+            access_pb=request.access.SerializeToString(deterministic=True))
         await publish_changed(self.js, watchlist.id, now)
         return watchlist_pb2.EnrolSubjectResponse(subject=subject_pb(subject))
 

@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from basira.common.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
-from basira.watchlists.facelists import FaceTemplate, Watchlist, WatchlistSubject
+from basira.watchlists.facelists import EnrolledFace, FaceTemplate, Watchlist, WatchlistSubject
 from basira.watchlists.hotlist import (
     HotlistEntry,
     HotlistReason,
@@ -202,16 +202,16 @@ class WatchlistStore:
 
     async def enrol_subject(self, *, watchlist_id: uuid.UUID, label: str, legal_basis: LegalBasis,
                             expires: datetime, templates: Sequence[FaceTemplate], created_by: str,
-                            now: datetime) -> WatchlistSubject:
-        """Store a subject and one embedding per enrolled image, in one transaction."""
+                            now: datetime, access_pb: bytes = b"") -> WatchlistSubject:
+        """Store a subject (with the AccessContext it is enrolled under) and one embedding per image."""
         subject_id = uuid.uuid4()
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(
                 """INSERT INTO watchlists_subjects (id, watchlist_id, label, legal_kind, legal_reference,
-                       legal_issued_by, created_by, created, expires)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                       legal_issued_by, created_by, created, expires, access_pb)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 (subject_id, watchlist_id, label, legal_basis.kind, legal_basis.reference,
-                 legal_basis.issued_by, created_by, now, expires))
+                 legal_basis.issued_by, created_by, now, expires, access_pb))
             async with conn.cursor() as cur:
                 await cur.executemany(
                     "INSERT INTO watchlists_embeddings (subject_id, model, embedding) VALUES (%s, %s, %s)",
@@ -231,3 +231,31 @@ class WatchlistStore:
                 (now, removed_by, reason, subject_id, watchlist_id))
             if await cur.fetchone() is None:
                 raise NotFound(f"no subject {subject_id} on watchlist {watchlist_id}")
+
+    async def subjects_without_model(self, watchlist_ids: Sequence[str], model: str, now: datetime
+                                     ) -> dict[str, int]:
+        """Per watchlist: active subjects with no enrolment embedding of `model` (they cannot match)."""
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                """SELECT s.watchlist_id::text, count(*) FROM watchlists_subjects s
+                   WHERE s.watchlist_id = ANY(%s::uuid[]) AND s.removed IS NULL AND s.expires > %s
+                   AND NOT EXISTS (SELECT 1 FROM watchlists_embeddings e
+                                   WHERE e.subject_id = s.id AND e.model = %s)
+                   GROUP BY s.watchlist_id""", (list(watchlist_ids), now, model))).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def active_faces(self, now: datetime) -> list[EnrolledFace]:
+        """Every enrolment image of every subject that may match at `now` (for the live matcher)."""
+        async with self.pool.connection() as conn:
+            cur = _dicts(conn)
+            await cur.execute(
+                """SELECT s.id AS subject_id, s.watchlist_id, l.owner_agency, s.label, s.expires, s.access_pb,
+                       e.model, e.embedding
+                   FROM watchlists_subjects s JOIN watchlists_lists l ON l.id = s.watchlist_id
+                   JOIN watchlists_embeddings e ON e.subject_id = s.id
+                   WHERE s.removed IS NULL AND s.expires > %s ORDER BY e.id""", (now,))
+            rows = await cur.fetchall()
+        return [EnrolledFace(subject_id=str(r["subject_id"]), watchlist_id=str(r["watchlist_id"]),
+                             owner_agency=r["owner_agency"], label=r["label"], expires=r["expires"],
+                             access_pb=bytes(r["access_pb"]), model=r["model"],
+                             embedding=tuple(r["embedding"])) for r in rows]

@@ -51,7 +51,7 @@ async def test_stream_confirm_and_cancel_over_grpc(postgres_url: str, nats_url: 
             await asyncio.sleep(0.3)
             candidate = events_pb2.MatchCandidateEvent(
                 id=uuid.uuid4().hex, camera_id="cam-medina-01", zone="medina", watchlist_id="wl",
-                subject_id="s1", plate=analytics_pb2.PlateReading())
+                subject_id="s1", plate=analytics_pb2.PlateReading(), owner_agency=police)
             candidate.ClearField("plate")
             await publish(js, "match.candidate.face", candidate.SerializeToString(), candidate.id)
             first = (await asyncio.wait_for(call.read(), timeout=10)).alert

@@ -39,10 +39,11 @@ def plate_candidate(owner: str, camera: str, zone: str, seen: datetime, *, entry
     return event
 
 
-def face_candidate(camera: str, zone: str, seen: datetime) -> events_pb2.MatchCandidateEvent:
+def face_candidate(camera: str, zone: str, seen: datetime, owner: str) -> events_pb2.MatchCandidateEvent:
+    """A face candidate of a watchlist `owner` holds (face matches go to the owner only)."""
     event = events_pb2.MatchCandidateEvent(id=uuid.uuid4().hex, camera_id=camera, zone=zone,
                                            watchlist_id="wl-1", subject_id="subj-9", distance=0.31,
-                                           detection_id="det-1")
+                                           detection_id="det-1", owner_agency=owner)
     event.seen.FromDatetime(seen)
     return event
 
@@ -228,13 +229,18 @@ async def test_resume_after_reconnect_gets_exactly_the_missed_alerts(
 async def test_two_person_rule_for_face_matches(engine: AlertEngine, servicer: AlertServicer,
                                                 store: AlertStore, calling: Any, world: World,
                                                 jetstream: Any) -> None:
-    await engine.apply_candidate(KIND_FACE_MATCH, face_candidate("cam-medina-01", "medina", T0))
+    await engine.apply_candidate(KIND_FACE_MATCH, face_candidate("cam-medina-01", "medina", T0, world.police))
     [raised] = await stream_messages(jetstream, world.police)
     assert raised.kind == alert_pb2.ALERT_KIND_FACE_MATCH
     resolve = alert_resolver(store)
     confirm = alert_pb2.ConfirmMatchRequest(alert_id=raised.id, note="looks like him")
 
     assert (await resolve(confirm, world.amina, {"data_class": "biometric"}))["first_confirmed_by"] == ""
+    assert raised.face_match.subject_id == "subj-9" and raised.face_match.detection_id == "det-1"
+    reject = alert_pb2.RejectMatchRequest(alert_id=raised.id, reason=" not him ")
+    rejecting = await resolve(reject, world.amina, {"data_class": "alerts"})
+    assert (rejecting["reason"], rejecting["watchlist"], rejecting["subject_id"], rejecting["input"]) == (
+        "not him", "wl-1", "subj-9", "det-1")  # the log names the rejection's reason and what was matched
     with calling(world.amina):
         first = (await servicer.ConfirmMatch(confirm, None)).alert
     assert first.state == alert_pb2.ALERT_STATE_PENDING_CONFIRMATION and list(first.confirmed_by) == ["amina"]
@@ -261,7 +267,7 @@ async def test_acknowledge_escalate_and_reject_are_published(engine: AlertEngine
                                                              calling: Any, world: World,
                                                              jetstream: Any) -> None:
     await engine.apply_candidate(KIND_PLATE_HIT, plate_candidate(world.police, "cam-x", "medina", T0))
-    await engine.apply_candidate(KIND_FACE_MATCH, face_candidate("cam-y", "medina", T0))
+    await engine.apply_candidate(KIND_FACE_MATCH, face_candidate("cam-y", "medina", T0, world.police))
     plate, face = await stream_messages(jetstream, world.police)
     with calling(world.amina):
         acked = (await servicer.AcknowledgeAlert(alert_pb2.AcknowledgeAlertRequest(alert_id=plate.id),
@@ -306,7 +312,7 @@ async def test_camera_alarm_reaches_agencies_covering_the_zone(engine: AlertEngi
 async def test_replay_from_zero_skips_closed_alerts(engine: AlertEngine, servicer: AlertServicer,
                                                     calling: Any, world: World, jetstream: Any) -> None:
     await engine.apply_candidate(KIND_PLATE_HIT, plate_candidate(world.police, "cam-open", "medina", T0))
-    await engine.apply_candidate(KIND_FACE_MATCH, face_candidate("cam-closed", "medina", T0))
+    await engine.apply_candidate(KIND_FACE_MATCH, face_candidate("cam-closed", "medina", T0, world.police))
     _, face = await stream_messages(jetstream, world.police)
     with calling(world.amina):
         await servicer.RejectMatch(alert_pb2.RejectMatchRequest(alert_id=face.id, reason="not him"), None)
@@ -377,7 +383,7 @@ async def test_escalation_to_another_agency_delivers_to_its_room_only_if_policy_
 async def test_list_alerts_gives_open_alerts_and_where_to_resume(
         engine: AlertEngine, servicer: AlertServicer, calling: Any, world: World, jetstream: Any) -> None:
     await engine.apply_candidate(KIND_PLATE_HIT, plate_candidate(world.police, "cam-l1", "medina", T0))
-    await engine.apply_candidate(KIND_FACE_MATCH, face_candidate("cam-l2", "port", T0))
+    await engine.apply_candidate(KIND_FACE_MATCH, face_candidate("cam-l2", "port", T0, world.police))
     _, face = await stream_messages(jetstream, world.police)
     with calling(world.amina):
         await servicer.RejectMatch(alert_pb2.RejectMatchRequest(alert_id=face.id, reason="no"), None)

@@ -50,9 +50,9 @@ def test_embeddings_separate_people(engine: DlibFaceEngine, shared_data: Path) -
         return np.array(embedding.vector)
 
     a, a_again, b = vector("img20.jpg"), vector("img21.jpg"), vector("img16.jpg")
-    same, different = float(np.linalg.norm(a - a_again)), float(np.linalg.norm(a - b))
-    print(f"\ndlib distance same person {same:.3f}, different people {different:.3f}")
-    assert same < 0.6 < different  # 0.6 is dlib's published decision threshold
+    same, different = 1 - float(a @ a_again), 1 - float(a @ b)
+    print(f"\ndlib cosine distance same person {same:.3f}, different people {different:.3f}")
+    assert same <= engine.match_distance < different
 
 
 def test_embedding_a_given_box(engine: DlibFaceEngine, shared_data: Path) -> None:

@@ -315,6 +315,3 @@ async def test_counts_upsert_per_camera_minute(store: SearchStore, servicer: Sea
     assert list(outside.buckets) == []
 
 
-async def test_face_search_is_not_there_yet(servicer: SearchServicer, calling: Any) -> None:
-    with calling(INVESTIGATOR), pytest.raises(FailedPrecondition, match="face pipeline"):
-        await servicer.SearchFaces(search_pb2.SearchFacesRequest(), None)

@@ -162,7 +162,8 @@ async def test_remove_needs_a_reason_and_the_owner(
 
 
 async def test_watchlist_enrolment_stores_a_face_embedding(
-    servicer: WatchlistServicer, as_officer: Subject, shared_data: Path, watchlist_store: WatchlistStore
+    servicer: WatchlistServicer, as_officer: Subject, shared_data: Path, watchlist_store: WatchlistStore,
+    face_threads: EngineThreads,
 ) -> None:
     created = (
         await servicer.CreateWatchlist(
@@ -201,6 +202,13 @@ async def test_watchlist_enrolment_stores_a_face_embedding(
 
     lists = await servicer.ListWatchlists(watchlist_pb2.ListWatchlistsRequest(), NO_CONTEXT)
     assert [(w.id, w.subject_count) for w in lists.watchlists] == [(created.id, 1)]
+    assert lists.watchlists[0].subjects_not_matching == 0
+
+    # The engine changes: the subject enrolled with dlib cannot match SFace faces, and the list says so.
+    switched = WatchlistServicer(servicer.store, servicer.js, ThreadedFaceEmbedder(
+        LazyFaceEngine({"type": "yunet-sface"}), face_threads, FrameLimits()))
+    stale = (await switched.ListWatchlists(watchlist_pb2.ListWatchlistsRequest(), NO_CONTEXT)).watchlists[0]
+    assert stale.subjects_not_matching == 1 and "re-enrol" in stale.not_matching_reason
 
     not_a_face = (shared_data / "video" / "people-detection.gif").read_bytes()
     with pytest.raises(InvalidInput) as caught:
