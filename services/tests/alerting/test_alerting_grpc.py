@@ -34,6 +34,16 @@ async def running_alerting(postgres_url: str, nats_url: str, policy: Any, audit:
         yield port
 
 
+async def next_alert_of(call: Any, agency: str, alert_id: str = "") -> alert_pb2.Alert:
+    """The stream's next face-match alert for this test's own `agency` (or with `alert_id`): the
+    session's NATS is shared, so candidates other tests left in MATCHES may reach this service first."""
+    while True:
+        alert = (await asyncio.wait_for(call.read(), timeout=10)).alert
+        if alert.id == alert_id if alert_id else (
+                alert.agency == agency and alert.kind == alert_pb2.ALERT_KIND_FACE_MATCH):
+            return alert
+
+
 async def test_stream_confirm_and_cancel_over_grpc(postgres_url: str, nats_url: str, policy: Any,
                                                    audit: Any) -> None:
     uid = uuid.uuid4().hex[:8]
@@ -54,7 +64,7 @@ async def test_stream_confirm_and_cancel_over_grpc(postgres_url: str, nats_url: 
                 subject_id="s1", plate=analytics_pb2.PlateReading(), owner_agency=police)
             candidate.ClearField("plate")
             await publish(js, "match.candidate.face", candidate.SerializeToString(), candidate.id)
-            first = (await asyncio.wait_for(call.read(), timeout=10)).alert
+            first = await next_alert_of(call, police)
             assert first.kind == alert_pb2.ALERT_KIND_FACE_MATCH and first.sequence > 0
 
             confirm = alert_pb2.ConfirmMatchRequest(alert_id=first.id)
@@ -66,7 +76,7 @@ async def test_stream_confirm_and_cancel_over_grpc(postgres_url: str, nats_url: 
             done = (await stub.ConfirmMatch(confirm, metadata=[("authorization", "Bearer t-youssef")])).alert
             assert done.state == alert_pb2.ALERT_STATE_CONFIRMED
 
-            updates = [(await asyncio.wait_for(call.read(), timeout=5)).alert for _ in range(2)]
+            updates = [await next_alert_of(call, police, first.id) for _ in range(2)]
             assert [u.state for u in updates] == [alert_pb2.ALERT_STATE_PENDING_CONFIRMATION,
                                                   alert_pb2.ALERT_STATE_CONFIRMED]
             call.cancel()  # the command room hangs up; the server ends the stream cleanly
