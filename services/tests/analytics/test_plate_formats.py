@@ -9,6 +9,7 @@ from basira.analytics.plates.formats import (
     FORMATS,
     best_fit,
     formats_for,
+    readings,
     repair,
 )
 from basira.common.plate_text import normalize_plate
@@ -165,3 +166,10 @@ def test_formats_for_keeps_the_given_order_then_the_generic_layouts() -> None:
     assert countries[-2:] == ["", ""]
     assert formats_for(None) == FORMATS
     assert set(COUNTRIES) == {f.country for f in FORMATS if f.country}
+
+
+def test_readings_keep_the_raw_read_beside_the_repair() -> None:
+    found = readings("RKO99AN", ["SK"])
+    assert [f.text for f in found][:2] == ["RK099AN", "RKO99AN"]
+    assert found[0].score > found[1].score
+    assert len({f.text for f in found}) == len(found)

@@ -393,22 +393,37 @@ def repair(
     return [fit for _, _, fit in fits]
 
 
+def readings(
+    raw: str,
+    countries: Iterable[str] | None = None,
+    probabilities: Sequence[CharProbabilities] | None = None,
+) -> list[FormatFit]:
+    """The plausible readings of `raw` with distinct texts, best first (see repair); [] if nothing fits.
+
+    When another country's layout reads the best text equally well (Slovak, French, Italian and
+    Polish plates share LL DDD LL), the country is not knowable from the text: the best fit keeps the
+    preferred layout's display but its country is "". The raw read itself stays among the readings
+    through the generic layouts, so a repair only wins when it scores higher.
+    """
+    fits = repair(raw, countries, probabilities)
+    if not fits:
+        return []
+    best = fits[0]
+    rivals = {f.country for f in fits[1:] if f.text == best.text and f.score >= best.score - 1e-9}
+    if rivals - {best.country}:
+        best = replace(best, country="")
+    distinct = [best]
+    for fit in fits[1:]:
+        if all(fit.text != kept.text for kept in distinct):
+            distinct.append(fit)
+    return distinct
+
+
 def best_fit(
     raw: str,
     countries: Iterable[str] | None = None,
     probabilities: Sequence[CharProbabilities] | None = None,
 ) -> FormatFit | None:
-    """The best reading of `raw` (see repair), or None if nothing fits.
-
-    When another country's layout reads the same text equally well (Slovak, French, Italian and
-    Polish plates share LL DDD LL), the country is not knowable from the text: the fit keeps the
-    preferred layout's display but its country is "".
-    """
-    fits = repair(raw, countries, probabilities)
-    if not fits:
-        return None
-    best = fits[0]
-    rivals = {f.country for f in fits[1:] if f.text == best.text and f.score >= best.score - 1e-9}
-    if rivals - {best.country}:
-        return replace(best, country="")
-    return best
+    """The best reading of `raw` (see readings), or None if nothing fits."""
+    found = readings(raw, countries, probabilities)
+    return found[0] if found else None
