@@ -173,3 +173,12 @@ def test_readings_keep_the_raw_read_beside_the_repair() -> None:
     assert [f.text for f in found][:2] == ["RK099AN", "RKO99AN"]
     assert found[0].score > found[1].score
     assert len({f.text for f in found}) == len(found)
+
+
+def test_iraqi_2021_plates_fit_with_their_band_and_a_repaired_digit() -> None:
+    plain = best_fit("11A12345", ["IQ"])
+    assert plain is not None and (plain.display, plain.country) == ("11 A 12345", "IQ")
+    banded = best_fit("IRQ22B58941", ["IQ"])
+    assert banded is not None and (banded.text, banded.country) == ("22B58941", "IQ")
+    repaired = best_fit("11B1234S", ["IQ"])
+    assert repaired is not None and repaired.text == "11B12345"

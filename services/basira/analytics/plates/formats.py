@@ -13,8 +13,9 @@ Repair fits a raw read to every enabled layout, at a cost:
 A fit's score is the layout's prior minus its costs, in [0, 1]; the caller multiplies it with the
 recogniser's confidence.
 
-The layouts cover Morocco (Basira's home), the current series of common European countries and the
-commonest US layouts, plus generic fallbacks for vanity and unknown plates. They are strict about
+The layouts cover Morocco (Basira's home), Iraq's 2021 national series (governorate code, series
+letter, five digits; from public descriptions, not yet checked on labelled photos), the current series
+of common European countries and the commonest US layouts, plus generic fallbacks for vanity and unknown plates. They are strict about
 letters a country never issues (no I/O/U on French plates, no G/O/Q/W in the Czech series letter),
 because that is what lets repair choose between `O` and `0`. Loose layouts (variable group lengths)
 get a lower prior than fixed ones: a fit to a layout that accepts almost anything is weaker evidence.
@@ -209,6 +210,8 @@ FORMATS: tuple[PlateFormat, ...] = (
                 _joined("", " "), prior=0.9),
     PlateFormat("HR", "district series", (L(2), D(3, 4), L(1, 2)), _joined(" ", "-"), prior=0.9,
                 band_codes=("HR",)),
+    PlateFormat("IQ", "2021 national series", (D(2), L(1), D(5)), _joined(" ", " "), prior=0.95,
+                band_codes=("IRQ", "IQ")),
     PlateFormat("IT", "1994 series", (L(2, allowed=_no("IOQU")), D(3), L(2, allowed=_no("IOQU"))),
                 _joined(" ", ""), band_codes=("I",)),
     *_polish_formats(),
