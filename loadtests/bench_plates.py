@@ -20,6 +20,8 @@ Scoring, per labelled plate:
   digit 0 as O on several plates, e.g. Slovak `RK-099AN` is labelled `RKO99AN`);
 - CER: Levenshtein distance of the read ("" when none) to the label over all labelled characters;
 - detection by plate height band: the labelled box's height in the full-resolution image.
+Also the Arabic series-letter classifier's exact rate on its rendered test set (fonts and damage
+it was not trained with; `basira.analytics.plates.letter_training`).
 Latency: wall and thread CPU time of one read of an image already decoded, after a warm-up, with the
 process pinned to one CPU and every thread pool at one thread; also on 4K frames (each image of the
 set scaled to 3840×2160, first `--frames-4k` of them).
@@ -233,6 +235,20 @@ def score_set(name: str, who: str, labels: list[Label], images: list[Any],
     return tally
 
 
+def rendered_letter_rate() -> dict[str, Any]:
+    """The Arabic series-letter classifier on letters rendered from its test fonts with its test damage."""
+    from basira.analytics.plates import letter_training
+    from basira.analytics.plates.letters import ArabicLetterClassifier
+
+    try:
+        x, y = letter_training.rendered_set(letter_training.TEST_FONTS, 40, letter_training.SEED + 1,
+                                            test=True)
+    except SystemExit as exc:
+        return {"skipped": str(exc)}
+    rate = letter_training.accuracy(ArabicLetterClassifier().scores(x), y)
+    return {"exact_rate": round(rate, 4), "letters": len(y), "fonts": list(letter_training.TEST_FONTS)}
+
+
 def default_sets() -> list[Path]:
     from small_plates import make_small_plate_set
 
@@ -251,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bare", action="store_true", help="skip the bare library")
     parser.add_argument("--frames-4k", type=int, default=10, help="images of each set timed at 4K (10)")
     parser.add_argument("--det-max-side", type=int, default=None, help="override the detector input size")
+    parser.add_argument("--small-windows", type=int, default=None, help="override small_plate_windows")
     parser.add_argument("--countries", default=None, help="comma-separated layouts, home first (all)")
     parser.add_argument("--name", default="plates", help="report name: var/bench/<name>.json (plates)")
     args = parser.parse_args(argv)
@@ -268,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     config: dict[str, Any] = {"type": "rapidocr", "intra_op_threads": 1}
     if args.det_max_side:
         config["det_max_side"] = args.det_max_side
+    if args.small_windows is not None:
+        config["small_plate_windows"] = args.small_windows
     if args.countries:
         config["countries"] = tuple(args.countries.split(","))
     readers = {"engine": engine_reader(config)}
@@ -290,8 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:<26}" + "".join(f"{r:>8.1%}" for r in rates) + f"{f['cer']:>8.3f}"
               + "".join(f"{f.get(k, 0):>8.0f}" for k in ("cpu_ms_mean", "cpu_ms_p95", "ms_4k_mean")))
         print(f"{'':<26} by height: {f['detection_by_height_px']}")
+    letters = rendered_letter_rate()
+    print(f"rendered Arabic series letters (unseen fonts and damage): {letters}")
     report(args.name, {
-        "sets": figures, "threads": 1, "load_average_1m": round(os.getloadavg()[0], 2),
+        "sets": figures, "rendered_arabic_letters": letters, "threads": 1,
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "engine_config": {k: v for k, v in config.items() if k != "type"},
         "detection_rule": f"IoU>={DETECTION_IOU} or truth centre inside read box",
     })

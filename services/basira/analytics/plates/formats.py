@@ -15,7 +15,8 @@ recogniser's confidence.
 
 The layouts cover Morocco (Basira's home), Iraq's 2021 national series (governorate code, series
 letter, five digits; from public descriptions, not yet checked on labelled photos), the current series
-of common European countries and the commonest US layouts, plus generic fallbacks for vanity and unknown plates. They are strict about
+of common European countries and the commonest US layouts, plus generic fallbacks for vanity and
+unknown plates. They are strict about
 letters a country never issues (no I/O/U on French plates, no G/O/Q/W in the Czech series letter),
 because that is what lets repair choose between `O` and `0`. Loose layouts (variable group lengths)
 get a lower prior than fixed ones: a fit to a layout that accepts almost anything is weaker evidence.

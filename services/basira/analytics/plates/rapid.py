@@ -38,7 +38,7 @@ from basira.analytics.plates.engine import (
 )
 from basira.analytics.plates.formats import COUNTRIES, readings
 from basira.analytics.plates.regions import Region, group_per_plate, iou, plate_candidates
-from basira.analytics.plates.small import plate_like_boxes, zoom_windows
+from basira.analytics.plates.small import from_mosaic, mosaic, plate_like_boxes, zoom_windows
 from basira.common.errors import ConfigError
 from basira.common.plate_text import ARABIC_INDIC_DIGITS, MOROCCAN_LETTERS
 
@@ -88,10 +88,10 @@ class RapidPlateEngineConfig(BaseModel):
         default=0.3, ge=0, le=1, description="Reads below this confidence (0..1) are dropped."
     )
     small_plate_windows: int = Field(
-        default=8, ge=0, le=32,
+        default=12, ge=0, le=32,
         description="Plate-like places of a large frame (one the detector sees shrunk below "
         f"{SMALL_PASS_SCALE:g}×) looked at again enlarged, for plates 8-48 px high; 0 turns the pass off. "
-        "Each costs one small detector run (~5-15 ms on one core).",
+        "All are looked at in one detector run over a mosaic of them (~40-60 ms for 12 on one core).",
     )
     countries: tuple[str, ...] | None = Field(
         default=None,
@@ -308,7 +308,7 @@ class RapidPlateEngine:
         found = self.detect_text(image)
         candidates = plate_candidates(found, self.config.max_candidates, _MIN_TEXT_HEIGHT)
         small = self.detect_small(image, found)
-        small_candidates = plate_candidates(small, 2 * self.config.small_plate_windows, _MIN_TEXT_HEIGHT)
+        small_candidates = plate_candidates(small, self.config.small_plate_windows, _MIN_TEXT_HEIGHT)
         candidates += [c for c in small_candidates if all(iou(c.box, kept.box) < 0.9 for kept in candidates)]
         reads: list[PlateRead] = []
         for region in candidates:
@@ -340,12 +340,11 @@ class RapidPlateEngine:
             return []
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         boxes = plate_like_boxes(grey, 3 * self.config.small_plate_windows)
-        regions: list[Region] = []
-        for window in zoom_windows(boxes, image.shape, found)[: self.config.small_plate_windows]:
-            crop = image[window.y0 : window.y1, window.x0 : window.x1]
-            for r in self.detect_text(crop, zoom=window.zoom):
-                regions.append(Region(r.x + window.x0, r.y + window.y0, r.w, r.h, r.score))
-        return regions
+        windows = zoom_windows(boxes, image.shape, found)[: self.config.small_plate_windows]
+        if not windows:
+            return []
+        canvas, tiles = mosaic(image, windows)
+        return from_mosaic(self.detect_text(canvas, zoom=1.0), tiles)
 
     def detect_text(self, image: np.ndarray, zoom: float | None = None) -> list[Region]:
         """Text boxes in a BGR uint8 image (full-image pixels), from one detector run.
