@@ -239,13 +239,18 @@ def rendered_letter_rate() -> dict[str, Any]:
     """The Arabic series-letter classifier on letters rendered from its test fonts with its test damage."""
     from basira.analytics.plates import letter_training
     from basira.analytics.plates.letters import ArabicLetterClassifier
+    from basira.common.errors import ConfigError
 
     try:
         x, y = letter_training.rendered_set(letter_training.TEST_FONTS, 40, letter_training.SEED + 1,
                                             test=True)
     except SystemExit as exc:
         return {"skipped": str(exc)}
-    rate = letter_training.accuracy(ArabicLetterClassifier().scores(x), y)
+    try:
+        classifier = ArabicLetterClassifier()
+    except ConfigError as exc:
+        return {"skipped": str(exc)}
+    rate = letter_training.accuracy(classifier.scores(x), y)
     return {"exact_rate": round(rate, 4), "letters": len(y), "fonts": list(letter_training.TEST_FONTS)}
 
 
