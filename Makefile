@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
-        bench-pipeline bench-console bench-search
+        bench-pipeline bench-console bench-search bench-nats load capacity
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -82,8 +82,8 @@ up: venv  ## bring the platform up (Ctrl-C or `make down` stops it)
 down: $(STAMP)  ## stop a platform started with `make up` in another terminal
 	$(VENV)/bin/basira down --data-dir $(DATA_DIR)
 
-bench-plates: venv  ## plates per set (eu, br, small plates in 1080p; or ARGS="--data DIR"): engine beside bare rapidocr
-	$(PY) loadtests/bench_plates.py $(ARGS)
+bench-plates: venv  ## plates per set (eu, br, small plates in 1080p; or PLATES_ARGS="--data DIR"): engine beside bare rapidocr
+	$(PY) loadtests/bench_plates.py $(PLATES_ARGS)
 
 bench-audit: venv  ## audit appends/s, proof latency and verify time at 1,000,000 records
 	$(PY) loadtests/bench_audit.py
@@ -104,7 +104,16 @@ bench-search: venv  ## plate search p95 at 10M reads (and face search, where its
 	nice -n 10 $(PY) loadtests/bench_search_plates.py
 	@if [ -f loadtests/bench_search_faces.py ]; then nice -n 10 $(PY) loadtests/bench_search_faces.py; fi
 
-bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search  ## every benchmark
+bench-nats: venv  ## acknowledged publishes/s and MB/s per JetStream stream (one server, R1)
+	nice -n 10 $(PY) loadtests/bench_nats.py
+
+load: venv  ## locust's city mix headless on the embedded platform: req/s, p50/p99, failures per call
+	nice -n 10 $(PY) loadtests/load.py $(LOAD_ARGS)
+
+capacity: $(STAMP)  ## infra/CAPACITY.md's model: a city's cores, storage, NATS and PostgreSQL from var/bench/*.json
+	$(PY) loadtests/capacity.py $(CAPACITY_ARGS)
+
+bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search bench-nats  ## every benchmark
 
 clean:  ## remove the environment and generated data (not your var/ data: use `rm -rf var`)
 	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache

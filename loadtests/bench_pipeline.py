@@ -6,7 +6,8 @@ var/bench/pipeline.json through `basira.common.bench.report`.
 Starts the whole embedded platform (real NATS, PostgreSQL, policy, identity, every service), then:
 1. throughput: a body-worn camera pushes `--frames` real road photos from ../shared/data/plates/eu as
    fast as backpressure allows; frames/s is frames published by ingest over the time until analytics
-   has taken every one off the FRAMES work queue;
+   has taken every one off the FRAMES work queue; the CPU seconds ingest and analytics used per
+   frame, and so the cameras one analytics core keeps up with at the default analysis rate;
 2. latency: each of `--alerts` photos' plates is hotlisted, then the photos are pushed one at a time;
    for every alert that reaches the police command room's stream, the time from the frame appearing
    on `frames.<camera>` to the alert arriving (both seen by this process, one clock).
@@ -25,12 +26,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
+import psutil
 from nats.aio.msg import Msg
 
 from basira.cli.session import bearer_metadata, dev_user_token
 from basira.common.bench import report
 from basira.common.channels import open_channel
 from basira.common.nats import connect
+from basira.ingest.config import IngestSettings
 from basira.runtime.supervisor import Platform, PlatformConfig
 from basira.v1 import (
     alert_pb2,
@@ -106,18 +109,36 @@ async def _frames_queued(nats_url: str) -> int:
         await nc.close()
 
 
+def cpu_seconds(platform: Platform, service: str) -> float:
+    """User + system CPU time a service's process has used so far (the capacity model's unit)."""
+    (proc,) = [p for p in platform.processes if p.name == service]
+    times = psutil.Process(proc.pid).cpu_times()
+    return float(times.user + times.system + times.children_user + times.children_system)
+
+
 def throughput(platform: Platform, camera: str, frames: int) -> dict[str, float]:
     images = [image for _, image in _photos(frames)]
     while len(images) < frames:
         images += images[: frames - len(images)]
+    cpu_before = {s: cpu_seconds(platform, s) for s in ("ingest", "analytics")}
     started = time.monotonic()
     reply = _push(platform, camera, images)
     while asyncio.run(_frames_queued(platform.endpoints["nats"])) > 0:
         time.sleep(0.1)
     elapsed = time.monotonic() - started
     fps = reply.frames_published / elapsed
+    # CPU per frame, whatever else shares the machine: analytics' is what sizes a city (cameras per
+    # core = 1 / (CPU s per frame x each camera's analysis rate)).
+    per_frame = {s: (cpu_seconds(platform, s) - before) / max(reply.frames_published, 1)
+                 for s, before in cpu_before.items()}
+    analysis_fps = IngestSettings.model_fields["default_analysis_fps"].default
     return {"frames_pushed": frames, "frames_published": reply.frames_published,
-            "frames_per_s": fps, "frames_per_s_per_core": fps / (os.cpu_count() or 1)}
+            "frames_per_s": fps, "frames_per_s_per_core": fps / (os.cpu_count() or 1),
+            "analytics_cpu_s_per_frame": per_frame["analytics"],
+            "ingest_cpu_s_per_frame": per_frame["ingest"],
+            "default_analysis_fps": analysis_fps,
+            "cameras_per_analytics_core": 1.0 / (per_frame["analytics"] * analysis_fps)
+            if per_frame["analytics"] > 0 else -1.0}
 
 
 def latency(platform: Platform, camera: str, count: int) -> dict[str, float]:

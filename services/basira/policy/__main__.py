@@ -49,7 +49,8 @@ async def edit_gate(settings: PolicySettings, store: PolicyStore
     nc, js = await connect(settings.nats_url, "policy")
     await ensure_streams(js)
     verifier = TokenVerifier(server_url=settings.oidc_url, realm=settings.oidc_realm,
-                             audience=settings.oidc_audience, client_id="basira-services")
+                             audience=settings.oidc_audience, client_id="basira-services",
+                             issuer=settings.oidc_issuer or None)
     return EditGate(Gate("policy", verifier, StoreAuthorizer(store), JetStreamAuditSink(js, "policy"))), nc
 
 

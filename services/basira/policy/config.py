@@ -31,6 +31,9 @@ class PolicySettings(BaseSettings):
     oidc_realm: str = Field("basira", validation_alias="BASIRA_OIDC_REALM", description="realm")
     oidc_audience: str = Field("basira", validation_alias="BASIRA_OIDC_AUDIENCE",
                                description="audience every access token must carry")
+    oidc_issuer: str = Field("", validation_alias="BASIRA_OIDC_ISSUER",
+                             description="expected `iss` when Keycloak's public URL differs from oidc_url "
+                             "(default: <oidc_url>/realms/<realm>)")
     opa_binary: str = Field(
         "",
         validation_alias="BASIRA_OPA_BINARY",
