@@ -182,3 +182,10 @@ def test_iraqi_2021_plates_fit_with_their_band_and_a_repaired_digit() -> None:
     assert banded is not None and (banded.text, banded.country) == ("22B58941", "IQ")
     repaired = best_fit("11B1234S", ["IQ"])
     assert repaired is not None and repaired.text == "11B12345"
+
+
+def test_no_digit_is_forced_into_the_arabic_letter_of_a_moroccan_plate() -> None:
+    # A Latin recogniser that missed the Arabic letter reads 12345 | ب | 6 as digits: a 4 read there
+    # is a 4, not an أ.
+    assert all(f.country != "MA" for f in readings("123456", ["MA"]))
+    assert any(f.country == "MA" for f in readings("123A5", ["MA"]))  # a letter actually read still fits

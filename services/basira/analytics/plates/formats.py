@@ -74,12 +74,17 @@ def _no(excluded: str, base: str = LETTERS) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A run of `low`..`high` characters, each one of `allowed`; a sticker group's text is discarded."""
+    """A run of `low`..`high` characters, each one of `allowed`; a sticker group's text is discarded.
+
+    `repairable` False: no look-alike may be forced into the slot (a Moroccan series letter is Arabic:
+    a Latin recogniser's 4 or 7 there is never an أ or a ط misread, so 12345 must not become 123A5).
+    """
 
     allowed: str
     low: int
     high: int
     sticker: bool = False
+    repairable: bool = True
 
 
 # L(2) = two letters, D(1, 4) = one to four digits, A(1) = one letter or digit: reads like a layout.
@@ -195,7 +200,8 @@ def _german_display(parts: Sequence[str]) -> str:
 
 
 FORMATS: tuple[PlateFormat, ...] = (
-    PlateFormat("MA", "2000 series", (D(1, 5), L(1, allowed=_MA_LETTERS), D(1, 2)), _moroccan_display,
+    PlateFormat("MA", "2000 series", (D(1, 5), Group(_MA_LETTERS, 1, 1, repairable=False), D(1, 2)),
+                _moroccan_display,
                 prior=0.9, band_codes=("MA",), canonical=_moroccan_canonical),
     PlateFormat("CZ", "2001 series", (D(1), L(1, allowed="ABCEHJKLMPSTUZ"), A(1, allowed=_no("GOQW", ALNUM)),
                                        STICKER, D(4)), _joined("", "", " "), band_codes=("CZ",)),
@@ -256,6 +262,8 @@ def _char_cost(ch: str, group: Group) -> tuple[float, int, str] | None:
         return (STICKER_PENALTY, 0, "") if ch in group.allowed else None
     if ch in group.allowed:
         return 0.0, 0, ch
+    if not group.repairable:
+        return None
     best: tuple[float, int, str] | None = None
     for alternative in confusable_alternatives(ch):
         if alternative in group.allowed:
