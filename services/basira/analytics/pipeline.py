@@ -112,11 +112,12 @@ def _timestamp(seconds: float) -> Timestamp:
 def plate_sighting_event(passage: Passage, zone: str, owner_agency: str) -> events_pb2.PlateSightingEvent:
     """The one sighting of a finished passage; its id is the passage's, so a repeat is dropped."""
     best = max(passage.looks, key=lambda look: look.read.confidence)
+    in_time = sorted(passage.looks, key=lambda look: look.when)  # frames are read concurrently
     return events_pb2.PlateSightingEvent(
         id=passage.id, camera_id=passage.camera_id, zone=zone, owner_agency=owner_agency,
         first_seen=_timestamp(passage.first_seen), last_seen=_timestamp(passage.last_seen),
         plate=plate_reading(passage.plate), frames=passage.frames,
-        detection_ids=[plate_event_id(look.frame_id, look.index) for look in passage.looks],
+        detection_ids=[plate_event_id(look.frame_id, look.index) for look in in_time],
         snapshot_id=best.frame_id,
     )
 
