@@ -18,7 +18,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
-        bench-pipeline bench-console bench-search bench-nats load capacity
+        bench-pipeline bench-console bench-search bench-nats load capacity console-web chromium \
+        bench-console-ui
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -35,7 +36,22 @@ $(BUF): tools/package.json
 	cd tools && npm install --no-audit --no-fund --loglevel=error
 	touch $(BUF)
 
-venv: $(STAMP) $(BUF)  ## create the Python environment and install the tools
+# The console's single-page app, built from its lockfile; and Debian's chromium for its browser tests
+# (a test tool's own browser download does not work here: Playwright is pointed at this one).
+CONSOLE_WEB := services/basira/console/web
+CHROMIUM    := /usr/bin/chromium
+
+$(CONSOLE_WEB)/dist/index.html: $(CONSOLE_WEB)/package-lock.json $(wildcard $(CONSOLE_WEB)/src/*.ts* $(CONSOLE_WEB)/src/*/*.ts* $(CONSOLE_WEB)/src/*.css) $(CONSOLE_WEB)/index.html
+	cd $(CONSOLE_WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+console-web: $(CONSOLE_WEB)/dist/index.html  ## build the console's web app (npm ci && npm run build)
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core
+
+chromium: $(CHROMIUM)  ## Debian's chromium (and Arabic fonts) for the console's browser tests
+
+venv: $(STAMP) $(BUF) $(CONSOLE_WEB)/dist/index.html $(CHROMIUM)  ## create the Python environment and install the tools
 
 $(OPA_TOOL)/.installed: Makefile
 	rm -rf $(OPA_TOOL)
@@ -100,6 +116,9 @@ bench-pipeline: venv  ## frames/s through ingest+plate analytics, frame-to-alert
 bench-console: venv  ## the console's log browser: requests/s of /api/audit/records paging vs gRPC direct
 	$(PY) loadtests/bench_console.py
 
+bench-console-ui: venv  ## frame pushed to its alert rendered in the browser's command room: p50/p95
+	nice -n 10 $(PY) loadtests/bench_console_ui.py
+
 bench-search: venv  ## plate search p95 at 10M reads (and face search, where its file exists), with recall
 	nice -n 10 $(PY) loadtests/bench_search_plates.py
 	@if [ -f loadtests/bench_search_faces.py ]; then nice -n 10 $(PY) loadtests/bench_search_faces.py; fi
@@ -113,7 +132,10 @@ load: venv  ## locust's city mix headless on the embedded platform: req/s, p50/p
 capacity: $(STAMP)  ## infra/CAPACITY.md's model: a city's cores, storage, NATS and PostgreSQL from var/bench/*.json
 	$(PY) loadtests/capacity.py $(CAPACITY_ARGS)
 
-bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search bench-nats  ## every benchmark
+bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search bench-nats bench-console-ui  ## every benchmark
 
 clean:  ## remove the environment and generated data (not your var/ data: use `rm -rf var`)
 	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+fuzz: $(STAMP)  ## the fuzz properties with many more examples (request parsers, record signatures, verifier)
+	BASIRA_FUZZ_EXAMPLES=3000 $(VENV)/bin/pytest -q services/tests/common/test_request_bounds.py

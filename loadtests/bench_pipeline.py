@@ -201,18 +201,19 @@ def latency(platform: Platform, camera: str, count: int) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--alerts", type=int, default=41)
-    args = parser.parse_args()
+def run(frames: int, alerts: int, *, tls: bool | None = None, nats_auth: bool | None = None
+        ) -> dict[str, float]:
+    """One platform, both measurements; `tls`/`nats_auth` override the platform's defaults."""
     data_dir = Path(tempfile.mkdtemp(prefix="basira-bench-"))
     data_dir.chmod(0o755)
-    os.environ.setdefault("BASIRA_PUSH_RATE_FPS", "1000")
-    os.environ.setdefault("BASIRA_PUSH_BURST", "1000")
-    platform = Platform(PlatformConfig.from_env(data_dir=data_dir))
-    print("starting the platform ...", flush=True)
+    config = PlatformConfig.from_env(data_dir=data_dir)
+    config.tls = config.tls if tls is None else tls
+    config.nats_auth = config.nats_auth if nats_auth is None else nats_auth
+    platform = Platform(config)
+    print(f"starting the platform (TLS {config.tls}, NATS auth {config.nats_auth}) ...", flush=True)
     platform.start()
+    saved = dict(os.environ)
+    os.environ.update(platform.client_env())  # this process's own NATS and gRPC clients
     try:
         cams = camera_pb2_grpc.CameraServiceStub(open_channel(platform.endpoints["ingest"]))
         admin = _meta(platform, "police-admin")
@@ -221,11 +222,33 @@ def main() -> None:
                 id=camera, name=camera, kind=camera_pb2.CAMERA_KIND_BODY_WORN, zone="medina",
                 owner_agency="police", analysis_fps=30)), metadata=admin)
         figures: dict[str, float] = {}
-        figures.update(throughput(platform, "bwc-police-01", args.frames))
-        figures.update(latency(platform, "bwc-police-02", args.alerts))
+        figures.update(throughput(platform, "bwc-police-01", frames))
+        figures.update(latency(platform, "bwc-police-02", alerts))
     finally:
         platform.stop()
-    report("pipeline", figures)
+        os.environ.clear()
+        os.environ.update(saved)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--alerts", type=int, default=41)
+    parser.add_argument("--compare-security", action="store_true",
+                        help="run twice in one go: NATS open and plaintext gRPC, then NATS identities "
+                        "with TLS on NATS and gRPC; figures suffixed _open and _secured")
+    args = parser.parse_args()
+    os.environ.setdefault("BASIRA_PUSH_RATE_FPS", "1000")
+    os.environ.setdefault("BASIRA_PUSH_BURST", "1000")
+    if not args.compare_security:
+        report("pipeline", run(args.frames, args.alerts))
+        return
+    figures: dict[str, float] = {}
+    for suffix, secured in (("open", False), ("secured", True)):
+        figures.update({f"{k}_{suffix}": v for k, v in
+                        run(args.frames, args.alerts, tls=secured, nats_auth=secured).items()})
+    report("pipeline-security", figures)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 
 from basira.common.config import load_settings
+from basira.common.record_signing import load_public_keys
 from basira.common.service import ServiceHost, run_service
 from basira.v1 import audit_pb2, audit_pb2_grpc
 
@@ -28,8 +29,9 @@ async def setup(host: ServiceHost) -> None:
     settings = _settings(host)
     signer = TreeHeadSigner(load_or_create_signing_key(settings.data_dir))
     store = AuditStore(host.db, signer)
+    record_keys = load_public_keys(settings.record_keys_dir) if settings.record_keys_dir else None
     appender = LogAppender(host.jetstream, store, batch=settings.append_batch,
-                           sign_interval_s=settings.sign_interval_s)
+                           sign_interval_s=settings.sign_interval_s, record_keys=record_keys)
     host.loop(appender.run)
     assert host.gate is not None
     servicer = AuditServicer(store, audit_gate=host.gate, chunk_bytes=settings.export_chunk_bytes)

@@ -20,7 +20,11 @@ What is checked, and how a problem is pinned to an index:
 - the root of the stored leaf hashes at every signed size equals the signed root: if not, leaf
   hashes were rewritten somewhere after the last size that still matched (*root mismatch*): the
   problem is pinned to that interval of the signed-head chain, exact when heads are signed per leaf;
-- every record is a JSON object in canonical form (sorted keys, no spaces).
+- every record is a JSON object in canonical form (sorted keys, no spaces);
+- with `--record-keys DIR` (each service's `<service>.pub.pem`): every record carries its own
+  service's Ed25519 signature and is what that service signed (*record-signature*, with the failed
+  check: unsigned, signer mismatch, unknown signer, unknown key, bad signature). This vouches for each
+  record independently of the log's key: a record the log holder made up itself fails here.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
@@ -41,6 +45,8 @@ from typing import IO, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from basira.common.access_record import canonical_json
+from basira.common.errors import ConfigError
+from basira.common.record_signing import load_public_keys, record_signature_problem
 
 from .merkle import EMPTY_ROOT, LEAF_PREFIX, CompactRange
 from .sth import SignatureInvalid, SignedTreeHead, TreeHeadError, key_id, load_public_key, verify_tree_head
@@ -66,6 +72,8 @@ class ProblemKind(enum.StrEnum):
     NOT_CANONICAL = "not-canonical"
     UNSIGNED = "unsigned"
     """Leaves beyond the last signed tree head: nothing vouches for them."""
+    RECORD_SIGNATURE = "record-signature"
+    """A record its own service did not sign (or altered after it did); needs the record keys."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,8 @@ class VerifyReport:
     leaves: int = 0
     tree_heads: int = 0
     roots_checked: int = 0
+    signers: dict[str, int] = field(default_factory=dict)
+    """With record keys: how many records each service's signature vouches for."""
     problems: list[Problem] = field(default_factory=list)
     problems_omitted: int = 0
     seconds: float = 0.0
@@ -116,7 +126,8 @@ class VerifyReport:
         return {
             "ok": self.ok, "source": self.source, "log_id": self.log_id, "key_id": self.key_id,
             "tree_size": self.tree_size, "leaves": self.leaves, "tree_heads": self.tree_heads,
-            "roots_checked": self.roots_checked, "first_bad_index": self.first_bad_index,
+            "roots_checked": self.roots_checked, "signers": dict(sorted(self.signers.items())),
+            "first_bad_index": self.first_bad_index,
             "problems": [{"kind": str(p.kind), "index": p.index, "index_end": p.index_end,
                           "exact": p.exact, "message": p.message} for p in self.problems],
             "problems_omitted": self.problems_omitted, "seconds": round(self.seconds, 3),
@@ -128,6 +139,9 @@ class VerifyReport:
         if self.ok:
             lines.append(f"OK: {self.source} verifies: {self.leaves} records, {self.tree_heads} signed tree "
                          f"heads, {self.roots_checked} roots recomputed")
+            if self.signers:
+                lines.append("  every record signed by its own service: " + ", ".join(
+                    f"{service} {count}" for service, count in sorted(self.signers.items())))
         else:
             first = self.first_problem
             where = ""
@@ -200,12 +214,14 @@ def verify_export(
     trusted_heads: Iterable[SignedTreeHead] = (),
     check_canonical: bool = True,
     max_problems: int = 100,
+    record_keys: Mapping[str, Ed25519PublicKey] | None = None,
 ) -> VerifyReport:
     """Verify an export in one streaming pass (constant memory apart from the tree-head list).
 
     `trusted_heads` are tree heads the verifier obtained earlier by other means (a witness, an
     `audit.sth` message): each must verify and match the export, which also catches a log cut short
-    together with its later tree heads. Never raises for bad content: everything goes in the report;
+    together with its later tree heads. `record_keys` (service → public key) also checks every
+    record's own signature. Never raises for bad content: everything goes in the report;
     OSError propagates when the file cannot be read.
     """
     started = time.perf_counter()
@@ -214,15 +230,18 @@ def verify_export(
     problems = _Collector(report, max_problems)
     if isinstance(source, str | Path):
         with open(source, "rb", buffering=1 << 20) as f:
-            _verify_stream(f, public_key, list(trusted_heads), check_canonical, report, problems)
+            _verify_stream(f, public_key, list(trusted_heads), check_canonical, report, problems,
+                           record_keys)
     else:
-        _verify_stream(source, public_key, list(trusted_heads), check_canonical, report, problems)
+        _verify_stream(source, public_key, list(trusted_heads), check_canonical, report, problems,
+                       record_keys)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _verify_stream(f: IO[bytes], public_key: Ed25519PublicKey, trusted: list[SignedTreeHead],
-                   check_canonical: bool, report: VerifyReport, problems: _Collector) -> None:
+                   check_canonical: bool, report: VerifyReport, problems: _Collector,
+                   record_keys: Mapping[str, Ed25519PublicKey] | None = None) -> None:
     first = f.readline()
     try:
         header = json.loads(first)
@@ -325,8 +344,17 @@ def _verify_stream(f: IO[bytes], public_key: Ed25519PublicKey, trusted: list[Sig
             value = None
         if not isinstance(value, dict):
             problems.add(ProblemKind.MALFORMED, f"record {index} is not a JSON object", index)
-        elif check_canonical and canonical_json(value) != record:
-            problems.add(ProblemKind.NOT_CANONICAL, f"record {index} is not in canonical JSON form", index)
+        else:
+            if check_canonical and canonical_json(value) != record:
+                problems.add(ProblemKind.NOT_CANONICAL, f"record {index} is not in canonical JSON form",
+                             index)
+            if record_keys is not None:
+                unvouched = record_signature_problem(value, record_keys)
+                if unvouched is not None:
+                    problems.add(ProblemKind.RECORD_SIGNATURE, f"record {index}: {unvouched}", index)
+                else:
+                    signer = str(value["service"])
+                    report.signers[signer] = report.signers.get(signer, 0) + 1
         if roots_ok:
             append(stored)
             size = index + 1
@@ -395,6 +423,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the log's Ed25519 public key: a file (PEM or base64) or the base64 itself")
     parser.add_argument("--sth", action="append", default=[], metavar="FILE",
                         help="tree heads obtained earlier (JSON, one per line) that the export must match")
+    parser.add_argument("--record-keys", metavar="DIR",
+                        help="directory of each service's record public key (<service>.pub.pem): check "
+                        "every record is signed by its own service")
     parser.add_argument("--no-canonical-check", action="store_true",
                         help="skip re-encoding each record to check canonical form (faster)")
     parser.add_argument("--max-problems", type=int, default=20, help="problems to list (default 20)")
@@ -403,12 +434,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         key = _read_key(args.public_key)
         trusted = _read_heads(args.sth)
+        record_keys = load_public_keys(Path(args.record_keys)) if args.record_keys else None
+    except ConfigError as exc:
+        print(f"basira audit verify: {exc}", file=sys.stderr)
+        return 2
     except (OSError, ValueError, TreeHeadError) as exc:
         print(f"basira audit verify: {exc}", file=sys.stderr)
         return 2
     try:
         report = verify_export(args.export, key, trusted_heads=trusted,
-                               check_canonical=not args.no_canonical_check, max_problems=args.max_problems)
+                               check_canonical=not args.no_canonical_check, max_problems=args.max_problems,
+                               record_keys=record_keys)
     except OSError as exc:
         print(f"basira audit verify: cannot read {args.export}: {exc}", file=sys.stderr)
         return 2

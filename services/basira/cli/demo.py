@@ -182,13 +182,16 @@ def show_audit(endpoints: dict[str, str], data_dir: Path) -> None:
         for chunk in stub.ExportLog(request, metadata=_meta(token)):
             out.write(chunk.chunk)
     print(f"  exported to {export_dir / 'access-log.jsonl'}; verifying offline:")
-    verify_main([str(export_dir / "access-log.jsonl"), "--public-key",
-                 str(export_dir / "log-public-key.pem")])
+    record_keys = data_dir / "keys" / "records" / "public"  # each service's, made by basira up
+    verify_main([str(export_dir / "access-log.jsonl"), "--public-key", str(export_dir / "log-public-key.pem"),
+                 *(["--record-keys", str(record_keys)] if record_keys.is_dir() else [])])
 
 
-async def _flow(endpoints: dict[str, str], seconds: float, should_stop: Callable[[], bool]) -> None:
-    """Count messages per subject family and camera without consuming them (core NATS subscribers)."""
-    nc, _ = await connect(endpoints["nats"], "basira-demo")
+async def _flow(endpoints: dict[str, str], seconds: float, should_stop: Callable[[], bool],
+                credentials: Path | None = None) -> None:
+    """Count messages per subject family and camera without consuming them (core NATS subscribers,
+    as the operator: no service identity may read every subject)."""
+    nc, _ = await connect(endpoints["nats"], "basira-demo", credentials=credentials)
     counts: Counter[str] = Counter()
 
     async def tally(msg: Msg) -> None:
@@ -234,5 +237,6 @@ def run_demo(data_dir: Path, *, seconds: float = 0, should_stop: Callable[[], bo
         for user, what in DEV_USERS:
             print(f"     {user:<24} {what}")
     print("\n5. Frames, plate reads, counts and health events flowing (Ctrl-C to stop):")
-    asyncio.run(_flow(endpoints, seconds, should_stop))
+    operator = data_dir / "nats" / "identities" / "operator.json"  # the embedded NATS's (basira up)
+    asyncio.run(_flow(endpoints, seconds, should_stop, operator if operator.exists() else None))
     stop.set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -26,7 +27,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     ports = {name: int(port) for name, port in (p.split("=", 1) for p in args.port or [])}
     config = PlatformConfig.from_env(data_dir=args.data_dir, nats_url=args.nats_url,
                                      database_url=args.database_url, policy_url=args.opa_url,
-                                     oidc_url=args.oidc_url)
+                                     oidc_url=args.oidc_url, tls=args.tls or None)
     config.ports.update(ports)
     platform = Platform(config)
     stopping = False
@@ -50,6 +51,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
     try:
         if args.demo:
             from basira.cli.demo import run_demo
+
+            if config.tls:  # the demo's own clients verify the services against the local CA
+                os.environ.setdefault("BASIRA_TLS_CA", str(config.data_dir / "tls" / "ca.pem"))
 
             run_demo(config.data_dir, seconds=args.demo_seconds, should_stop=lambda: stopping)
             if args.demo_seconds:
@@ -107,7 +111,13 @@ def _cmd_token(args: argparse.Namespace) -> int:
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     from basira.audit.verify import main as verify_main
 
-    return int(verify_main([args.export, "--public-key", args.public_key, *args.verify_options]))
+    argv = [args.export, "--public-key", args.public_key, "--max-problems", str(args.max_problems)]
+    for sth in args.sth:
+        argv += ["--sth", sth]
+    if args.record_keys:
+        argv += ["--record-keys", args.record_keys]
+    argv += ["--json"] * args.json + ["--no-canonical-check"] * args.no_canonical_check
+    return int(verify_main(argv))
 
 
 def _cmd_policy_test(args: argparse.Namespace) -> int:
@@ -131,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", action="append", metavar="NAME=PORT",
                     help="fix a port, e.g. --port search=7003 (names: nats, identity, policy, audit, "
                     "ingest, analytics, search, alerting); default: free ports")
+    up.add_argument("--tls", action="store_true", help="serve gRPC over TLS with a local CA and a "
+                    "certificate per service under <data dir>/tls (clients then set "
+                    "BASIRA_TLS_CA=<data dir>/tls/ca.pem)")
     up.add_argument("--demo", action="store_true", help="register the sample cameras and show frames "
                     "flowing through the platform")
     up.add_argument("--demo-seconds", type=float, default=0,
@@ -156,9 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
                                   "record's inclusion and the chain of signed tree heads")
     verify.add_argument("export", help="export file (JSON lines) from AuditService.ExportLog")
     verify.add_argument("--public-key", required=True, help="the log's Ed25519 public key (PEM)")
-    verify.add_argument("verify_options", nargs=argparse.REMAINDER,
-                        help="more verifier options: --sth FILE (tree heads seen earlier), --json, "
-                        "--no-canonical-check, --max-problems N")
+    # Every option spelt out (a REMAINDER here swallowed --public-key written after the file).
+    verify.add_argument("--record-keys", metavar="DIR", help="each service's record public key "
+                        "(<service>.pub.pem; `basira up` keeps them in <data dir>/keys/records/public): "
+                        "check every record is signed by its own service")
+    verify.add_argument("--sth", action="append", default=[], metavar="FILE",
+                        help="tree heads obtained earlier (JSON, one per line) the export must match")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--no-canonical-check", action="store_true", help="skip the canonical-form check")
+    verify.add_argument("--max-problems", type=int, default=20, help="problems to list (default 20)")
     verify.set_defaults(func=_cmd_audit_verify)
 
     policy = sub.add_parser("policy", help="policies: run the Rego unit tests with coverage")

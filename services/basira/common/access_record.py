@@ -63,5 +63,7 @@ class AccessRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AccessRecord:
-        """Rebuild a record; unknown keys are an error so a changed schema is never silently lost."""
-        return cls(**data)
+        """Rebuild a record; unknown keys are an error so a changed schema is never silently lost.
+
+        A `signature` (basira.common.record_signing) is the envelope's, not the record's: dropped."""
+        return cls(**{k: v for k, v in data.items() if k != "signature"})

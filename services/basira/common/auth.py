@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -54,7 +55,11 @@ class Subject:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 for a message; a time no calendar holds (found by fuzzing) is shown as given."""
+    try:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return f"{epoch!r} (epoch seconds, out of range)"
 
 
 def _b64json(segment: str, what: str) -> dict[str, Any]:
@@ -118,13 +123,13 @@ def check_claims(claims: dict[str, Any], *, issuer: str, audience: str, now: flo
         raise Unauthenticated(f"wrong audience {audiences!r}: this service needs {audience!r} "
                               "(the client needs an audience mapper)")
     exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
+    if not isinstance(exp, int | float) or isinstance(exp, bool) or not math.isfinite(exp):
         raise Unauthenticated("token has no expiry (`exp` missing or not a number); refusing it")
     if now > exp + leeway_s:
         raise Unauthenticated(f"token expired at {_iso(exp)} (now {_iso(now)}); get a new token")
     nbf = claims.get("nbf")
     if nbf is not None:
-        if not isinstance(nbf, int | float) or isinstance(nbf, bool):
+        if not isinstance(nbf, int | float) or isinstance(nbf, bool) or not math.isfinite(nbf):
             raise Unauthenticated("token `nbf` is not a number")
         if nbf > now + leeway_s:
             raise Unauthenticated(f"token not valid before {_iso(nbf)} (now {_iso(now)}); "

@@ -47,6 +47,23 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 picks one.")
     data_dir: Path = Field(Path("var"), description="Directory for this platform's data and keys.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server with JetStream.")
+    nats_credentials: Path | None = Field(
+        None, description="JSON file {user, password}: this service's NATS identity (made by `basira up`).")
+    nats_manage_streams: bool = Field(
+        True, description="Create/update the JetStream streams at start; false when the operator "
+        "declares them and this service's identity may only check they exist.")
+    record_signing_key: Path | None = Field(
+        None, description="Ed25519 PEM key this service signs its access records with (made by `basira "
+        "up`); unsigned records when unset.")
+    record_keys_dir: Path | None = Field(
+        None, description="Directory of every service's record public key (<service>.pub.pem): the audit "
+        "service then refuses a record its service did not sign.")
+    tls_cert: Path | None = Field(None, description="PEM certificate this service serves gRPC with (TLS "
+                                  "on when set, with tls_key and tls_ca).")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+    tls_ca: Path | None = Field(None, description="PEM CA that signs the platform's certificates.")
+    tls_require_client_cert: bool = Field(False, description="Mutual TLS only: refuse a client "
+                                          "without a certificate from tls_ca.")
     nats_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas per stream (3 in "
                                "production clusters).")
     database_url: str = Field("", description="PostgreSQL URL (libpq form); empty if unused.")

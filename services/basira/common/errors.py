@@ -59,6 +59,12 @@ class Unavailable(BasiraError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class Unimplemented(BasiraError):
+    """A kind of call the platform does not admit (e.g. a bidirectional stream past the gate)."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
 class InternalError(BasiraError):
     """A bug or an unexpected failure inside a service: the caller learns nothing of its internals."""
 

@@ -28,6 +28,7 @@ from basira.common.errors import (
     PermissionDenied,
     Unauthenticated,
     Unavailable,
+    Unimplemented,
 )
 from basira.common.logs import request_fields
 from basira.common.metrics import GATE_DECISIONS, RPC_SECONDS, RPC_TOTAL
@@ -39,6 +40,7 @@ from basira.common.policy_input import (
     resource_from_request,
     result_count,
 )
+from basira.common.request_bounds import decode_request
 from basira.v1 import options_pb2
 
 log = logging.getLogger(__name__)
@@ -231,22 +233,58 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or method.startswith(EXEMPT_PREFIXES):
             return handler
         rule = access_rule(method)
+        # Requests arrive as bytes and are parsed and bounded here, so a malformed or oversize one
+        # is refused with INVALID_ARGUMENT and logged, instead of failing inside gRPC unlogged.
+        parse = handler.request_deserializer
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, method, rule),
-                request_deserializer=handler.request_deserializer,
+                self._unary(handler.unary_unary, method, rule, parse),
                 response_serializer=handler.response_serializer)
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._server_stream(handler.unary_stream, method, rule),
-                request_deserializer=handler.request_deserializer,
+                self._server_stream(handler.unary_stream, method, rule, parse),
                 response_serializer=handler.response_serializer)
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._client_stream(handler.stream_unary, method, rule),
-                request_deserializer=handler.request_deserializer,
+                self._client_stream(handler.stream_unary, method, rule, parse),
                 response_serializer=handler.response_serializer)
-        return handler  # bidirectional streams: none in the contracts yet
+        # A kind the gate cannot admit message by message (bidirectional streams): refused, logged.
+        return grpc.stream_stream_rpc_method_handler(self._refused_stream(method, rule),
+                                                     response_serializer=handler.response_serializer)
+
+    async def _parse(self, parse: Any, raw: bytes, method: str, rule: AccessRule | None,
+                     context: grpc.aio.ServicerContext) -> Message:
+        """The request, parsed and bounded; an invalid one is logged (who, the field and its size,
+        none of its content) and raised as InvalidInput."""
+        try:
+            return decode_request(parse, raw)
+        except InvalidInput as exc:
+            await self._record_refusal(method, rule, context, f"invalid request: {exc.message}",
+                                       "INVALID_ARGUMENT")
+            raise
+
+    async def _record_refusal(self, method: str, rule: AccessRule | None, context: grpc.aio.ServicerContext,
+                              reason: str, status: str) -> None:
+        """Log a request refused before the policy: the caller if its token verifies, else anonymous."""
+        try:
+            subject = await self.gate.authenticate(context.invocation_metadata())  # type: ignore[arg-type]
+        except Unauthenticated:
+            subject = ANONYMOUS
+        action = rule.action if rule else f"unmapped:{method}"
+        await self.gate.record(self.gate.access_record(
+            subject, action, {}, {"time": utc_now_iso(), "source_ip": _peer_ip(context)}, allowed=False,
+            reasons=[reason], method=method, status=status))
+
+    def _refused_stream(self, method: str, rule: AccessRule | None) -> Any:
+        async def refused(request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> None:
+            error: BasiraError = Unimplemented("bidirectional streams are not admitted by the gate; refused")
+            try:
+                await self._record_refusal(method, rule, context, error.message, "UNIMPLEMENTED")
+            except BasiraError as exc:
+                error = exc
+            await self._abort(context, method, error)
+
+        return refused
 
     async def _authenticate(self, method: str, rule: AccessRule | None, context: grpc.aio.ServicerContext,
                             policy_context: dict[str, Any]) -> Subject:
@@ -289,11 +327,12 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                             revision=denied.revision if denied else "")
         await context.abort_with_status(status)  # type: ignore[attr-defined]
 
-    def _unary(self, behavior: Any, method: str, rule: AccessRule | None) -> Any:
-        async def guarded(request: Message, context: grpc.aio.ServicerContext) -> Message:
+    def _unary(self, behavior: Any, method: str, rule: AccessRule | None, parse: Any) -> Any:
+        async def guarded(raw: bytes, context: grpc.aio.ServicerContext) -> Message:
             started = time.perf_counter()
             decision: Decision | None = None
             try:
+                request = await self._parse(parse, raw, method, rule, context)
                 subject, decision, resource, policy_context = await self._admit(method, rule, request,
                                                                                context)
                 assert rule is not None
@@ -330,10 +369,11 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
 
         return guarded
 
-    def _server_stream(self, behavior: Any, method: str, rule: AccessRule | None) -> Any:
-        async def guarded(request: Message, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
+    def _server_stream(self, behavior: Any, method: str, rule: AccessRule | None, parse: Any) -> Any:
+        async def guarded(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
             decision: Decision | None = None
             try:
+                request = await self._parse(parse, raw, method, rule, context)
                 subject, decision, resource, policy_context = await self._admit(method, rule, request,
                                                                                context)
                 assert rule is not None
@@ -352,14 +392,16 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
 
         return guarded
 
-    def _client_stream(self, behavior: Any, method: str, rule: AccessRule | None) -> Any:
-        async def guarded(request_iterator: AsyncIterator[Message],
+    def _client_stream(self, behavior: Any, method: str, rule: AccessRule | None, parse: Any) -> Any:
+        async def guarded(request_iterator: AsyncIterator[bytes],
                           context: grpc.aio.ServicerContext) -> Message:
             decision: Decision | None = None
             try:
                 caller = await self._authenticate(method, rule, context,
                                                   {"time": utc_now_iso(), "source_ip": _peer_ip(context)})
-                first = await anext(aiter(request_iterator), None)
+                first_raw = await anext(aiter(request_iterator), None)
+                first = None if first_raw is None else await self._parse(parse, first_raw, method, rule,
+                                                                         context)
                 if first is None:
                     await self.gate.record(self.gate.access_record(
                         caller, rule.action if rule else f"unmapped:{method}", {}, {}, allowed=False,
@@ -375,7 +417,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                 async def chained() -> AsyncIterator[Message]:
                     yield first
                     async for item in request_iterator:
-                        yield item
+                        yield await self._parse(parse, item, method, rule, context)
 
                 response = await behavior(chained(), context)
             except BasiraError as exc:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import json
 import logging
+import os
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
@@ -31,8 +35,9 @@ from nats.js.api import (
 )
 from nats.js.errors import APIError, NotFoundError
 
-from basira.common.errors import Unavailable
+from basira.common.errors import ConfigError, Unavailable
 from basira.common.metrics import EVENTS_TOTAL
+from basira.common.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,15 @@ class StreamSpec:
     storage: StorageType = StorageType.FILE
     duplicate_window_s: float = 120.0
     max_msgs_per_subject: int = -1
+    writers: tuple[str, ...] = ()
+    """The services that may publish on `subjects` (their NATS identities get that right, no other)."""
+    readers: tuple[str, ...] = ()
+    """The services that may consume the stream (and subscribe to its subjects)."""
+    writer_subject: str = ""
+    """When set (`audit.record.{service}`), each writer may publish only this subject, with its name."""
+    sealed: bool = False
+    """No message may be deleted and the stream never purged, whoever asks (JetStream's deny_delete and
+    deny_purge; rollups stay off): only its max age retires records."""
 
     def config(self, replicas: int = 1) -> StreamConfig:
         return StreamConfig(num_replicas=replicas,
@@ -60,44 +74,143 @@ class StreamSpec:
             max_age=self.max_age_s, max_bytes=self.max_bytes, discard=self.discard,
             storage=self.storage, duplicate_window=self.duplicate_window_s,
             max_msg_size=MAX_PAYLOAD_BYTES, max_msgs_per_subject=self.max_msgs_per_subject,
+            deny_delete=self.sealed, deny_purge=self.sealed, allow_rollup_hdrs=False,
         )
 
+    def publish_subjects(self, service: str) -> tuple[str, ...]:
+        """What `service` may publish into this stream (nothing when it is not a writer)."""
+        if service not in self.writers:
+            return ()
+        return (self.writer_subject.format(service=service),) if self.writer_subject else self.subjects
+
+
+# Every service that writes an access record (the gate runs in each): each only on its own subject.
+GATED_SERVICES = ("ingest", "analytics", "search", "alerting", "audit", "policy")
 
 # DESIGN §6. Frames are a short-lived work queue; when analytics falls behind, the stream fills and
-# publishes are refused (discard new), which is the backpressure ingest waits on.
+# publishes are refused (discard new), which is the backpressure ingest waits on. Writers and readers
+# are the services' NATS permissions (basira.common.nats_identity): a service publishes only here.
 STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("FRAMES", ("frames.>",), max_age_s=60, max_bytes=512 * 1024 * 1024,
-               retention=RetentionPolicy.WORK_QUEUE, discard=DiscardPolicy.NEW, duplicate_window_s=30),
-    StreamSpec("DETECTIONS", ("detections.>",), max_age_s=7 * DAY, max_bytes=4 * 1024**3),
-    StreamSpec("COUNTS", ("counts.>",), max_age_s=7 * DAY),
-    StreamSpec("MATCHES", ("match.candidate.>",), max_age_s=7 * DAY),
-    StreamSpec("ALERTS", ("alerts.>",), max_age_s=30 * DAY),
-    StreamSpec("HEALTH", ("camera.health.>",), max_age_s=7 * DAY),
-    StreamSpec("AUDIT", ("audit.record.>",), max_age_s=30 * DAY),
-    StreamSpec("AUDIT_STH", ("audit.sth",), max_age_s=365 * DAY),
-    StreamSpec("WATCHLIST", ("watchlist.changed",), max_age_s=30 * DAY),
+               retention=RetentionPolicy.WORK_QUEUE, discard=DiscardPolicy.NEW, duplicate_window_s=30,
+               writers=("ingest",), readers=("analytics",)),
+    StreamSpec("DETECTIONS", ("detections.>",), max_age_s=7 * DAY, max_bytes=4 * 1024**3,
+               writers=("analytics",), readers=("analytics", "search", "alerting")),
+    StreamSpec("COUNTS", ("counts.>",), max_age_s=7 * DAY,
+               writers=("analytics",), readers=("search", "alerting")),
+    StreamSpec("MATCHES", ("match.candidate.>",), max_age_s=7 * DAY,
+               writers=("analytics",), readers=("alerting",)),
+    StreamSpec("ALERTS", ("alerts.>",), max_age_s=30 * DAY, writers=("alerting",), readers=("alerting",)),
+    StreamSpec("HEALTH", ("camera.health.>",), max_age_s=7 * DAY,
+               writers=("ingest",), readers=("ingest", "alerting")),
+    StreamSpec("AUDIT", ("audit.record.>",), max_age_s=30 * DAY, writers=GATED_SERVICES,
+               readers=("audit",), writer_subject="audit.record.{service}", sealed=True),
+    StreamSpec("AUDIT_STH", ("audit.sth",), max_age_s=365 * DAY, writers=("audit",), readers=("audit",)),
+    StreamSpec("WATCHLIST", ("watchlist.changed",), max_age_s=30 * DAY,
+               writers=("analytics",), readers=("analytics",)),
     # The camera wall's latest analysed frame per camera (published by analytics, read by search).
     StreamSpec("PREVIEWS", ("camera.preview.>",), max_age_s=3600, max_msgs_per_subject=1,
-               duplicate_window_s=10),
+               duplicate_window_s=10, writers=("analytics",), readers=("search",)),
 )
 
 
-async def connect(url: str, name: str, *, timeout_s: float = 5.0) -> tuple[NatsClient, JetStreamContext]:
-    """Connect to NATS and return (client, JetStream); raises Unavailable naming the URL if it can't."""
+@dataclass(frozen=True)
+class Credentials:
+    """A NATS user and password, kept in a file only its owner can read."""
+
+    user: str
+    password: str
+
+    @classmethod
+    def load(cls, path: Path) -> Credentials:
+        """Raises ConfigError naming the file when it is missing or not `{"user","password"}` JSON."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(str(data["user"]), str(data["password"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"cannot read NATS credentials from {path}: {exc}") from exc
+
+
+CREDENTIALS_ENV = "BASIRA_NATS_CREDENTIALS"
+
+
+def inbox_prefix(identity: str) -> str:
+    """Where `identity`'s replies arrive; its permissions let only it subscribe there."""
+    return f"_INBOX_{identity}"
+
+
+class OwnInboxJetStream(JetStreamContext):
+    """JetStream whose pull subscriptions take their replies on the identity's own inbox prefix
+    (nats-py's default there is the shared `_INBOX.`, which no service identity may read)."""
+
+    def __init__(self, conn: NatsClient, inbox_prefix: str, **kwargs: Any) -> None:
+        super().__init__(conn, **kwargs)
+        self.own_inbox = f"{inbox_prefix}.".encode()
+
+    async def pull_subscribe(self, *args: Any, **kwargs: Any) -> JetStreamContext.PullSubscription:
+        kwargs.setdefault("inbox_prefix", self.own_inbox)
+        return await super().pull_subscribe(*args, **kwargs)
+
+
+async def connect(url: str, name: str, *, timeout_s: float = 5.0, credentials: Path | None = None,
+                  tls: TlsFiles | None = None) -> tuple[NatsClient, JetStreamContext]:
+    """Connect to NATS and return (client, JetStream); raises Unavailable naming the URL if it can't.
+
+    `credentials` (default: the file named by BASIRA_NATS_CREDENTIALS, if any) is the identity to
+    connect as; its replies then arrive on its own inbox prefix (`_INBOX_<user>`), the only one its
+    permissions let it read. A wrong password raises Unavailable too, saying so. `tls` (default:
+    BASIRA_TLS_CA/_CERT/_KEY, if set) connects over TLS verified against the platform's CA.
+    """
 
     async def _quiet(_: Exception) -> None:
         return None
 
+    path = credentials or (Path(os.environ[CREDENTIALS_ENV]) if os.environ.get(CREDENTIALS_ENV) else None)
+    identity: dict[str, Any] = {}
+    inbox = "_INBOX"
+    if path is not None:
+        creds = Credentials.load(path)
+        inbox = inbox_prefix(creds.user)
+        identity = {"user": creds.user, "password": creds.password, "inbox_prefix": inbox}
+    files = tls or TlsFiles.from_env()
+    if files is not None:
+        context = ssl.create_default_context(cafile=str(files.ca))
+        if files.cert and files.key:
+            context.load_cert_chain(str(files.cert), str(files.key))
+        identity["tls"] = context
     try:
         # Once connected, reconnect forever; but nats-py also retries the *first* connect forever
         # with that setting, so bound the first connect here: a dead URL must fail start-up.
         client = await asyncio.wait_for(nats.connect(
             url, name=name, connect_timeout=timeout_s, max_reconnect_attempts=-1,
-            allow_reconnect=True, error_cb=_quiet,
+            allow_reconnect=True, error_cb=_quiet, **identity,
         ), timeout=3 * timeout_s)
     except (OSError, TimeoutError, NatsTimeoutError, nats.errors.NoServersError) as exc:
         raise Unavailable(f"cannot reach NATS at {url}: {exc or type(exc).__name__}") from exc
-    return client, client.jetstream(timeout=timeout_s)
+    except nats.errors.Error as exc:  # e.g. "Authorization Violation"
+        raise Unavailable(f"NATS at {url} refused {name}: {exc}") from exc
+    return client, OwnInboxJetStream(client, inbox, timeout=timeout_s)
+
+
+def streams_used_by(service: str, specs: tuple[StreamSpec, ...] = STREAMS) -> tuple[StreamSpec, ...]:
+    """The streams `service` writes or reads (its NATS identity may see only those)."""
+    return tuple(s for s in specs if service in s.writers or service in s.readers)
+
+
+async def require_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] = STREAMS) -> None:
+    """Check each stream exists (declared by the operator); raises Unavailable naming a missing one.
+
+    For a service whose NATS identity may not create or change streams (`ensure_streams` is the
+    operator's), so a changed declaration is applied by the operator, never by a service.
+    """
+    for spec in specs:
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError as exc:
+            raise Unavailable(f"JetStream stream {spec.name} does not exist: the operator declares "
+                              "the streams (basira up does)") from exc
+        except (NatsTimeoutError, APIError, nats.errors.Error) as exc:
+            raise Unavailable(f"cannot read JetStream stream {spec.name}: {exc}") from exc
 
 
 async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] = STREAMS,

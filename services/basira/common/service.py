@@ -30,8 +30,10 @@ from basira.common.gate import Gate, GateInterceptor, ResourceResolver
 from basira.common.local_policy import open_bundle_authorizer
 from basira.common.logs import configure_logging
 from basira.common.metrics import start_metrics_server
-from basira.common.nats import connect, ensure_streams
+from basira.common.nats import connect, ensure_streams, require_streams, streams_used_by
 from basira.common.policy_client import PolicyClient
+from basira.common.record_signing import load_private_key
+from basira.common.tls import TlsFiles
 from basira.policy.bundle import BundleError
 
 log = logging.getLogger(__name__)
@@ -73,8 +75,11 @@ class ServiceHost:
     async def connect(self) -> None:
         """Connect NATS (declaring the streams) and PostgreSQL (migrating), and build the gate."""
         s = self.settings
-        self.nc, self.js = await connect(s.nats_url, self.name)
-        await ensure_streams(self.js, replicas=s.nats_replicas)
+        self.nc, self.js = await connect(s.nats_url, self.name, credentials=s.nats_credentials)
+        if s.nats_manage_streams:
+            await ensure_streams(self.js, replicas=s.nats_replicas)
+        else:
+            await require_streams(self.js, streams_used_by(self.name))
         if self.migrations is not None:
             if not s.database_url:
                 from basira.common.errors import ConfigError
@@ -83,8 +88,9 @@ class ServiceHost:
             await migrate(self.pool, self.name, self.migrations)
         verifier = TokenVerifier(server_url=s.oidc_url, realm=s.oidc_realm, audience=s.oidc_audience,
                                  client_id=s.oidc_client_id, issuer=s.oidc_issuer or None)
+        signing_key = load_private_key(s.record_signing_key) if s.record_signing_key else None
         self.gate = Gate(self.name, verifier, await self._authorizer(),
-                         JetStreamAuditSink(self.js, self.name), self._resolvers)
+                         JetStreamAuditSink(self.js, self.name, signing_key=signing_key), self._resolvers)
 
     async def _authorizer(self) -> Any:
         """Decisions from the signed bundle in this process, or from an OPA sidecar's Data API."""
@@ -132,7 +138,15 @@ class ServiceHost:
         assert self.server is not None and self.health is not None
         s = self.settings
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.grpc_port = self.server.add_insecure_port(f"{s.host}:{s.grpc_port}")
+        address = f"{s.host}:{s.grpc_port}"
+        if s.tls_cert and s.tls_key and s.tls_ca:
+            ca, cert, key = TlsFiles(s.tls_ca, s.tls_cert, s.tls_key).read()
+            assert cert is not None and key is not None
+            credentials = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
+                                                      require_client_auth=s.tls_require_client_cert)
+            self.grpc_port = self.server.add_secure_port(address, credentials)
+        else:
+            self.grpc_port = self.server.add_insecure_port(address)
         if self.grpc_port == 0:
             from basira.common.errors import ConfigError
             raise ConfigError(f"{self.name}: cannot listen on {s.host}:{s.grpc_port} (port taken?)")

@@ -27,7 +27,8 @@ from basira.common.audit_sink import JetStreamAuditSink
 from basira.common.auth import TokenVerifier
 from basira.common.errors import InvalidInput, Unavailable
 from basira.common.gate import Gate
-from basira.common.nats import connect, ensure_streams
+from basira.common.nats import connect, ensure_streams, require_streams, streams_used_by
+from basira.common.record_signing import load_private_key
 from basira.policy.api import start_server
 from basira.policy.bundle import bundle_files, ensure_signing_key
 from basira.policy.config import PolicySettings
@@ -46,12 +47,17 @@ async def edit_gate(settings: PolicySettings, store: PolicyStore
         log.warning("no BASIRA_OIDC_URL / BASIRA_NATS_URL: policy edits are neither authenticated nor "
                     "logged (development only)")
         return None, None
-    nc, js = await connect(settings.nats_url, "policy")
-    await ensure_streams(js)
+    nc, js = await connect(settings.nats_url, "policy", credentials=settings.nats_credentials)
+    if settings.nats_manage_streams:
+        await ensure_streams(js)
+    else:
+        await require_streams(js, streams_used_by("policy"))
+    signing_key = load_private_key(settings.record_signing_key) if settings.record_signing_key else None
     verifier = TokenVerifier(server_url=settings.oidc_url, realm=settings.oidc_realm,
                              audience=settings.oidc_audience, client_id="basira-services",
                              issuer=settings.oidc_issuer or None)
-    return EditGate(Gate("policy", verifier, StoreAuthorizer(store), JetStreamAuditSink(js, "policy"))), nc
+    sink = JetStreamAuditSink(js, "policy", signing_key=signing_key)
+    return EditGate(Gate("policy", verifier, StoreAuthorizer(store), sink)), nc
 
 
 async def serve(settings: PolicySettings) -> None:

@@ -26,6 +26,15 @@ class PolicySettings(BaseSettings):
         "Without one, no bundles are served.")
     nats_url: str = Field("", validation_alias="BASIRA_NATS_URL",
                           description="NATS with JetStream, for the access records of policy edits")
+    nats_credentials: Path | None = Field(
+        None, validation_alias="BASIRA_NATS_CREDENTIALS",
+        description="this service's NATS identity (JSON {user, password}, made by `basira up`)")
+    nats_manage_streams: bool = Field(
+        True, validation_alias="BASIRA_NATS_MANAGE_STREAMS",
+        description="declare the JetStream streams at start (false: the operator has)")
+    record_signing_key: Path | None = Field(
+        None, validation_alias="BASIRA_RECORD_SIGNING_KEY",
+        description="Ed25519 key the access records of policy edits are signed with")
     oidc_url: str = Field("", validation_alias="BASIRA_OIDC_URL",
                           description="identity issuer that authenticates policy edits")
     oidc_realm: str = Field("basira", validation_alias="BASIRA_OIDC_REALM", description="realm")

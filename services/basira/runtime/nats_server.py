@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from basira.common.errors import ConfigError, Unavailable
+from basira.common.tls import TlsFiles
 from basira.runtime.processes import ManagedProcess
 
 CONFIG = """# written by basira; JetStream on, frames up to 8 MiB
@@ -30,11 +31,14 @@ def nats_server_binary() -> str:
     return found
 
 
-def start_nats(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 15.0
-               ) -> tuple[ManagedProcess, str]:
+def start_nats(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 15.0,
+               authorization: str = "", tls: TlsFiles | None = None) -> tuple[ManagedProcess, str]:
     """Start nats-server with its store under `data_dir/nats`; return (process, nats:// URL).
 
-    Port 0 lets the server pick one (`-p -1`), learnt from its ports file.
+    Port 0 lets the server pick one (`-p -1`), learnt from its ports file. `authorization` (a block
+    from `basira.common.nats_identity.authorization_block`) makes every client log in; without it
+    the server is open (unit tests). `tls` (a certificate from the platform's CA) makes clients
+    connect over TLS only.
     """
     root = data_dir / "nats"
     run_dir = data_dir / "run" / "nats-ports"
@@ -43,7 +47,12 @@ def start_nats(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, timeou
     for stale in run_dir.glob("*.ports"):
         stale.unlink()
     conf = root / "nats.conf"
-    conf.write_text(CONFIG.format(store=root / "jetstream"))
+    conf.touch(mode=0o600)
+    conf.chmod(0o600)  # it holds the identities' passwords
+    wire = ""
+    if tls is not None and tls.cert and tls.key:
+        wire = f'tls {{\n  cert_file: "{tls.cert}"\n  key_file: "{tls.key}"\n  ca_file: "{tls.ca}"\n}}\n'
+    conf.write_text(CONFIG.format(store=root / "jetstream") + authorization + wire)
     argv = [nats_server_binary(), "-c", str(conf), "-a", host, "-p", str(port or -1),
             "--ports_file_dir", str(run_dir)]
     proc = ManagedProcess("nats", argv, data_dir / "logs" / "nats.log")
@@ -59,6 +68,8 @@ def start_nats(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, timeou
 
                 urls = json.loads(text).get("nats", [])
                 if urls:
+                    # A restart (a fault, the supervisor) must come back where every client reconnects.
+                    proc.argv[proc.argv.index("-p") + 1] = urls[0].rsplit(":", 1)[1]
                     return proc, urls[0]
         time.sleep(0.05)
     proc.stop()

@@ -83,7 +83,10 @@ def start_postgres(data_dir: Path, *, timeout_s: float = 60.0) -> tuple[ManagedP
     stale_pid = pgdata / "postmaster.pid"
     if stale_pid.exists():
         stale_pid.unlink()
+    # The socket is the only way in, and only the platform's own user may open it (not every local
+    # user, as with the default 0777 and trust authentication).
     argv = [_bin("postgres"), "-D", str(pgdata), "-k", str(socket_dir), "-c", "listen_addresses=",
+            "-c", "unix_socket_permissions=0700",
             "-c", "max_connections=200", "-c", "shared_buffers=128MB", "-c", "fsync=on"]
     proc = ManagedProcess("postgres", argv, data_dir / "logs" / "postgres.log", run_as=user)
     if user is not None:

@@ -6,6 +6,7 @@ Each external part may instead be given by URL (production), and is then only ch
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -22,6 +23,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from basira.common.channels import open_channel
 from basira.common.errors import ConfigError, Unavailable
 from basira.common.metrics import free_port
+from basira.common.nats import CREDENTIALS_ENV, GATED_SERVICES, connect, ensure_streams
+from basira.common.nats_identity import OPERATOR, authorization_block, ensure_credentials
+from basira.common.record_signing import ensure_signing_key as ensure_record_key
+from basira.common.tls import TlsFiles, ensure_service_cert
 from basira.policy.bundle import ensure_signing_key, public_key_path
 from basira.runtime import preflight
 from basira.runtime.nats_server import start_nats
@@ -67,6 +72,10 @@ class PlatformConfig:
     services: tuple[str, ...] = GRPC_SERVICES
     console: bool = True
     ready_timeout_s: float = 90.0
+    tls: bool = False
+    """gRPC over TLS with a local CA and per-service certificates (opt-in: --tls, BASIRA_TLS=1)."""
+    nats_auth: bool = True
+    """Per-service NATS identities on the embedded NATS (BASIRA_NATS_AUTH=0: open, for comparisons)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> PlatformConfig:
@@ -78,6 +87,8 @@ class PlatformConfig:
             database_url=env.get("BASIRA_DATABASE_URL", ""),
             policy_url=env.get("BASIRA_POLICY_URL", ""),
             oidc_url=env.get("BASIRA_OIDC_URL", ""),
+            tls=env.get("BASIRA_TLS", "") in ("1", "true", "yes"),
+            nats_auth=env.get("BASIRA_NATS_AUTH", "1") not in ("0", "false", "no"),
         )
         for key, value in overrides.items():
             if value not in (None, ""):
@@ -94,6 +105,10 @@ class Platform:
     processes: list[ManagedProcess] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)
     policy_source: str = "rest"
+    nats_auth: bool = False
+    """True when the embedded NATS was started with per-service identities (see nats_env)."""
+    records_signed: bool = False
+    """True once start() has made every service's record signing key (see record_env)."""
     _restarts: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -137,10 +152,21 @@ class Platform:
         self.preflight()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "supervisor.pid").write_text(str(os.getpid()))
+        for name in GATED_SERVICES:  # each service's record key, before any service starts
+            ensure_record_key(self.record_keys, name)
+        self.records_signed = True
         try:
             if not c.nats_url:
-                proc, c.nats_url = start_nats(c.data_dir, host=c.host, port=c.ports.get("nats", 0))
+                identities = {name: ensure_credentials(self.nats_identities, name)
+                              for name in (OPERATOR, *GATED_SERVICES)} if c.nats_auth else {}
+                proc, c.nats_url = start_nats(c.data_dir, host=c.host, port=c.ports.get("nats", 0),
+                                              authorization=authorization_block(identities) if identities
+                                              else "", tls=self.tls_files("nats"))
                 self.processes.append(proc)
+                if c.nats_auth:
+                    asyncio.run(_declare_streams(c.nats_url, self.nats_credentials(OPERATOR),
+                                                 self.tls_files("basira-up")))
+                    self.nats_auth = True
             self.endpoints["nats"] = c.nats_url
             if not c.database_url:
                 proc, c.database_url = start_postgres(c.data_dir)
@@ -161,7 +187,9 @@ class Platform:
                 proc = self._spawn("policy", [sys.executable, "-m", "basira.policy", "--policy-dir",
                                               str(c.policy_dir), "--host", c.host, "--port", str(port),
                                               "--signing-key", str(self.signing_key),
-                                              "--nats-url", c.nats_url, "--oidc-url", c.oidc_url])
+                                              "--nats-url", c.nats_url, "--oidc-url", c.oidc_url],
+                                   {**self.nats_env("policy"), **self.record_env("policy"),
+                                    **self.tls_env("policy")})
                 self.policy_source = "bundle"
                 c.policy_url = f"http://{c.host}:{port}"
                 _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s)
@@ -173,7 +201,7 @@ class Platform:
                 started.append((name, self._spawn(name, [sys.executable, "-m", f"basira.{name}"], env),
                                 port))
             for name, proc, port in started:
-                _wait_grpc_health(f"{c.host}:{port}", proc, c.ready_timeout_s)
+                _wait_grpc_health(f"{c.host}:{port}", proc, c.ready_timeout_s, self.tls_files("basira-up"))
                 self.endpoints[name] = f"{c.host}:{port}"
             if c.console and all(s in self.endpoints for s in CONSOLE_BACKENDS):
                 port = self._port("console")
@@ -186,6 +214,57 @@ class Platform:
             raise
         (self.run_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
         return self.endpoints
+
+    @property
+    def nats_identities(self) -> Path:
+        """Where the embedded NATS's identities live (one JSON file per service, 0600)."""
+        return self.config.data_dir / "nats" / "identities"
+
+    def nats_credentials(self, name: str) -> Path:
+        """The credentials file of one NATS identity (`operator` for administration and tests)."""
+        return self.nats_identities / f"{name}.json"
+
+    @property
+    def record_keys(self) -> Path:
+        """Each service's access-record signing key (<service>.pem), public halves in `public/`."""
+        return self.config.data_dir / "keys" / "records"
+
+    def record_env(self, name: str) -> dict[str, str]:
+        """The key `name` signs its access records with (made by start()); the audit service also
+        gets every public key. Deployments that give no keys (compose) log unsigned records."""
+        if not self.records_signed:
+            return {}
+        env = {"BASIRA_RECORD_SIGNING_KEY": str(self.record_keys / f"{name}.pem")}
+        if name == "audit":
+            env["BASIRA_RECORD_KEYS_DIR"] = str(self.record_keys / "public")
+        return env
+
+    def tls_files(self, name: str) -> TlsFiles | None:
+        """`name`'s certificate from the platform's local CA (made once), when TLS is on."""
+        if not self.config.tls:
+            return None
+        return ensure_service_cert(self.config.data_dir / "tls", name, hosts=("127.0.0.1", "localhost",
+                                                                               self.config.host))
+
+    def tls_env(self, name: str) -> dict[str, str]:
+        """A service serves with its certificate (BASIRA_TLS_CERT/KEY/CA) and calls others with it."""
+        files = self.tls_files(name)
+        return files.env() if files else {}
+
+    def client_env(self) -> dict[str, str]:
+        """What an in-process client of this platform (a test, a benchmark) sets to reach it: the
+        operator's NATS identity and the local CA, when they are on."""
+        env = {CREDENTIALS_ENV: str(self.nats_credentials(OPERATOR))} if self.nats_auth else {}
+        tls = self.tls_files("basira-up")
+        if tls is not None:
+            env["BASIRA_TLS_CA"] = str(tls.ca)
+        return env
+
+    def nats_env(self, name: str) -> dict[str, str]:
+        """A service's NATS identity settings: its own credentials; the streams are the operator's."""
+        if not self.nats_auth:
+            return {}
+        return {CREDENTIALS_ENV: str(self.nats_credentials(name)), "BASIRA_NATS_MANAGE_STREAMS": "false"}
 
     @property
     def signing_key(self) -> Path:
@@ -206,6 +285,9 @@ class Platform:
             env["BASIRA_POLICY_PUBLIC_KEY"] = str(public_key_path(self.signing_key))
         if name in DATABASE_SERVICES:
             env["BASIRA_DATABASE_URL"] = c.database_url
+        env.update(self.nats_env(name))
+        env.update(self.record_env(name))
+        env.update(self.tls_env(name))
         return env
 
     def console_env(self, port: int) -> dict[str, str]:
@@ -217,6 +299,7 @@ class Platform:
                or realm_client_secret(c.realm_file, "basira-console")}
         for service, target in CONSOLE_BACKENDS.items():
             env[f"BASIRA_{target.upper()}_TARGET"] = self.endpoints[service]
+        env.update(self.tls_env("console"))
         return env
 
     def check(self) -> list[str]:
@@ -256,6 +339,15 @@ class Platform:
             (self.run_dir / name).unlink(missing_ok=True)
 
 
+async def _declare_streams(url: str, credentials: Path, tls: TlsFiles | None) -> None:
+    """Create or update every stream as the operator (services may only check they exist)."""
+    nc, js = await connect(url, "basira-up", credentials=credentials, tls=tls)
+    try:
+        await ensure_streams(js)
+    finally:
+        await nc.close()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -281,9 +373,10 @@ def _wait_http(url: str, proc: ManagedProcess, timeout_s: float) -> None:
     raise Unavailable(f"{proc.name} not ready at {url} after {timeout_s}s:\n{proc.log_tail()}")
 
 
-def _wait_grpc_health(target: str, proc: ManagedProcess, timeout_s: float) -> None:
+def _wait_grpc_health(target: str, proc: ManagedProcess, timeout_s: float, tls: TlsFiles | None = None
+                      ) -> None:
     deadline = time.monotonic() + timeout_s
-    with open_channel(target) as channel:
+    with open_channel(target, tls=tls) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if not proc.alive():

@@ -246,3 +246,32 @@ def test_cli_usage_errors(tmp_path: Path, signer: TreeHeadSigner, capsys: pytest
         main([str(tmp_path / "x.jsonl")])  # --public-key is required
     assert info.value.code == 2
     capsys.readouterr()
+
+
+async def test_records_their_service_did_not_sign_fail_the_record_key_check(
+        store: AuditStore, make_record: MakeRecord, tmp_path: Path, signer: TreeHeadSigner,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The log's own key signs every tree head, yet a record the log holder made up (unsigned) or
+    altered before appending (signature kept) is caught by the record keys alone, at its index."""
+    from basira.common.record_signing import ensure_signing_key, load_private_key, sign_record
+
+    keys_dir = tmp_path / "records"
+    search = load_private_key(ensure_signing_key(keys_dir, "search"))
+    good = [sign_record(make_record(i, service="search").to_dict(), "search", search) for i in range(4)]
+    altered = json.loads(sign_record(make_record(4, service="search").to_dict(), "search", search))
+    altered["user"] = "someone-else"
+    unsigned = make_record(5, service="search").to_json()
+    await store.append_batch([*good, canonical_json(altered), unsigned])
+    export = tmp_path / "log.jsonl"
+    export.write_bytes(await exported(store))
+    key = tmp_path / "key.pem"
+    key.write_text(public_key_pem(signer.public_key))
+
+    assert main([str(export), "--public-key", str(key)]) == 0  # the Merkle checks alone pass
+    capsys.readouterr()
+    assert main([str(export), "--public-key", str(key), "--record-keys", str(keys_dir / "public"),
+                 "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(p["kind"], p["index"], p["message"].split(":")[1].strip()) for p in report["problems"]] == [
+        ("record-signature", 4, "bad signature"), ("record-signature", 5, "unsigned")]
+    assert report["signers"] == {"search": 4}  # who vouched for the records that passed

@@ -1,0 +1,66 @@
+"""Screenshots of each console page for the README (docs/screenshots/*.png), taken in Debian's
+chromium against a running platform: `python -m e2e.console_screenshots ENDPOINTS_JSON`, where the
+file holds the platform's endpoints (as `basira up` prints them)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+from e2e.browser import chromium, sign_in
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def main(endpoints_file: str, plate: str = "BS47040") -> None:
+    platform = SimpleNamespace(endpoints=json.loads(Path(endpoints_file).read_text()))
+    OUT.mkdir(parents=True, exist_ok=True)
+    with chromium() as browser:
+        for locale, name in (("en", "command-room"), ("ar", "command-room-ar")):
+            context, page = sign_in(browser, platform, "police-operator", locale=locale)  # type: ignore[arg-type]
+            page.locator('[data-testid="alert-queue"][data-live="true"]').wait_for()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+            context.close()
+        context, page = sign_in(browser, platform, "police-investigator", path="/investigations")  # type: ignore[arg-type]
+        form = page.get_by_test_id("case-form")
+        form.locator("input[name=purpose]").fill("theft-investigation")
+        form.locator("input[name=case_id]").fill("CASE-2026-0909")
+        form.locator("input[name=authorization_id]").fill("AUTH-2026-909")
+        form.locator("input[name=issued_by]").fill("court")
+        form.locator("input[name=scope_zones]").fill("medina")
+        form.locator("input[name=authorization_expires]").fill(
+            (datetime.now(UTC) + timedelta(days=30)).date().isoformat())
+        form.get_by_role("button", name="Use this case").click()
+        page.locator("input[name=plate]").fill(plate)
+        page.locator("form:has(input[name=plate])").get_by_role("button", name="Search").click()
+        row = page.locator('[data-testid="sightings"] tr[data-sighting]').first
+        row.wait_for()
+        row.get_by_role("button", name="Show").click()
+        row.locator("figure img").wait_for()
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(OUT / "investigations.png"), full_page=True)
+        page.goto(f"{platform.endpoints['console']}/lists")
+        page.get_by_test_id("hotlist").wait_for()
+        page.screenshot(path=str(OUT / "lists.png"), full_page=True)
+        context.close()
+        context, page = sign_in(browser, platform, "oversight-auditor", path="/oversight")  # type: ignore[arg-type]
+        filters = page.get_by_test_id("log-filters")
+        filters.locator("input[name=action]").fill("evidence.view")
+        filters.get_by_role("button", name="Filter").click()
+        record = page.locator('[data-testid="log"] tbody tr').first
+        record.wait_for()
+        record.get_by_role("button", name="Verify").click()
+        record.get_by_test_id("verdict").wait_for(timeout=60_000)
+        page.screenshot(path=str(OUT / "oversight.png"), full_page=False)
+        page.goto(f"{platform.endpoints['console']}/policy")
+        page.get_by_test_id("revision").wait_for()
+        page.screenshot(path=str(OUT / "policy.png"), full_page=False)
+        context.close()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,298 @@
+"""The attacks of issue 10 replayed against the platform as `basira up` starts it: each must fail.
+
+An attacker on the same machine without credentials cannot connect to NATS at all. One with a stolen
+service identity (here: search's) can publish only that service's subjects: not another service's
+access records, alerts, match candidates or frames, and it cannot read frames or access records. The
+access log's stream cannot be purged or its messages deleted, by a service or by the operator, and a
+record a service publishes in another service's name never reaches the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js.errors import APIError, NotFoundError
+
+from basira.common.access_record import AccessRecord
+from basira.common.nats import GATED_SERVICES, Credentials, inbox_prefix
+from basira.common.record_signing import load_private_key, sign_record
+from basira.runtime.supervisor import Platform
+from basira.v1 import audit_pb2, audit_pb2_grpc, common_pb2, search_pb2
+
+from .clients import channel, metadata, wait_until
+
+pytestmark = pytest.mark.integration
+
+REFUSED_WITHIN_S = 1.0  # a refused JetStream publish gets no ack; how long to wait for one
+
+
+@asynccontextmanager
+async def connected_as(platform: Platform, identity: str) -> AsyncIterator[tuple[NatsClient, list[str]]]:
+    """A NATS client logged in as `identity`, and the errors the server sent it (permission
+    violations arrive asynchronously, as `-ERR` lines)."""
+    errors: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    creds = Credentials.load(platform.nats_credentials(identity))
+    nc = await nats.connect(platform.endpoints["nats"], user=creds.user, password=creds.password,
+                            inbox_prefix=inbox_prefix(creds.user), error_cb=on_error,
+                            max_reconnect_attempts=0)
+    try:
+        yield nc, errors
+    finally:
+        await nc.close()
+
+
+async def refused_publish(nc: NatsClient, subject: str, payload: bytes) -> bool:
+    """True when JetStream never acknowledged the publish (refused by permissions)."""
+    try:
+        await nc.jetstream(timeout=REFUSED_WITHIN_S).publish(subject, payload)
+    except (nats.errors.TimeoutError, APIError, nats.errors.NoRespondersError):
+        return True
+    return False
+
+
+def forged_record(service: str, user: str, *, signed_by: Path | None = None) -> bytes:
+    """An access record in `service`'s name; signed with the key file `signed_by`, if given."""
+    record = AccessRecord(action="search.plate", user=user, agency="police", roles=["investigator"],
+                          allowed=True, service=service, method="/forged")
+    if signed_by is None:
+        return record.to_json()
+    return sign_record(record.to_dict(), service, load_private_key(signed_by))
+
+
+def logged_users(platform: Platform, user: str) -> list[str]:
+    stub = audit_pb2_grpc.AuditServiceStub(channel(platform, "audit"))
+    request = audit_pb2.QueryAccessLogRequest(user=user, page=common_pb2.PageRequest(page_size=10))
+    page = stub.QueryAccessLog(request, metadata=metadata(platform, "oversight-auditor"))
+    return [json.loads(row.record_json)["user"] for row in page.records]
+
+
+def audit_caught_up(platform: Platform, sequence: int) -> bool:
+    """The audit service has handled (appended or refused) every AUDIT message up to `sequence`."""
+
+    async def ack_floor() -> int:
+        async with connected_as(platform, "operator") as (nc, _):
+            info = await nc.jetstream().consumer_info("AUDIT", "audit-log")
+            return int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+
+    return asyncio.run(ack_floor()) >= sequence
+
+
+def test_nats_refuses_a_client_without_credentials(platform: Platform) -> None:
+    async def attempt() -> str:
+        errors: list[str] = []
+
+        async def on_error(exc: Exception) -> None:
+            errors.append(str(exc))
+
+        with pytest.raises(Exception):  # noqa: B017 - nats-py raises its own or a timeout
+            await asyncio.wait_for(nats.connect(platform.endpoints["nats"], allow_reconnect=False,
+                                                max_reconnect_attempts=0, error_cb=on_error), 10)
+        return " ".join(errors)
+
+    assert "authorization violation" in asyncio.run(attempt()).lower()
+
+
+def test_a_service_identity_publishes_only_its_own_subjects(platform: Platform) -> None:
+    tag = uuid.uuid4().hex[:12]
+
+    async def attack() -> tuple[dict[str, bool], list[str]]:
+        async with connected_as(platform, "search") as (nc, errors):
+            refused = {
+                "audit.record.ingest": await refused_publish(nc, "audit.record.ingest",
+                                                             forged_record("ingest", f"forger-{tag}")),
+                f"alerts.attacker-{tag}": await refused_publish(nc, f"alerts.attacker-{tag}", b"alert"),
+                "match.candidate.plate": await refused_publish(nc, "match.candidate.plate", tag.encode()),
+                f"frames.cam-{tag}": await refused_publish(nc, f"frames.cam-{tag}", b"frame"),
+                "audit.sth": await refused_publish(nc, "audit.sth", b"{}"),
+            }
+            await nc.flush()
+            return refused, errors
+
+    refused, errors = asyncio.run(attack())
+    assert all(refused.values()), f"accepted: {[s for s, r in refused.items() if not r]}"
+    assert sum("permissions violation for publish" in e.lower() for e in errors) == len(refused)
+
+    async def landed() -> list[str]:
+        async with connected_as(platform, "operator") as (nc, _):
+            js, found = nc.jetstream(), []
+            for stream, subject in (("ALERTS", f"alerts.attacker-{tag}"), ("FRAMES", f"frames.cam-{tag}")):
+                try:
+                    await js.get_last_msg(stream, subject)
+                    found.append(subject)
+                except NotFoundError:
+                    pass
+            return found
+
+    assert asyncio.run(landed()) == []
+    assert logged_users(platform, f"forger-{tag}") == []
+
+
+def test_a_service_identity_cannot_read_frames_or_access_records(platform: Platform) -> None:
+    async def attack() -> list[str]:
+        async with connected_as(platform, "search") as (nc, errors):
+            for subject in ("frames.>", "audit.record.>", "alerts.>"):
+                await nc.subscribe(subject)
+            await nc.flush()
+            await asyncio.sleep(0.5)  # the -ERR lines follow the flush's PONG
+            return errors
+
+    errors = " ".join(asyncio.run(attack())).lower()
+    for subject in ("frames.>", "audit.record.>", "alerts.>"):
+        assert f'permissions violation for subscription to "{subject}"' in errors
+
+
+def test_a_record_its_service_did_not_sign_never_reaches_the_log(platform: Platform) -> None:
+    """search may publish on audit.record.search, but a record there claiming ingest, or one in its
+    own name that search's key did not sign, is refused; one search signed is logged (the control:
+    the query would have found the others)."""
+    tag = uuid.uuid4().hex[:12]
+    impostor, unsigned, own = f"impostor-{tag}", f"unsigned-{tag}", f"own-{tag}"
+    search_key = platform.record_keys / "search.pem"
+
+    async def publish() -> int:
+        async with connected_as(platform, "search") as (nc, _):
+            js = nc.jetstream()
+            await js.publish("audit.record.search", forged_record("ingest", impostor, signed_by=search_key))
+            await js.publish("audit.record.search", forged_record("search", unsigned))
+            ack = await js.publish("audit.record.search", forged_record("search", own, signed_by=search_key))
+            return int(ack.seq)
+
+    sequence = asyncio.run(publish())
+    wait_until(lambda: audit_caught_up(platform, sequence), 60, "the audit service to handle the records")
+    wait_until(lambda: logged_users(platform, own) == [own], 30, "the control record in the log")
+    assert logged_users(platform, impostor) == logged_users(platform, unsigned) == []
+
+
+def test_an_export_shows_each_records_signer_and_verifies_with_the_record_keys(
+        platform: Platform, tmp_path: Path) -> None:
+    """`basira audit verify EXPORT --public-key KEY --record-keys DIR`, as the README writes it."""
+    stub = audit_pb2_grpc.AuditServiceStub(channel(platform, "audit"))
+    auditor = metadata(platform, "oversight-auditor")
+    stub.GetTreeHead(audit_pb2.GetTreeHeadRequest(), metadata=auditor)  # logged, so the log is not empty
+    export, key = tmp_path / "access-log.jsonl", tmp_path / "log-key.pem"
+
+    def signed_export() -> bool:
+        head = stub.GetTreeHead(audit_pb2.GetTreeHeadRequest(), metadata=auditor)
+        key.write_text(head.public_key_pem)
+        request = audit_pb2.ExportLogRequest(recipients=["data-protection-authority"],
+                                             access=common_pb2.AccessContext(purpose="oversight"))
+        export.write_bytes(b"".join(c.chunk for c in stub.ExportLog(request, metadata=auditor)))
+        return head.tree_head.tree_size > 0
+
+    wait_until(signed_export, 30, "a signed tree head")
+    signers = {json.loads(line)["record"]["signature"]["by"]
+               for line in export.read_bytes().splitlines() if line.startswith(b'{"type":"leaf"')}
+    assert "audit" in signers and signers <= set(GATED_SERVICES)
+    command = [sys.executable, "-m", "basira.cli.main", "audit", "verify", str(export),
+               "--public-key", str(key), "--record-keys", str(platform.record_keys / "public")]
+    verify = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert verify.stdout.startswith("OK:") and "every record signed by its own service: " in verify.stdout
+
+
+def test_the_access_log_stream_cannot_be_purged_or_emptied(platform: Platform) -> None:
+    async def attack() -> tuple[int, dict[str, Any], int]:
+        outcomes: dict[str, Any] = {}
+        async with connected_as(platform, "operator") as (admin, _):
+            js = admin.jetstream()
+            before = (await js.stream_info("AUDIT")).state
+            for name, call in (("operator purge", js.purge_stream("AUDIT", subject="audit.record.search")),
+                               ("operator delete message", js.delete_msg("AUDIT", before.first_seq))):
+                try:
+                    await call
+                    outcomes[name] = "done"
+                except APIError as exc:
+                    outcomes[name] = exc.description
+        async with connected_as(platform, "search") as (nc, errors):
+            js = nc.jetstream(timeout=REFUSED_WITHIN_S)
+            for name, call in (("service purge", js.purge_stream("AUDIT")),
+                               ("service delete stream", js.delete_stream("AUDIT"))):
+                try:
+                    await call
+                    outcomes[name] = "done"
+                except nats.errors.TimeoutError:
+                    outcomes[name] = "no answer"
+            await nc.flush()
+            outcomes["service errors"] = errors
+        async with connected_as(platform, "operator") as (admin, _):
+            after = (await admin.jetstream().stream_info("AUDIT")).state
+        return before.messages, outcomes, after.messages
+
+    before, outcomes, after = asyncio.run(attack())
+    assert outcomes["operator purge"] == "stream purge not permitted"
+    assert outcomes["operator delete message"] == "message delete not permitted"
+    assert outcomes["service purge"] == outcomes["service delete stream"] == "no answer"
+    assert sum("permissions violation for publish" in e.lower() for e in outcomes["service errors"]) == 2
+    assert after >= before > 0
+
+
+@pytest.mark.parametrize(("payload", "user", "field"), [
+    (search_pb2.SearchPlatesRequest(plate="12345B6", access=common_pb2.AccessContext(
+        purpose="x" * 1024 * 1024)).SerializeToString(), None, "access.purpose"),
+    (search_pb2.SearchPlatesRequest(plate="A" * 9 * 1024 * 1024).SerializeToString(), "police-investigator",
+     "plate"),
+    (search_pb2.SearchPlatesRequest(plate="12\x0034").SerializeToString(), "police-investigator", "plate"),
+    (b"\xff\xff\xff\xff", "police-investigator", "request"),
+])
+def test_bad_input_is_refused_by_field_and_logged_by_size(platform: Platform, payload: bytes,
+                                                          user: str | None, field: str) -> None:
+    """Oversize, NUL and malformed requests to the real search service: INVALID_ARGUMENT naming the
+    field, no exception text, and an access record that holds the size, never the content."""
+    tag = uuid.uuid4().hex[:12]
+    call = channel(platform, "search").unary_unary("/basira.v1.SearchService/SearchPlates")
+    with pytest.raises(grpc.RpcError) as refused:
+        call(payload, metadata=(*(metadata(platform, user) if user else ()), ("x-request-tag", tag)))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = refused.value.details() or ""
+    assert details.startswith(field if field != "request" else "the request is not a valid")
+    assert "Error" not in details and "xxxx" not in details
+    who = user or "anonymous"
+    stub = audit_pb2_grpc.AuditServiceStub(channel(platform, "audit"))
+    request = audit_pb2.QueryAccessLogRequest(user=who, action="search.plate", newest_first=True,
+                                              page=common_pb2.PageRequest(page_size=20))
+
+    def logged() -> bool:
+        rows = stub.QueryAccessLog(request, metadata=metadata(platform, "oversight-auditor")).records
+        return any(json.loads(r.record_json)["status"] == "INVALID_ARGUMENT"
+                   and field in json.loads(r.record_json)["reasons"][0] and len(r.record_json) < 4096
+                   for r in rows)
+
+    wait_until(logged, 30, f"the refusal of {field} in the log")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").exists(),
+                    reason="needs root (to try as another local user) and a system python3 it may run")
+def test_postgres_refuses_other_local_users(platform: Platform) -> None:
+    """Its socket is the platform user's alone (0700): `nobody` on the same machine cannot connect
+    (the control: the same probe as this user does)."""
+    socket_path = platform.endpoints["postgres"].split("host=", 1)[1].split("&")[0] + "/.s.PGSQL.5432"
+    probe = ("import socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
+             "try:\n    s.connect(sys.argv[1])\nexcept PermissionError:\n    sys.exit(3)\n")
+
+    def as_nobody() -> None:
+        os.setgid(65534)
+        os.setuid(65534)
+
+    def attempt(**kwargs: Any) -> int:
+        return subprocess.run(["/usr/bin/python3", "-c", probe, socket_path], capture_output=True,
+                              check=False, timeout=60, cwd="/", **kwargs).returncode
+
+    assert attempt() == 0
+    assert attempt(preexec_fn=as_nobody) == 3
