@@ -98,8 +98,8 @@ up: venv  ## bring the platform up (Ctrl-C or `make down` stops it)
 down: $(STAMP)  ## stop a platform started with `make up` in another terminal
 	$(VENV)/bin/basira down --data-dir $(DATA_DIR)
 
-bench-plates: venv  ## plate detection/read accuracy and speed on ../shared/data/plates/eu
-	$(PY) loadtests/bench_plates.py
+bench-plates: venv  ## plates per set (eu, br, small plates in 1080p; or PLATES_ARGS="--data DIR"): engine beside bare rapidocr
+	$(PY) loadtests/bench_plates.py $(PLATES_ARGS)
 
 bench-audit: venv  ## audit appends/s, proof latency and verify time at 1,000,000 records
 	$(PY) loadtests/bench_audit.py

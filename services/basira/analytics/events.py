@@ -1,6 +1,10 @@
 """Analytics NATS traffic: frame workers reading `frames.>` and publishing plate and face detections and
 counts.
 
+Plate reads of one camera are grouped into vehicle passages (`plates.passages`): every detection
+names its passage and carries the fused reading so far (matching need not wait for the passage to
+end), and a finished passage is published once as a fused sighting on `detections.sighting.<camera>`.
+
 One durable pull consumer, `analytics-frames` on stream FRAMES, is shared by every copy of the service,
 so copies split the frames. Within a copy up to `max_in_flight` frames are handled at once; decoding
 and counting run on one ordered thread (a camera's frames must reach its counter in order), plate
@@ -36,9 +40,12 @@ from basira.analytics.pipeline import (
     frame_time,
     parse_frame,
     plate_detection_events,
+    plate_sighting_event,
     plate_subject,
+    sighting_subject,
 )
 from basira.analytics.plates.engine import PlateEngine
+from basira.analytics.plates.passages import Passage, PassageTracker
 from basira.analytics.previews import PreviewPublisher
 from basira.common.errors import InvalidInput, TooLarge, Unavailable
 from basira.common.nats import ConcurrentPullConsumer, Outcome, publish
@@ -55,6 +62,8 @@ MAX_PENDING_COUNTS = 10_000
 FRAME_SECONDS = Histogram("basira_analytics_frame_seconds", "Time to handle one frame (decode, count, read "
                           "plates, publish).", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
 PLATES_READ = MetricCounter("basira_analytics_plates_total", "Plate detections published.")
+SIGHTINGS = MetricCounter("basira_analytics_plate_sightings_total",
+                          "Fused plate sightings (one per vehicle passage).")
 
 
 class FrameWorker:
@@ -63,7 +72,9 @@ class FrameWorker:
     def __init__(self, js: JetStreamContext, plates: PlateEngine, threads: EngineThreads,
                  counting: CameraCounting, *, limits: FrameLimits | None = None, max_in_flight: int = 4,
                  previews: PreviewPublisher | None = None, faces: FaceDetections | None = None,
-                 idle_check_s: float = 5.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 passages: PassageTracker | None = None, idle_check_s: float = 5.0,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.js, self.plates, self.threads, self.counting = js, plates, threads, counting
         self.previews, self.faces = previews, faces
         self.limits = limits or FrameLimits()
@@ -72,6 +83,10 @@ class FrameWorker:
         self._ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-count")
         self._pending: list[events_pb2.CountEvent] = []
         self._flush_lock = asyncio.Lock()
+        self.passages = passages or PassageTracker()
+        self._wall_clock = wall_clock
+        self._passage_scope: dict[str, tuple[str, str]] = {}  # passage id → (zone, owner agency)
+        self._pending_sightings: list[events_pb2.PlateSightingEvent] = []
 
     def _decode_and_count(self, frame: events_pb2.FrameEvent) -> tuple[np.ndarray, list[CountBucket]]:
         """Runs on the ordered thread: frames reach the counters in the order they were fetched."""
@@ -98,8 +113,13 @@ class FrameWorker:
             return Outcome.TERM
         self._queue_counts(closed)
         reads = await self.threads.run(self.plates.read, image)
+        when = frame_time(frame)
+        seen = when.timestamp() if when is not None else self._wall_clock()
+        passages = self.passages.observe(frame.camera_id, frame.id, seen, reads)
+        for passage in passages:
+            self._passage_scope[passage.id] = (frame.zone, frame.owner_agency)
         subject = plate_subject(frame.camera_id)
-        for event in plate_detection_events(frame, reads):
+        for event in plate_detection_events(frame, reads, passages):
             try:
                 await publish(self.js, subject, event.SerializeToString(), event.id)
             except Unavailable as exc:
@@ -112,6 +132,7 @@ class FrameWorker:
         if self.previews is not None:
             await self.previews.offer(frame, image, reads)
         await self.flush_counts()
+        await self.flush_sightings()
         FRAME_SECONDS.observe(time.perf_counter() - started)
         return Outcome.ACK
 
@@ -147,8 +168,40 @@ class FrameWorker:
             self._queue_counts(await loop.run_in_executor(self._ordered, self.counting.close_idle,
                                                           self._monotonic()))
             await self.flush_counts()
+            await self.end_quiet_passages()
         self._queue_counts(await loop.run_in_executor(self._ordered, self.counting.close_all))
         await self.flush_counts()
+        self._queue_sightings(self.passages.close_all())
+        await self.flush_sightings()
+
+    async def end_quiet_passages(self, now: float | None = None) -> None:
+        """Publish the sightings of passages with no read for the tracker's gap before `now` (wall clock).
+
+        Only the idle loop ends passages, never a frame: frames are read concurrently and may finish
+        out of order, so a later frame must not end a passage an earlier one still belongs to.
+        """
+        self._queue_sightings(self.passages.close_idle(self._wall_clock() if now is None else now))
+        await self.flush_sightings()
+
+    def _queue_sightings(self, closed: list[Passage]) -> None:
+        for passage in closed:
+            zone, agency = self._passage_scope.pop(passage.id, ("", ""))
+            self._pending_sightings.append(plate_sighting_event(passage, zone, agency))
+        if len(self._pending_sightings) > MAX_PENDING_COUNTS:
+            del self._pending_sightings[: len(self._pending_sightings) - MAX_PENDING_COUNTS]
+            log.error("plate sightings dropped: JetStream has refused them for too long")
+
+    async def flush_sightings(self) -> None:
+        """Publish the fused sightings of finished passages; keep the rest for later if JetStream refuses."""
+        while self._pending_sightings:
+            event = self._pending_sightings[0]
+            try:
+                await publish(self.js, sighting_subject(event.camera_id), event.SerializeToString(), event.id)
+            except Unavailable as exc:
+                log.warning("plate sighting not published yet: %s", exc.message, extra={"sighting": event.id})
+                return
+            self._pending_sightings.pop(0)
+            SIGHTINGS.inc()
 
     def consumer(self) -> ConcurrentPullConsumer:
         return ConcurrentPullConsumer(self.js, FRAMES_STREAM, FRAMES_SUBJECT, FRAMES_DURABLE, self.handle,

@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from basira.analytics.counting import CountBucket
 from basira.analytics.plates.engine import PlateRead
+from basira.analytics.plates.passages import Passage
 from basira.v1 import analytics_pb2, common_pb2, events_pb2
 
 # A NATS subject token: no separators, wildcards or whitespace.
@@ -66,23 +67,59 @@ def plate_event_id(frame_id: str, index: int) -> str:
 
 def plate_reading(read: PlateRead) -> analytics_pb2.PlateReading:
     x, y, w, h = read.box
+    alternatives = [analytics_pb2.PlateAlternative(text=a.text, display=a.display, country=a.country,
+                                                   confidence=a.confidence) for a in read.alternatives]
     return analytics_pb2.PlateReading(text=read.text, display=read.display, country=read.country,
                                       confidence=read.confidence,
-                                      box=common_pb2.Box(x=x, y=y, width=w, height=h))
+                                      box=common_pb2.Box(x=x, y=y, width=w, height=h),
+                                      alternatives=alternatives)
 
 
-def plate_detection_events(frame: events_pb2.FrameEvent, reads: Sequence[PlateRead]
-                           ) -> list[events_pb2.PlateDetectionEvent]:
-    """One event per plate read in `frame`; the frame's JPEG is the evidence snapshot."""
-    return [
-        events_pb2.PlateDetectionEvent(
+def plate_detection_events(frame: events_pb2.FrameEvent, reads: Sequence[PlateRead],
+                           passages: Sequence[Passage] | None = None) -> list[events_pb2.PlateDetectionEvent]:
+    """One event per plate read in `frame`; the frame's JPEG is the evidence snapshot.
+
+    With `passages` (one per read, see plates.passages), each event also names its passage and
+    carries the passage's fused reading so far.
+    """
+    events = []
+    for index, read in enumerate(reads):
+        event = events_pb2.PlateDetectionEvent(
             id=plate_event_id(frame.id, index), frame_id=frame.id, camera_id=frame.camera_id,
             zone=frame.zone, owner_agency=frame.owner_agency, captured=frame.captured,
             frame_published=frame.published, plate=plate_reading(read), snapshot_jpeg=frame.jpeg,
             snapshot_id=frame.id, position=frame.position if frame.HasField("position") else None,
         )
-        for index, read in enumerate(reads)
-    ]
+        if passages is not None:
+            passage = passages[index]
+            event.passage_id = passage.id
+            event.passage_plate.CopyFrom(plate_reading(passage.plate))
+            event.passage_frames = passage.frames
+        events.append(event)
+    return events
+
+
+def sighting_subject(camera_id: str) -> str:
+    return f"detections.sighting.{camera_id}"
+
+
+def _timestamp(seconds: float) -> Timestamp:
+    ts = Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+def plate_sighting_event(passage: Passage, zone: str, owner_agency: str) -> events_pb2.PlateSightingEvent:
+    """The one sighting of a finished passage; its id is the passage's, so a repeat is dropped."""
+    best = max(passage.looks, key=lambda look: look.read.confidence)
+    in_time = sorted(passage.looks, key=lambda look: look.when)  # frames are read concurrently
+    return events_pb2.PlateSightingEvent(
+        id=passage.id, camera_id=passage.camera_id, zone=zone, owner_agency=owner_agency,
+        first_seen=_timestamp(passage.first_seen), last_seen=_timestamp(passage.last_seen),
+        plate=plate_reading(passage.plate), frames=passage.frames,
+        detection_ids=[plate_event_id(look.frame_id, look.index) for look in in_time],
+        snapshot_id=best.frame_id,
+    )
 
 
 def count_event_id(camera_id: str, minute: datetime) -> str:

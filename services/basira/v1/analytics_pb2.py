@@ -26,7 +26,7 @@ from basira.v1 import common_pb2 as basira_dot_v1_dot_common__pb2
 from basira.v1 import options_pb2 as basira_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62\x61sira/v1/analytics.proto\x12\tbasira.v1\x1a\x16\x62\x61sira/v1/common.proto\x1a\x17\x62\x61sira/v1/options.proto\":\n\x0c\x44\x65tectedFace\x12\x1b\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x0e.basira.v1.Box\x12\r\n\x05score\x18\x02 \x01(\x02\"M\n\x12\x44\x65tectFacesRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12(\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0b\x32\x18.basira.v1.AccessContext\"h\n\x13\x44\x65tectFacesResponse\x12&\n\x05\x66\x61\x63\x65s\x18\x01 \x03(\x0b\x32\x17.basira.v1.DetectedFace\x12\x13\n\x0bimage_width\x18\x02 \x01(\x05\x12\x14\n\x0cimage_height\x18\x03 \x01(\x05\"i\n\x10\x45mbedFaceRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x1c\n\x04\x66\x61\x63\x65\x18\x02 \x01(\x0b\x32\x0e.basira.v1.Box\x12(\n\x06\x61\x63\x63\x65ss\x18\x03 \x01(\x0b\x32\x18.basira.v1.AccessContext\"\\\n\x11\x45mbedFaceResponse\x12\x11\n\tembedding\x18\x01 \x03(\x02\x12\r\n\x05model\x18\x02 \x01(\t\x12%\n\x04\x66\x61\x63\x65\x18\x03 \x01(\x0b\x32\x17.basira.v1.DetectedFace\"o\n\x0cPlateReading\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07\x64isplay\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\x12\x1b\n\x03\x62ox\x18\x05 \x01(\x0b\x32\x0e.basira.v1.Box\"L\n\x11ReadPlatesRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12(\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0b\x32\x18.basira.v1.AccessContext\"h\n\x12ReadPlatesResponse\x12\'\n\x06plates\x18\x01 \x03(\x0b\x32\x17.basira.v1.PlateReading\x12\x13\n\x0bimage_width\x18\x02 \x01(\x05\x12\x14\n\x0cimage_height\x18\x03 \x01(\x05\x32\xe7\x02\n\x10\x41nalyticsService\x12u\n\x0b\x44\x65tectFaces\x12\x1d.basira.v1.DetectFacesRequest\x1a\x1e.basira.v1.DetectFacesResponse\"\'\x8a\xb5\x18#\n\x16\x61nalytics.detect_faces\x12\tbiometric\x12m\n\tEmbedFace\x12\x1b.basira.v1.EmbedFaceRequest\x1a\x1c.basira.v1.EmbedFaceResponse\"%\x8a\xb5\x18!\n\x14\x61nalytics.embed_face\x12\tbiometric\x12m\n\nReadPlates\x12\x1c.basira.v1.ReadPlatesRequest\x1a\x1d.basira.v1.ReadPlatesResponse\"\"\x8a\xb5\x18\x1e\n\x15\x61nalytics.read_plates\x12\x05plateB1Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62\x61sira/v1/analytics.proto\x12\tbasira.v1\x1a\x16\x62\x61sira/v1/common.proto\x1a\x17\x62\x61sira/v1/options.proto\":\n\x0c\x44\x65tectedFace\x12\x1b\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x0e.basira.v1.Box\x12\r\n\x05score\x18\x02 \x01(\x02\"M\n\x12\x44\x65tectFacesRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12(\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0b\x32\x18.basira.v1.AccessContext\"h\n\x13\x44\x65tectFacesResponse\x12&\n\x05\x66\x61\x63\x65s\x18\x01 \x03(\x0b\x32\x17.basira.v1.DetectedFace\x12\x13\n\x0bimage_width\x18\x02 \x01(\x05\x12\x14\n\x0cimage_height\x18\x03 \x01(\x05\"i\n\x10\x45mbedFaceRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x1c\n\x04\x66\x61\x63\x65\x18\x02 \x01(\x0b\x32\x0e.basira.v1.Box\x12(\n\x06\x61\x63\x63\x65ss\x18\x03 \x01(\x0b\x32\x18.basira.v1.AccessContext\"\\\n\x11\x45mbedFaceResponse\x12\x11\n\tembedding\x18\x01 \x03(\x02\x12\r\n\x05model\x18\x02 \x01(\t\x12%\n\x04\x66\x61\x63\x65\x18\x03 \x01(\x0b\x32\x17.basira.v1.DetectedFace\"\xa2\x01\n\x0cPlateReading\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07\x64isplay\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\x12\x1b\n\x03\x62ox\x18\x05 \x01(\x0b\x32\x0e.basira.v1.Box\x12\x31\n\x0c\x61lternatives\x18Z \x03(\x0b\x32\x1b.basira.v1.PlateAlternative\"V\n\x10PlateAlternative\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07\x64isplay\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\"L\n\x11ReadPlatesRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12(\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0b\x32\x18.basira.v1.AccessContext\"h\n\x12ReadPlatesResponse\x12\'\n\x06plates\x18\x01 \x03(\x0b\x32\x17.basira.v1.PlateReading\x12\x13\n\x0bimage_width\x18\x02 \x01(\x05\x12\x14\n\x0cimage_height\x18\x03 \x01(\x05\x32\xe7\x02\n\x10\x41nalyticsService\x12u\n\x0b\x44\x65tectFaces\x12\x1d.basira.v1.DetectFacesRequest\x1a\x1e.basira.v1.DetectFacesResponse\"\'\x8a\xb5\x18#\n\x16\x61nalytics.detect_faces\x12\tbiometric\x12m\n\tEmbedFace\x12\x1b.basira.v1.EmbedFaceRequest\x1a\x1c.basira.v1.EmbedFaceResponse\"%\x8a\xb5\x18!\n\x14\x61nalytics.embed_face\x12\tbiometric\x12m\n\nReadPlates\x12\x1c.basira.v1.ReadPlatesRequest\x1a\x1d.basira.v1.ReadPlatesResponse\"\"\x8a\xb5\x18\x1e\n\x15\x61nalytics.read_plates\x12\x05plateB1Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -50,12 +50,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMBEDFACEREQUEST']._serialized_end=439
   _globals['_EMBEDFACERESPONSE']._serialized_start=441
   _globals['_EMBEDFACERESPONSE']._serialized_end=533
-  _globals['_PLATEREADING']._serialized_start=535
-  _globals['_PLATEREADING']._serialized_end=646
-  _globals['_READPLATESREQUEST']._serialized_start=648
-  _globals['_READPLATESREQUEST']._serialized_end=724
-  _globals['_READPLATESRESPONSE']._serialized_start=726
-  _globals['_READPLATESRESPONSE']._serialized_end=830
-  _globals['_ANALYTICSSERVICE']._serialized_start=833
-  _globals['_ANALYTICSSERVICE']._serialized_end=1192
+  _globals['_PLATEREADING']._serialized_start=536
+  _globals['_PLATEREADING']._serialized_end=698
+  _globals['_PLATEALTERNATIVE']._serialized_start=700
+  _globals['_PLATEALTERNATIVE']._serialized_end=786
+  _globals['_READPLATESREQUEST']._serialized_start=788
+  _globals['_READPLATESREQUEST']._serialized_end=864
+  _globals['_READPLATESRESPONSE']._serialized_start=866
+  _globals['_READPLATESRESPONSE']._serialized_end=970
+  _globals['_ANALYTICSSERVICE']._serialized_start=973
+  _globals['_ANALYTICSSERVICE']._serialized_end=1332
 # @@protoc_insertion_point(module_scope)

@@ -55,18 +55,32 @@ class EmbedFaceResponse(_message.Message):
     def __init__(self, embedding: _Optional[_Iterable[float]] = ..., model: _Optional[str] = ..., face: _Optional[_Union[DetectedFace, _Mapping]] = ...) -> None: ...
 
 class PlateReading(_message.Message):
-    __slots__ = ("text", "display", "country", "confidence", "box")
+    __slots__ = ("text", "display", "country", "confidence", "box", "alternatives")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     BOX_FIELD_NUMBER: _ClassVar[int]
+    ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
     text: str
     display: str
     country: str
     confidence: float
     box: _common_pb2.Box
-    def __init__(self, text: _Optional[str] = ..., display: _Optional[str] = ..., country: _Optional[str] = ..., confidence: _Optional[float] = ..., box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ...) -> None: ...
+    alternatives: _containers.RepeatedCompositeFieldContainer[PlateAlternative]
+    def __init__(self, text: _Optional[str] = ..., display: _Optional[str] = ..., country: _Optional[str] = ..., confidence: _Optional[float] = ..., box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., alternatives: _Optional[_Iterable[_Union[PlateAlternative, _Mapping]]] = ...) -> None: ...
+
+class PlateAlternative(_message.Message):
+    __slots__ = ("text", "display", "country", "confidence")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    display: str
+    country: str
+    confidence: float
+    def __init__(self, text: _Optional[str] = ..., display: _Optional[str] = ..., country: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class ReadPlatesRequest(_message.Message):
     __slots__ = ("image", "access")

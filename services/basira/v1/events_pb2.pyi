@@ -41,7 +41,7 @@ class FrameEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., jpeg: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_number: _Optional[int] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ...) -> None: ...
 
 class PlateDetectionEvent(_message.Message):
-    __slots__ = ("id", "frame_id", "camera_id", "zone", "owner_agency", "captured", "frame_published", "plate", "snapshot_jpeg", "snapshot_id", "position")
+    __slots__ = ("id", "frame_id", "camera_id", "zone", "owner_agency", "captured", "frame_published", "plate", "snapshot_jpeg", "snapshot_id", "position", "passage_id", "passage_plate", "passage_frames")
     ID_FIELD_NUMBER: _ClassVar[int]
     FRAME_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,9 @@ class PlateDetectionEvent(_message.Message):
     SNAPSHOT_JPEG_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
+    PASSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSAGE_PLATE_FIELD_NUMBER: _ClassVar[int]
+    PASSAGE_FRAMES_FIELD_NUMBER: _ClassVar[int]
     id: str
     frame_id: str
     camera_id: str
@@ -64,7 +67,34 @@ class PlateDetectionEvent(_message.Message):
     snapshot_jpeg: bytes
     snapshot_id: str
     position: _common_pb2.GeoPoint
-    def __init__(self, id: _Optional[str] = ..., frame_id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frame_published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., snapshot_jpeg: _Optional[bytes] = ..., snapshot_id: _Optional[str] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ...) -> None: ...
+    passage_id: str
+    passage_plate: _analytics_pb2.PlateReading
+    passage_frames: int
+    def __init__(self, id: _Optional[str] = ..., frame_id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., captured: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frame_published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., snapshot_jpeg: _Optional[bytes] = ..., snapshot_id: _Optional[str] = ..., position: _Optional[_Union[_common_pb2.GeoPoint, _Mapping]] = ..., passage_id: _Optional[str] = ..., passage_plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., passage_frames: _Optional[int] = ...) -> None: ...
+
+class PlateSightingEvent(_message.Message):
+    __slots__ = ("id", "camera_id", "zone", "owner_agency", "first_seen", "last_seen", "plate", "frames", "detection_ids", "snapshot_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_AGENCY_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    PLATE_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    DETECTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    camera_id: str
+    zone: str
+    owner_agency: str
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    plate: _analytics_pb2.PlateReading
+    frames: int
+    detection_ids: _containers.RepeatedScalarFieldContainer[str]
+    snapshot_id: str
+    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., owner_agency: _Optional[str] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., frames: _Optional[int] = ..., detection_ids: _Optional[_Iterable[str]] = ..., snapshot_id: _Optional[str] = ...) -> None: ...
 
 class FaceDetectionEvent(_message.Message):
     __slots__ = ("id", "frame_id", "camera_id", "zone", "owner_agency", "captured", "box", "score", "embedding", "model", "snapshot_jpeg", "snapshot_id", "position", "track_id", "size_px", "sharpness", "yaw")
@@ -123,7 +153,7 @@ class CountEvent(_message.Message):
     def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., minute: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., vehicles: _Optional[int] = ..., persons: _Optional[int] = ..., frames: _Optional[int] = ...) -> None: ...
 
 class MatchCandidateEvent(_message.Message):
-    __slots__ = ("id", "camera_id", "zone", "seen", "frame_published", "plate", "hotlist_entry", "distance", "snapshot_id", "detection_id", "watchlist_id", "subject_id", "access", "entry_expires", "owner_agency", "track_id", "subject_label")
+    __slots__ = ("id", "camera_id", "zone", "seen", "frame_published", "plate", "hotlist_entry", "distance", "snapshot_id", "detection_id", "watchlist_id", "subject_id", "access", "entry_expires", "owner_agency", "track_id", "subject_label", "matched_text", "matched_alternative", "passage_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +171,9 @@ class MatchCandidateEvent(_message.Message):
     OWNER_AGENCY_FIELD_NUMBER: _ClassVar[int]
     TRACK_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_LABEL_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_TEXT_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_ALTERNATIVE_FIELD_NUMBER: _ClassVar[int]
+    PASSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     camera_id: str
     zone: str
@@ -158,7 +191,10 @@ class MatchCandidateEvent(_message.Message):
     owner_agency: str
     track_id: str
     subject_label: str
-    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frame_published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., hotlist_entry: _Optional[_Union[_watchlist_pb2.HotlistEntry, _Mapping]] = ..., distance: _Optional[float] = ..., snapshot_id: _Optional[str] = ..., detection_id: _Optional[str] = ..., watchlist_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ..., entry_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner_agency: _Optional[str] = ..., track_id: _Optional[str] = ..., subject_label: _Optional[str] = ...) -> None: ...
+    matched_text: str
+    matched_alternative: bool
+    passage_id: str
+    def __init__(self, id: _Optional[str] = ..., camera_id: _Optional[str] = ..., zone: _Optional[str] = ..., seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frame_published: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate: _Optional[_Union[_analytics_pb2.PlateReading, _Mapping]] = ..., hotlist_entry: _Optional[_Union[_watchlist_pb2.HotlistEntry, _Mapping]] = ..., distance: _Optional[float] = ..., snapshot_id: _Optional[str] = ..., detection_id: _Optional[str] = ..., watchlist_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., access: _Optional[_Union[_common_pb2.AccessContext, _Mapping]] = ..., entry_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner_agency: _Optional[str] = ..., track_id: _Optional[str] = ..., subject_label: _Optional[str] = ..., matched_text: _Optional[str] = ..., matched_alternative: bool = ..., passage_id: _Optional[str] = ...) -> None: ...
 
 class CameraHealthEvent(_message.Message):
     __slots__ = ("id", "camera_id", "zone", "time", "kind", "state", "detail", "device")

@@ -1,6 +1,7 @@
 """Watchlist NATS traffic: `watchlist.changed`, the in-memory hotlist, and the hotlist matcher consumer.
 
-The matcher reads `detections.plate.>` through the durable pull consumer `hotlist-matcher` (shared by
+The matcher reads `detections.plate.>` (the read, its alternatives and its passage's fused reading
+are all matched) through the durable pull consumer `hotlist-matcher` (shared by
 every copy of the service) and publishes `match.candidate.plate`. The hotlist it matches against is
 kept in memory and reloaded from PostgreSQL when `watchlist.changed` says the hotlist changed (core
 NATS subscription) and every `refresh_interval_s` anyway, so a lost notification or an entry that
@@ -130,15 +131,34 @@ class HotlistCache(ListCache[HotlistEntry, HotlistIndex]):
                          lambda name: name == HOTLIST_LIST, what="hotlist", clock=clock)
 
 
-def candidate_event(detection: events_pb2.PlateDetectionEvent, hit: HotlistMatch
+def candidate_event(detection: events_pb2.PlateDetectionEvent, hit: HotlistMatch, matched_text: str = ""
                     ) -> events_pb2.MatchCandidateEvent:
-    """The candidate for one (detection, entry) pair; its id is stable so redelivery never duplicates."""
+    """The candidate for one (detection, entry) pair; its id is stable so redelivery never duplicates.
+
+    A detection in a passage gets the passage's id instead of its own, so a vehicle passage raises
+    one candidate per entry (JetStream drops the repeats): on its first read that matches.
+    """
+    matched = matched_text or detection.plate.text
     return events_pb2.MatchCandidateEvent(
-        id=f"{detection.id}:{hit.entry.id}", camera_id=detection.camera_id, zone=detection.zone,
-        seen=detection.captured, frame_published=detection.frame_published, plate=detection.plate,
-        hotlist_entry=hotlist_entry_pb(hit.entry), distance=hit.distance,
-        snapshot_id=detection.snapshot_id, detection_id=detection.id,
+        id=f"{detection.passage_id or detection.id}:{hit.entry.id}", camera_id=detection.camera_id,
+        zone=detection.zone, seen=detection.captured, frame_published=detection.frame_published,
+        plate=detection.plate, hotlist_entry=hotlist_entry_pb(hit.entry), distance=hit.distance,
+        snapshot_id=detection.snapshot_id, detection_id=detection.id, matched_text=matched,
+        matched_alternative=matched != detection.plate.text, passage_id=detection.passage_id,
     )
+
+
+def readings_to_match(detection: events_pb2.PlateDetectionEvent) -> list[tuple[str, str]]:
+    """(text, country) to match, best first: the read, its alternatives, the passage's fused reading
+    and its alternatives — a stolen plate must not be missed because a runner-up read was right."""
+    out: list[tuple[str, str]] = []
+    plates = [detection.plate, *([detection.passage_plate] if detection.HasField("passage_plate") else [])]
+    for plate in plates:
+        alternatives = [(a.text, a.country) for a in plate.alternatives]
+        for text, country in [(plate.text, plate.country), *alternatives]:
+            if text and all(text != seen for seen, _ in out):
+                out.append((text, country))
+    return out
 
 
 class HotlistMatcher:
@@ -155,9 +175,13 @@ class HotlistMatcher:
         if not detection.id or not detection.plate.text:
             log.warning("plate detection without id or text dropped", extra={"subject": msg.subject})
             return Outcome.TERM
-        hits = self.cache.index.match(detection.plate.text, detection.plate.country, self._clock())
-        for hit in hits:
-            event = candidate_event(detection, hit)
+        now = self._clock()
+        hits: dict[str, tuple[HotlistMatch, str]] = {}
+        for text, country in readings_to_match(detection):
+            for hit in self.cache.index.match(text, country, now):
+                hits.setdefault(hit.entry.id, (hit, text))  # the best reading that hits an entry names it
+        for hit, text in hits.values():
+            event = candidate_event(detection, hit, text)
             try:
                 await publish(self.js, PLATE_CANDIDATES, event.SerializeToString(), event.id)
             except Unavailable as exc:

@@ -192,3 +192,45 @@ async def test_a_refused_publish_naks_the_frame(
         assert await worker.handle(FakeMsg(frame.SerializeToString())) is Outcome.NAK  # type: ignore[arg-type]
     finally:
         worker.shutdown()
+
+
+async def test_a_passing_vehicle_gives_one_fused_sighting_and_each_frame_names_its_passage(
+    running: Running, shared_data: Path
+) -> None:
+    """A body camera pushes five looks at one plate (moving, rescaled), then, later, another plate."""
+    camera = f"cam-pass-{uuid.uuid4().hex[:6]}"
+    photo = cv2.imread(str(shared_data / "plates" / "eu" / "eu1.jpg"), cv2.IMREAD_COLOR)
+    start = datetime.now(UTC)
+    frames = []
+    for look in range(5):
+        scale = 0.9 + 0.05 * look
+        moved = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        jpeg = cv2.imencode(".jpg", moved, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+        frames.append(frame_event(camera, jpeg, start + timedelta(milliseconds=200 * look), look + 1))
+    other = (shared_data / "plates" / "eu" / "test_062.jpg").read_bytes()
+    frames.append(frame_event(camera, other, start + timedelta(seconds=5), 6))
+    for frame in frames:
+        await publish(running.js, f"frames.{camera}", frame.SerializeToString(), frame.id)
+    def every_frame_read(got: list[bytes]) -> bool:
+        return {events_pb2.PlateDetectionEvent.FromString(d).frame_id for d in got} >= {f.id for f in frames}
+
+    detections = [events_pb2.PlateDetectionEvent.FromString(d) for d in await stored(
+        running.js, f"detections.plate.{camera}", every_frame_read, wait_s=60, settle_s=0.5)]
+    await running.worker.end_quiet_passages((start + timedelta(seconds=60)).timestamp())  # as the idle loop
+
+    def plate_sightings(got: list[bytes]) -> list[events_pb2.PlateSightingEvent]:
+        every = [events_pb2.PlateSightingEvent.FromString(d) for d in got]
+        return [s for s in every if s.plate.text == "M5XSX"]  # the photo also holds a sign or two
+
+    found = await stored(running.js, f"detections.sighting.{camera}", lambda got: bool(plate_sightings(got)),
+                         wait_s=20, settle_s=2)
+    sightings = plate_sightings(found)
+    assert len(sightings) == 1, "one passing vehicle, one sighting"
+    sighting = sightings[0]
+    assert sighting.frames == 5 and sighting.plate.confidence > 0.5
+    assert (sighting.camera_id, sighting.zone, sighting.owner_agency) == (camera, "medina", "police")
+    assert [i.split(":plate:")[0] for i in sighting.detection_ids] == [f.id for f in frames[:5]]
+    of_passage = [d for d in detections if d.id in set(sighting.detection_ids)]
+    assert {d.passage_id for d in of_passage} == {sighting.id}
+    assert sorted(d.passage_frames for d in of_passage) == [1, 2, 3, 4, 5]
+    assert all(d.passage_id != sighting.id for d in detections if d.frame_id == frames[5].id)

@@ -209,3 +209,36 @@ def test_decode_collapses_repeats_and_treats_other_classes_as_separators() -> No
 def test_fold_refuses_a_recogniser_that_cannot_write_every_plate_character() -> None:
     with pytest.raises(ConfigError, match="'Z"):
         CharacterFold.for_characters(["<blank>", *PLATE_ALPHABET.replace("Z", ""), " "])
+
+
+def small_plate_frame(name: str, plate_height: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A 1080p street-like frame holding the plate of photo `name`, scaled to `plate_height` px high."""
+    image, (x, y, w, h) = load_photo(name)
+    background, _ = load_photo("eu1")
+    frame = cv2.resize(background, (1920, 1080), interpolation=cv2.INTER_LINEAR)
+    scale = plate_height / h
+    x0, y0 = max(0, x - w), max(0, y - 2 * h)
+    patch = cv2.resize(image[y0 : y + 3 * h, x0 : x + 2 * w], None, fx=scale, fy=scale,
+                       interpolation=cv2.INTER_AREA)
+    px, py = 1210, 700
+    frame[py : py + patch.shape[0], px : px + patch.shape[1]] = patch
+    box = (px + round((x - x0) * scale), py + round((y - y0) * scale), round(w * scale), round(h * scale))
+    return frame, box
+
+
+def test_a_small_plate_in_a_1080p_frame_is_found_by_the_second_look(engine: RapidPlateEngine) -> None:
+    frame, truth = small_plate_frame("test_062", 16)
+    without = RapidPlateEngine(RapidPlateEngineConfig(intra_op_threads=1, small_plate_windows=0))
+    assert not on_plate(without.read(frame), truth), "the downscaled pass alone should miss a 16 px plate"
+    found = on_plate(engine.read(frame), truth)
+    assert found, "the small-plate pass found nothing over the plate"
+    assert found[0].text == "1B80338"
+
+
+def test_a_read_carries_runner_up_readings_with_other_texts(engine: RapidPlateEngine) -> None:
+    image, truth = load_photo("test_002")
+    best = on_plate(engine.read(image), truth)[0]
+    assert best.alternatives, "expected the raw or another layout's reading as an alternative"
+    texts = [best.text, *(a.text for a in best.alternatives)]
+    assert len(set(texts)) == len(texts)
+    assert all(a.confidence <= best.confidence for a in best.alternatives)

@@ -9,6 +9,7 @@ from basira.analytics.plates.formats import (
     FORMATS,
     best_fit,
     formats_for,
+    readings,
     repair,
 )
 from basira.common.plate_text import normalize_plate
@@ -165,3 +166,26 @@ def test_formats_for_keeps_the_given_order_then_the_generic_layouts() -> None:
     assert countries[-2:] == ["", ""]
     assert formats_for(None) == FORMATS
     assert set(COUNTRIES) == {f.country for f in FORMATS if f.country}
+
+
+def test_readings_keep_the_raw_read_beside_the_repair() -> None:
+    found = readings("RKO99AN", ["SK"])
+    assert [f.text for f in found][:2] == ["RK099AN", "RKO99AN"]
+    assert found[0].score > found[1].score
+    assert len({f.text for f in found}) == len(found)
+
+
+def test_iraqi_2021_plates_fit_with_their_band_and_a_repaired_digit() -> None:
+    plain = best_fit("11A12345", ["IQ"])
+    assert plain is not None and (plain.display, plain.country) == ("11 A 12345", "IQ")
+    banded = best_fit("IRQ22B58941", ["IQ"])
+    assert banded is not None and (banded.text, banded.country) == ("22B58941", "IQ")
+    repaired = best_fit("11B1234S", ["IQ"])
+    assert repaired is not None and repaired.text == "11B12345"
+
+
+def test_no_digit_is_forced_into_the_arabic_letter_of_a_moroccan_plate() -> None:
+    # A Latin recogniser that missed the Arabic letter reads 12345 | ب | 6 as digits: a 4 read there
+    # is a 4, not an أ.
+    assert all(f.country != "MA" for f in readings("123456", ["MA"]))
+    assert any(f.country == "MA" for f in readings("123A5", ["MA"]))  # a letter actually read still fits

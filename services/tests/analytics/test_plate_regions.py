@@ -5,6 +5,7 @@ from __future__ import annotations
 from basira.analytics.plates.regions import (
     Region,
     best_per_plate,
+    group_per_plate,
     iou,
     plate_candidates,
     same_line,
@@ -64,3 +65,9 @@ def test_best_per_plate_keeps_the_most_confident_read_of_each_plate() -> None:
     ]
     kept = best_per_plate(reads, box=lambda r: r[1], confidence=lambda r: r[2])
     assert [r[0] for r in kept] == ["RK857AI", "KIA"]
+
+
+def test_group_per_plate_puts_overlapping_reads_behind_their_best() -> None:
+    reads = [("a", (0, 0, 100, 20), 0.5), ("b", (2, 1, 98, 20), 0.9), ("c", (300, 0, 80, 20), 0.7)]
+    groups = group_per_plate(reads, box=lambda r: r[1], confidence=lambda r: r[2])
+    assert [[r[0] for r in g] for g in groups] == [["b", "a"], ["c"]]

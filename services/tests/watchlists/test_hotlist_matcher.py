@@ -213,3 +213,23 @@ async def test_undecodable_detections_are_dropped(
     assert await HotlistMatcher(js, cache).handle(Msg()) is Outcome.TERM  # type: ignore[arg-type]
     Msg.data = events_pb2.PlateDetectionEvent(id="").SerializeToString()
     assert await HotlistMatcher(js, cache).handle(Msg()) is Outcome.TERM  # type: ignore[arg-type]
+
+
+async def test_a_runner_up_read_hits_and_a_passage_raises_one_candidate(
+    matcher: tuple[HotlistCache, Any], watchlist_store: WatchlistStore, nats_js: tuple[Any, Any], agency: str
+) -> None:
+    cache, queue = matcher
+    _, js = nats_js
+    plate = unique_plate()
+    entry = await add(watchlist_store, agency, plate)
+    await cache.refresh()
+    passage = f"cam-hot-1:f-{uuid.uuid4().hex[:8]}:p0"
+    first, second = detection("ZZ" + plate[2:] + "Q"), detection(plate)
+    first.plate.alternatives.add(text=plate, display=plate, country="", confidence=0.4)
+    for event in (first, second):
+        event.passage_id = passage
+        await publish(js, "detections.plate.cam-hot-1", event.SerializeToString(), event.id)
+    found = await candidates_for(queue, first.id, wait_s=5.0, settle_s=1.0)
+    assert [(c.id, c.matched_text, c.matched_alternative, c.passage_id) for c in found] == [
+        (f"{passage}:{entry.id}", plate, True, passage)]
+    assert await candidates_for(queue, second.id, wait_s=1.0) == [], "one candidate per passage and entry"

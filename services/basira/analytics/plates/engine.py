@@ -18,6 +18,16 @@ from basira.common.plugins import resolve_plugin
 
 
 @dataclass(frozen=True, slots=True)
+class PlateAlternative:
+    """Another reading of the same plate (a runner-up layout fit, or another crop's read)."""
+
+    text: str
+    display: str
+    country: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
 class PlateRead:
     """One plate found in an image.
 
@@ -25,7 +35,9 @@ class PlateRead:
     country: ISO 3166-1 alpha-2 code of the layout it fits; "" if only a generic layout fits or
     layouts of several enabled countries fit it equally well;
     confidence: 0..1, recogniser confidence times layout plausibility;
-    box: (x, y, width, height) of the plate in the input image's pixels.
+    box: (x, y, width, height) of the plate in the input image's pixels;
+    alternatives: the next best readings with other texts, best first (at most MAX_ALTERNATIVES), so
+    a hotlist can match a plate whose runner-up read was the right one.
     """
 
     text: str
@@ -33,6 +45,7 @@ class PlateRead:
     country: str
     confidence: float
     box: tuple[int, int, int, int]
+    alternatives: tuple[PlateAlternative, ...] = ()
 
 
 @runtime_checkable
@@ -49,6 +62,9 @@ class PlateEngine(Protocol):
 
 
 EngineFactory = Callable[[Any], PlateEngine]
+
+MAX_ALTERNATIVES = 2
+"""Runner-up readings kept per plate: with the best one, the top 3."""
 
 _REGISTRY: dict[str, tuple[type[BaseModel], EngineFactory]] = {}
 

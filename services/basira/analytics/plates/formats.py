@@ -13,8 +13,10 @@ Repair fits a raw read to every enabled layout, at a cost:
 A fit's score is the layout's prior minus its costs, in [0, 1]; the caller multiplies it with the
 recogniser's confidence.
 
-The layouts cover Morocco (Basira's home), the current series of common European countries and the
-commonest US layouts, plus generic fallbacks for vanity and unknown plates. They are strict about
+The layouts cover Morocco (Basira's home), Iraq's 2021 national series (governorate code, series
+letter, five digits; from public descriptions, not yet checked on labelled photos), the current series
+of common European countries and the commonest US layouts, plus generic fallbacks for vanity and
+unknown plates. They are strict about
 letters a country never issues (no I/O/U on French plates, no G/O/Q/W in the Czech series letter),
 because that is what lets repair choose between `O` and `0`. Loose layouts (variable group lengths)
 get a lower prior than fixed ones: a fit to a layout that accepts almost anything is weaker evidence.
@@ -72,12 +74,17 @@ def _no(excluded: str, base: str = LETTERS) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A run of `low`..`high` characters, each one of `allowed`; a sticker group's text is discarded."""
+    """A run of `low`..`high` characters, each one of `allowed`; a sticker group's text is discarded.
+
+    `repairable` False: no look-alike may be forced into the slot (a Moroccan series letter is Arabic:
+    a Latin recogniser's 4 or 7 there is never an أ or a ط misread, so 12345 must not become 123A5).
+    """
 
     allowed: str
     low: int
     high: int
     sticker: bool = False
+    repairable: bool = True
 
 
 # L(2) = two letters, D(1, 4) = one to four digits, A(1) = one letter or digit: reads like a layout.
@@ -193,7 +200,8 @@ def _german_display(parts: Sequence[str]) -> str:
 
 
 FORMATS: tuple[PlateFormat, ...] = (
-    PlateFormat("MA", "2000 series", (D(1, 5), L(1, allowed=_MA_LETTERS), D(1, 2)), _moroccan_display,
+    PlateFormat("MA", "2000 series", (D(1, 5), Group(_MA_LETTERS, 1, 1, repairable=False), D(1, 2)),
+                _moroccan_display,
                 prior=0.9, band_codes=("MA",), canonical=_moroccan_canonical),
     PlateFormat("CZ", "2001 series", (D(1), L(1, allowed="ABCEHJKLMPSTUZ"), A(1, allowed=_no("GOQW", ALNUM)),
                                        STICKER, D(4)), _joined("", "", " "), band_codes=("CZ",)),
@@ -209,6 +217,8 @@ FORMATS: tuple[PlateFormat, ...] = (
                 _joined("", " "), prior=0.9),
     PlateFormat("HR", "district series", (L(2), D(3, 4), L(1, 2)), _joined(" ", "-"), prior=0.9,
                 band_codes=("HR",)),
+    PlateFormat("IQ", "2021 national series", (D(2), L(1), D(5)), _joined(" ", " "), prior=0.95,
+                band_codes=("IRQ", "IQ")),
     PlateFormat("IT", "1994 series", (L(2, allowed=_no("IOQU")), D(3), L(2, allowed=_no("IOQU"))),
                 _joined(" ", ""), band_codes=("I",)),
     *_polish_formats(),
@@ -252,6 +262,8 @@ def _char_cost(ch: str, group: Group) -> tuple[float, int, str] | None:
         return (STICKER_PENALTY, 0, "") if ch in group.allowed else None
     if ch in group.allowed:
         return 0.0, 0, ch
+    if not group.repairable:
+        return None
     best: tuple[float, int, str] | None = None
     for alternative in confusable_alternatives(ch):
         if alternative in group.allowed:
@@ -393,22 +405,37 @@ def repair(
     return [fit for _, _, fit in fits]
 
 
+def readings(
+    raw: str,
+    countries: Iterable[str] | None = None,
+    probabilities: Sequence[CharProbabilities] | None = None,
+) -> list[FormatFit]:
+    """The plausible readings of `raw` with distinct texts, best first (see repair); [] if nothing fits.
+
+    When another country's layout reads the best text equally well (Slovak, French, Italian and
+    Polish plates share LL DDD LL), the country is not knowable from the text: the best fit keeps the
+    preferred layout's display but its country is "". The raw read itself stays among the readings
+    through the generic layouts, so a repair only wins when it scores higher.
+    """
+    fits = repair(raw, countries, probabilities)
+    if not fits:
+        return []
+    best = fits[0]
+    rivals = {f.country for f in fits[1:] if f.text == best.text and f.score >= best.score - 1e-9}
+    if rivals - {best.country}:
+        best = replace(best, country="")
+    distinct = [best]
+    for fit in fits[1:]:
+        if all(fit.text != kept.text for kept in distinct):
+            distinct.append(fit)
+    return distinct
+
+
 def best_fit(
     raw: str,
     countries: Iterable[str] | None = None,
     probabilities: Sequence[CharProbabilities] | None = None,
 ) -> FormatFit | None:
-    """The best reading of `raw` (see repair), or None if nothing fits.
-
-    When another country's layout reads the same text equally well (Slovak, French, Italian and
-    Polish plates share LL DDD LL), the country is not knowable from the text: the fit keeps the
-    preferred layout's display but its country is "".
-    """
-    fits = repair(raw, countries, probabilities)
-    if not fits:
-        return None
-    best = fits[0]
-    rivals = {f.country for f in fits[1:] if f.text == best.text and f.score >= best.score - 1e-9}
-    if rivals - {best.country}:
-        return replace(best, country="")
-    return best
+    """The best reading of `raw` (see readings), or None if nothing fits."""
+    found = readings(raw, countries, probabilities)
+    return found[0] if found else None

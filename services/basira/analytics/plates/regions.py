@@ -108,8 +108,21 @@ T = TypeVar("T")
 
 def best_per_plate(items: Sequence[T], box: Callable[[T], Box], confidence: Callable[[T], float]) -> list[T]:
     """Most confident first, dropping any item whose box is the same plate as a kept one's."""
-    kept: list[T] = []
+    return [group[0] for group in group_per_plate(items, box, confidence)]
+
+
+def group_per_plate(items: Sequence[T], box: Callable[[T], Box],
+                    confidence: Callable[[T], float]) -> list[list[T]]:
+    """Items grouped by plate, each group led by its most confident item, groups most confident first.
+
+    An item joins the first group whose leader's box is the same plate as its own (see same_plate).
+    """
+    groups: list[list[T]] = []
     for item in sorted(items, key=confidence, reverse=True):
-        if all(not same_plate(box(item), box(other)) for other in kept):
-            kept.append(item)
-    return kept
+        for group in groups:
+            if same_plate(box(item), box(group[0])):
+                group.append(item)
+                break
+        else:
+            groups.append([item])
+    return groups
