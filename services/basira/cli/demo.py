@@ -1,5 +1,6 @@
 """The demo `make demo` runs: sample cameras from ../shared/data/video feed the platform, a body-worn
-camera pushes a photo of a hotlisted car, the command room is alerted, an investigator finds it."""
+camera pushes a photo of a hotlisted car, the command room is alerted, an investigator finds it; a
+watchlisted face seen by the body camera needs two different operators to confirm it."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ SAMPLE_CAMERAS = (
 )
 BODYCAM = "bwc-police-01"
 DEMO_PLATE_IMAGE = "plates/eu/eu3.jpg"
+# Two photos of one person (faces/pairs/pairs.csv says "Yes"): one enrolled, one seen live.
+DEMO_ENROL_FACE, DEMO_LIVE_FACE = "faces/pairs/img20.jpg", "faces/pairs/img21.jpg"
+DEMO_WATCHLIST = "Demo: serious crime (court order)"
 
 
 _meta = bearer_metadata
@@ -127,20 +131,68 @@ def hotlist_and_push(endpoints: dict[str, str]) -> str:
         if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
             raise
         print(f"  {truth} is already hotlisted (from an earlier demo run)")
+    push_photo(endpoints, DEMO_PLATE_IMAGE)
+    return truth
+
+
+def _face_access() -> common_pb2.AccessContext:
+    """A watchlist is a biometric act: policy wants a purpose, a case and a court's authorization."""
+    authorization = common_pb2.Authorization(id="COURT-ORDER-88", issued_by="court", scope_zones=["medina"])
+    authorization.expires.FromDatetime(datetime.now(UTC) + timedelta(days=3))
+    return common_pb2.AccessContext(purpose="serious-crime", case_id="CASE-2026-0808",
+                                    authorization=authorization)
+
+
+def enrol_face(endpoints: dict[str, str]) -> None:
+    """The investigator enrols a wanted person's photo on a court-ordered watchlist (once per data dir)."""
+    token = dev_user_token(endpoints["identity"], "police-investigator")
+    stub = watchlist_pb2_grpc.WatchlistServiceStub(open_channel(endpoints["analytics"]))
+    listed = stub.ListWatchlists(watchlist_pb2.ListWatchlistsRequest(), metadata=_meta(token)).watchlists
+    if any(w.name == DEMO_WATCHLIST and w.subject_count for w in listed):
+        print(f"  '{DEMO_WATCHLIST}' already holds the subject (from an earlier demo run)")
+        return
+    created = stub.CreateWatchlist(watchlist_pb2.CreateWatchlistRequest(
+        watchlist=watchlist_pb2.Watchlist(name=DEMO_WATCHLIST), access=_face_access()), metadata=_meta(token))
+    enrol = watchlist_pb2.EnrolSubjectRequest(
+        watchlist_id=created.watchlist.id, label="SUBJECT-A", images=[(DATA / DEMO_ENROL_FACE).read_bytes()],
+        legal_basis=watchlist_pb2.LegalBasis(kind="arrest-warrant", reference="AW-88", issued_by="court"),
+        access=_face_access())
+    enrol.expires.FromDatetime(datetime.now(UTC) + timedelta(days=2))
+    stub.EnrolSubject(enrol, metadata=_meta(token))
+    print(f"  police-investigator enrolled SUBJECT-A on '{DEMO_WATCHLIST}' (case CASE-2026-0808)")
+
+
+def push_photo(endpoints: dict[str, str], relative: str, frames: int = 3) -> None:
+    """The body-worn camera pushes one photo as a few frames, as a camera walking past would."""
     device = dev_user_token(endpoints["identity"], "bodycam-01")
-    frames = camera_pb2_grpc.FrameIngestServiceStub(open_channel(endpoints["ingest"]))
-    image = (DATA / DEMO_PLATE_IMAGE).read_bytes()
+    stub = camera_pb2_grpc.FrameIngestServiceStub(open_channel(endpoints["ingest"]))
+    image = (DATA / relative).read_bytes()
 
     def pushes() -> object:
-        for i in range(3):
+        for i in range(frames):
             message = camera_pb2.PushFramesRequest(camera_id=BODYCAM if i == 0 else "", image=image)
             message.captured.FromDatetime(datetime.now(UTC))
             yield message
             time.sleep(0.3)
 
-    reply = frames.PushFrames(pushes(), metadata=_meta(device))
+    reply = stub.PushFrames(pushes(), metadata=_meta(device))
     print(f"  {BODYCAM} pushed {reply.frames_received} frames, {reply.frames_published} published")
-    return truth
+
+
+def confirm_by_two(endpoints: dict[str, str], alert: alert_pb2.Alert) -> None:
+    """Two-person rule: one confirmation leaves it pending; the same person again is refused by policy."""
+    stub = alert_pb2_grpc.AlertServiceStub(open_channel(endpoints["alerting"]))
+    request = alert_pb2.ConfirmMatchRequest(alert_id=alert.id, note="demo")
+    first = dev_user_token(endpoints["identity"], "police-operator")
+    state = stub.ConfirmMatch(request, metadata=_meta(first)).alert.state
+    print(f"  police-operator confirms: {alert_pb2.AlertState.Name(state)}")
+    try:
+        stub.ConfirmMatch(request, metadata=_meta(first))
+    except grpc.RpcError as exc:
+        print(f"  police-operator again: {exc.code().name}: {exc.details()}")
+    second = dev_user_token(endpoints["identity"], "police-operator2")
+    state = stub.ConfirmMatch(request, metadata=_meta(second)).alert.state
+    print(f"  police-operator2 confirms: {alert_pb2.AlertState.Name(state)}")
 
 
 def search_plate(endpoints: dict[str, str], plate: str, *, wait_s: float = 15.0) -> None:
@@ -229,6 +281,20 @@ def run_demo(data_dir: Path, *, seconds: float = 0, should_stop: Callable[[], bo
         time.sleep(0.2)
     print("\n3. The investigator searches the plate (fuzzy, confusable characters):")
     search_plate(endpoints, plate)
+    if (DATA / DEMO_ENROL_FACE).exists() and (DATA / DEMO_LIVE_FACE).exists():
+        print("\n3b. A watchlisted face on the body camera, confirmed by two people:")
+        enrol_face(endpoints)
+        push_photo(endpoints, DEMO_LIVE_FACE)
+        deadline = time.monotonic() + 60
+        while not should_stop() and time.monotonic() < deadline:
+            faces = [a for a in alerts if a.kind == alert_pb2.ALERT_KIND_FACE_MATCH
+                     and a.state == alert_pb2.ALERT_STATE_OPEN]
+            if faces:
+                confirm_by_two(endpoints, faces[-1])
+                break
+            time.sleep(0.3)
+        else:
+            print("  no face-match alert yet (see the command room in the console)")
     print("\n4. The oversight body checks the access log:")
     show_audit(endpoints, data_dir)
     if "console" in endpoints:
