@@ -22,22 +22,22 @@ FACE_CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_MAX_SIDE_PX = 1280
 """Faces are looked for on a copy no larger than this (speed); boxes are scaled back."""
 
-_cascade_lock = threading.Lock()
-_cascade: cv2.CascadeClassifier | None = None
+_per_thread = threading.local()
 
 
 def _face_cascade() -> cv2.CascadeClassifier:
-    """OpenCV's bundled frontal-face cascade, loaded once (raises FailedPrecondition if absent)."""
-    global _cascade
-    with _cascade_lock:
-        if _cascade is None:
-            path = Path(cv2.data.haarcascades) / FACE_CASCADE  # type: ignore[attr-defined]
-            classifier = cv2.CascadeClassifier(str(path))
-            if classifier.empty():
-                raise FailedPrecondition(f"OpenCV's face cascade is missing at {path}: install "
-                                         "opencv-python < 5 (it ships the Haar data)")
-            _cascade = classifier
-        return _cascade
+    """OpenCV's bundled frontal-face cascade, one per thread: `detectMultiScale` on a classifier shared
+    between threads crashes the process (seen: a segfault in the search service under concurrent
+    evidence requests). Raises FailedPrecondition if the cascade is absent."""
+    classifier: cv2.CascadeClassifier | None = getattr(_per_thread, "cascade", None)
+    if classifier is None:
+        path = Path(cv2.data.haarcascades) / FACE_CASCADE  # type: ignore[attr-defined]
+        classifier = cv2.CascadeClassifier(str(path))
+        if classifier.empty():
+            raise FailedPrecondition(f"OpenCV's face cascade is missing at {path}: install "
+                                     "opencv-python < 5 (it ships the Haar data)")
+        _per_thread.cascade = classifier
+    return classifier
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:

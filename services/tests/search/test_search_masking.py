@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -54,6 +55,15 @@ def test_faces_are_found_and_masked(shared_data: Path) -> None:
     masked = decode_jpeg(render_evidence(jpeg, [], faces, mask_faces=True, mask_plates=False).jpeg)
     for face in faces:
         assert np.abs(_region(original, face) - _region(masked, face)).mean() > 8
+
+
+def test_faces_are_found_alike_from_many_threads_at_once(shared_data: Path) -> None:
+    """Evidence requests mask faces concurrently; a cascade shared between threads crashed search."""
+    jpeg = (shared_data / "faces" / "pairs" / "selfie-many-people.jpg").read_bytes()
+    alone = find_faces_in_jpeg(jpeg)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(lambda _: find_faces_in_jpeg(jpeg), range(24)))
+    assert all(set(found) == set(alone) for found in together)  # the order may differ
 
 
 def test_pixelate_clips_boxes_at_the_border() -> None:
