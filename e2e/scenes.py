@@ -32,19 +32,22 @@ def hotlist_plate(platform: Platform, plate: str, case_id: str) -> None:
         metadata=metadata(platform, "police-investigator"))
 
 
-def push_frames(platform: Platform, camera_id: str, image: bytes, count: int = 2, gap_s: float = 0.5) -> None:
-    """The body camera (device identity `bodycam-01`) pushes `count` JPEG frames, battery-powered."""
+def push_frames(platform: Platform, camera_id: str, image: bytes, count: int = 2, gap_s: float = 0.5,
+                battery_percent: int | None = 71) -> camera_pb2.PushFramesResponse:
+    """The body camera (device identity `bodycam-01`) pushes `count` JPEG frames, battery-powered
+    unless `battery_percent` is None (then no device status is sent)."""
+    status = None if battery_percent is None else camera_pb2.DeviceStatus(
+        power_source=camera_pb2.POWER_SOURCE_BATTERY, battery_percent=battery_percent)
 
     def frames() -> Iterator[camera_pb2.PushFramesRequest]:
         for i in range(count):
             message = camera_pb2.PushFramesRequest(camera_id=camera_id if i == 0 else "", image=image,
-                                                   status=camera_pb2.DeviceStatus(
-                                                       power_source=camera_pb2.POWER_SOURCE_BATTERY,
-                                                       battery_percent=71))
+                                                   status=status)
             message.captured.FromDatetime(datetime.now(UTC))
             yield message
             if i + 1 < count:
                 time.sleep(gap_s)
 
-    camera_pb2_grpc.FrameIngestServiceStub(channel(platform, "ingest")).PushFrames(
-        frames(), metadata=metadata(platform, "bodycam-01"))
+    reply: camera_pb2.PushFramesResponse = camera_pb2_grpc.FrameIngestServiceStub(
+        channel(platform, "ingest")).PushFrames(frames(), metadata=metadata(platform, "bodycam-01"))
+    return reply

@@ -24,7 +24,6 @@ from basira.v1 import (
     audit_pb2,
     audit_pb2_grpc,
     camera_pb2,
-    camera_pb2_grpc,
     common_pb2,
     search_pb2,
     search_pb2_grpc,
@@ -32,6 +31,7 @@ from basira.v1 import (
     watchlist_pb2_grpc,
 )
 from e2e.clients import AlertListener, channel, metadata, register_camera, wait_until
+from e2e.scenes import push_frames
 
 pytestmark = pytest.mark.integration
 
@@ -80,17 +80,8 @@ def test_enrol_match_confirm_by_two_and_log(platform: Platform, shared_data: Pat
                                                 analysis_fps=5.0))
     operator = AlertListener(platform, "police-operator")
     try:
-        image = (pairs / LIVE_PHOTO).read_bytes()
-
-        def frames() -> object:
-            for i in range(4):
-                message = camera_pb2.PushFramesRequest(camera_id=BODYCAM if i == 0 else "", image=image)
-                message.captured.FromDatetime(datetime.now(UTC))
-                yield message
-                time.sleep(0.3)
-
-        pushed = camera_pb2_grpc.FrameIngestServiceStub(channel(platform, "ingest")).PushFrames(
-            frames(), metadata=metadata(platform, "bodycam-01"))
+        pushed = push_frames(platform, BODYCAM, (pairs / LIVE_PHOTO).read_bytes(), count=4, gap_s=0.3,
+                             battery_percent=None)
         assert pushed.frames_published >= 2, pushed
 
         def face_alerts() -> list[alert_pb2.Alert]:

@@ -27,6 +27,7 @@ from basira.v1 import (
     watchlist_pb2_grpc,
 )
 from e2e.clients import AlertListener, channel, metadata, register_camera, wait_until
+from e2e.scenes import push_frames
 
 pytestmark = pytest.mark.integration
 
@@ -68,17 +69,8 @@ def test_hotlisted_plate_alerts_the_right_room_and_is_found_and_logged(
             watchlist_pb2.AddHotlistPlateRequest(entry=entry, access=INVESTIGATION),
             metadata=metadata(platform, "police-investigator"))
 
-        image = (shared_data / PLATE_PHOTO).read_bytes()
-
-        def frames() -> object:
-            for i in range(2):
-                message = camera_pb2.PushFramesRequest(camera_id=BODYCAM if i == 0 else "", image=image)
-                message.captured.FromDatetime(datetime.now(UTC))
-                yield message
-                time.sleep(0.5)
-
-        pushed = camera_pb2_grpc.FrameIngestServiceStub(channel(platform, "ingest")).PushFrames(
-            frames(), metadata=metadata(platform, "bodycam-01"))
+        pushed = push_frames(platform, BODYCAM, (shared_data / PLATE_PHOTO).read_bytes(),
+                             battery_percent=None)
         assert pushed.frames_published >= 1, pushed
 
         # Still-open alerts of earlier tests are replayed on connect: wait for this test's hit.
