@@ -19,18 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from psycopg_pool import AsyncConnectionPool
 
-from basira.common.bench import report
+from basira.common.bench import bench_database, report
 from basira.common.db import migrate
 from basira.search.domain import GrantedScope, SightingFilter
 from basira.search.server import MIGRATIONS
@@ -132,21 +129,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--postgres-url", default=os.environ.get("BASIRA_BENCH_POSTGRES_URL"))
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="basira-bench-faces-", dir="/tmp"))
-    work.chmod(0o755)
-    server = None
-    try:
-        if args.postgres_url:
-            url = args.postgres_url
-        else:
-            from basira.runtime.postgres import start_postgres
-
-            server, url = start_postgres(work)
+    with bench_database(args.postgres_url, "basira-bench-faces-") as url:
         figures = asyncio.run(run(args, url))
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(work, ignore_errors=True)
     report("search_faces", figures)
 
 

@@ -25,19 +25,16 @@ import io
 import os
 import random
 import re
-import shutil
 import statistics
 import string
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from basira.common.bench import report
+from basira.common.bench import bench_database, report
 from basira.common.db import migrate
 from basira.common.plate_text import DEFAULT_CONFUSABLE_COST, confusable_skeleton, plate_distance
 from basira.search.domain import SightingFilter
@@ -222,21 +219,8 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("BASIRA_BENCH_POSTGRES_URL"),
                         help="use this (empty) database instead of starting one")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="basira-bench-search-", dir="/tmp"))
-    work.chmod(0o755)
-    server = None
-    try:
-        if args.postgres_url:
-            url = args.postgres_url
-        else:
-            from basira.runtime.postgres import start_postgres
-
-            server, url = start_postgres(work)
+    with bench_database(args.postgres_url, "basira-bench-search-") as url:
         figures = asyncio.run(run(args, url))
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(work, ignore_errors=True)
     report("search_plates", figures)
 
 

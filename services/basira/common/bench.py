@@ -6,11 +6,15 @@ Every `make bench-*` target ends with `report(name, figures)`, which writes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +53,24 @@ def report(name: str, figures: dict[str, Any], bench_dir: str | os.PathLike[str]
         print(f"  {key.ljust(width)}  {shown}")
     print(f"  -> {path}")
     return path
+
+
+@contextlib.contextmanager
+def bench_database(postgres_url: str | None, prefix: str) -> Iterator[str]:
+    """The database a benchmark fills: `postgres_url` if given (an empty one), else a PostgreSQL of
+    its own in a temporary directory, stopped and removed afterwards."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    work.chmod(0o755)
+    server = None
+    try:
+        if postgres_url:
+            yield postgres_url
+        else:
+            from basira.runtime.postgres import start_postgres
+
+            server, url = start_postgres(work)
+            yield url
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
