@@ -7,8 +7,8 @@ already running with `--data-dir` (`basira up --data-dir ...`), then:
    of ../shared/data/plates/eu and pushes those photos once, so searches find sightings and operators'
    streams have alerts;
 2. runs locust headless for `--duration` seconds with `--users` users (`--spawn-rate` a second);
-3. prints, per call, requests, requests/s, p50/p99 (ms) and failures, and writes
-   var/bench/load.json (through `basira.common.bench.report`) and locust's CSVs var/bench/load_*.csv.
+3. prints, per call, requests, requests/s, p50/p99 (ms) and failures, then each distinct failure,
+   and writes var/bench/load.json (through `basira.common.bench.report`).
 
     .venv/bin/python loadtests/load.py                       # 20 users, 60 s
     .venv/bin/python loadtests/load.py --users 40 --duration 300
@@ -17,7 +17,6 @@ already running with `--data-dir` (`basira up --data-dir ...`), then:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -113,45 +113,34 @@ def seed(endpoints: dict[str, str], camera: str, photos: list[tuple[str, Path]],
     print(f"warning: {photos[-1][0]} not searchable after 120 s; searches may find nothing", flush=True)
 
 
-def _number(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return -1.0  # locust writes N/A when a call never ran
+@dataclass(frozen=True)
+class LoadRun:
+    """What one locust run measured: per call (and `Aggregated`) requests, failures, requests/s,
+    p50/p99 (ms), and each distinct failure as `call: error (xN)`."""
 
-
-def read_stats(path: Path) -> dict[str, dict[str, float]]:
-    """locust's `<prefix>_stats.csv`: per call name, requests, failures, requests/s, p50 and p99 (ms)."""
-    out: dict[str, dict[str, float]] = {}
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            out[row["Name"]] = {
-                "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-                "requests_per_s": _number(row["Requests/s"]),
-                "p50_ms": _number(row["50%"]), "p99_ms": _number(row["99%"]),
-            }
-    return out
+    calls: dict[str, dict[str, float]]
+    failures: list[str]
 
 
 def run_locust(endpoints: dict[str, str], *, users: int, spawn_rate: float, duration_s: int,
-               frames_dir: Path, plates: Sequence[str], cameras: Sequence[str], csv_prefix: Path,
-               face: Path | None = None) -> dict[str, dict[str, float]]:
+               frames_dir: Path, plates: Sequence[str], cameras: Sequence[str], face: Path,
+               report_path: Path) -> LoadRun:
     """Run loadtests/locustfile.py headless in its own process (gevent stays out of this one)."""
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.unlink(missing_ok=True)
     env = dict(os.environ,
                BASIRA_LOAD_ENDPOINTS=json.dumps(endpoints), BASIRA_LOAD_FRAMES=str(frames_dir),
-               BASIRA_LOAD_FACE=str(face or ""), BASIRA_LOAD_PLATES=",".join(plates),
-               BASIRA_LOAD_CAMERAS=",".join(cameras))
-    csv_prefix.parent.mkdir(parents=True, exist_ok=True)
+               BASIRA_LOAD_FACE=str(face), BASIRA_LOAD_PLATES=",".join(plates),
+               BASIRA_LOAD_CAMERAS=",".join(cameras), BASIRA_LOAD_REPORT=str(report_path))
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
                "--users", str(users), "--spawn-rate", str(spawn_rate), "--run-time", f"{duration_s}s",
-               "--stop-timeout", "10", "--csv", str(csv_prefix), "--exit-code-on-error", "0",
-               "--loglevel", "WARNING"]
+               "--stop-timeout", "10", "--exit-code-on-error", "0", "--loglevel", "WARNING"]
     done = subprocess.run(command, env=env, capture_output=True, text=True,
                           timeout=duration_s + 120, check=False)
-    stats = Path(f"{csv_prefix}_stats.csv")
-    if done.returncode != 0 or not stats.exists():
+    if done.returncode != 0 or not report_path.exists():
         raise RuntimeError(f"locust exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return read_stats(stats)
+    written = json.loads(report_path.read_text())
+    return LoadRun(calls=written["calls"], failures=written["failures"])
 
 
 def figures_of(stats: dict[str, dict[str, float]], duration_s: int, users: int) -> dict[str, float | str]:
@@ -207,7 +196,7 @@ def main() -> None:
                         default=Path(os.environ.get("BASIRA_BENCH_DIR", "var/bench")))
     args = parser.parse_args()
     photos = road_photos(args.photos)
-    faces = sorted((SHARED / "faces" / "pairs").glob("img1.jpg"))
+    face = SHARED / "faces" / "pairs" / "img1.jpg"  # one frontal face (../shared/data/faces)
     with platform_endpoints(args.data_dir) as endpoints, tempfile.TemporaryDirectory() as frames:
         for _, path in photos:
             (Path(frames) / path.name).symlink_to(path)
@@ -216,12 +205,14 @@ def main() -> None:
         seed(endpoints, cameras[0], photos, args.hotlisted)
         print(f"seeded {len(photos)} photos in {time.monotonic() - started:.0f} s", flush=True)
         print(f"load: {args.users} users for {args.duration} s ...", flush=True)
-        stats = run_locust(endpoints, users=args.users, spawn_rate=args.spawn_rate,
-                           duration_s=args.duration, frames_dir=Path(frames),
-                           plates=[plate for plate, _ in photos], cameras=cameras,
-                           csv_prefix=args.bench_dir / "load", face=faces[0] if faces else None)
-    print_table(stats)
-    report("load", figures_of(stats, args.duration, args.users), args.bench_dir)
+        run = run_locust(endpoints, users=args.users, spawn_rate=args.spawn_rate,
+                         duration_s=args.duration, frames_dir=Path(frames),
+                         plates=[plate for plate, _ in photos], cameras=cameras, face=face,
+                         report_path=args.bench_dir / "load-locust.json")
+    print_table(run.calls)
+    for failure in run.failures:
+        print(f"failed: {failure}")
+    report("load", figures_of(run.calls, args.duration, args.users), args.bench_dir)
 
 
 if __name__ == "__main__":
