@@ -58,6 +58,9 @@ class StreamSpec:
     storage: StorageType = StorageType.FILE
     duplicate_window_s: float = 120.0
     max_msgs_per_subject: int = -1
+    discard_new_per_subject: bool = False
+    """With DiscardPolicy.NEW and a per-subject maximum: refuse a subject's message past that maximum
+    (so one full subject holds back its own publisher, not everyone's)."""
     writers: tuple[str, ...] = ()
     """The services that may publish on `subjects` (their NATS identities get that right, no other)."""
     readers: tuple[str, ...] = ()
@@ -74,6 +77,7 @@ class StreamSpec:
             max_age=self.max_age_s, max_bytes=self.max_bytes, discard=self.discard,
             storage=self.storage, duplicate_window=self.duplicate_window_s,
             max_msg_size=MAX_PAYLOAD_BYTES, max_msgs_per_subject=self.max_msgs_per_subject,
+            discard_new_per_subject=self.discard_new_per_subject,
             deny_delete=self.sealed, deny_purge=self.sealed, allow_rollup_hdrs=False,
         )
 
@@ -87,12 +91,20 @@ class StreamSpec:
 # Every service that writes an access record (the gate runs in each): each only on its own subject.
 GATED_SERVICES = ("ingest", "analytics", "search", "alerting", "audit", "policy")
 
-# DESIGN §6. Frames are a short-lived work queue; when analytics falls behind, the stream fills and
-# publishes are refused (discard new), which is the backpressure ingest waits on. Writers and readers
-# are the services' NATS permissions (basira.common.nats_identity): a service publishes only here.
+FRAMES_QUEUED_PER_CAMERA = 30
+"""Frames one camera may have waiting for analytics. Past it JetStream refuses that camera's next frame
+and ingest holds it: a file is read no faster than analytics drains it, a live stream's sampler skips
+to the newest picture, a pushing device waits. Without this cap a lagging analytics let a camera's
+queue outlive the stream's max age, and frames expired unseen (vehicles went uncounted)."""
+
+# DESIGN §6. Frames are a short-lived work queue; when analytics falls behind, a camera's queue fills
+# and its publishes are refused (discard new per subject), which is the backpressure ingest waits on.
+# Writers and readers are the services' NATS permissions (basira.common.nats_identity): a service
+# publishes only here.
 STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("FRAMES", ("frames.>",), max_age_s=60, max_bytes=512 * 1024 * 1024,
                retention=RetentionPolicy.WORK_QUEUE, discard=DiscardPolicy.NEW, duplicate_window_s=30,
+               max_msgs_per_subject=FRAMES_QUEUED_PER_CAMERA, discard_new_per_subject=True,
                writers=("ingest",), readers=("analytics",)),
     StreamSpec("DETECTIONS", ("detections.>",), max_age_s=7 * DAY, max_bytes=4 * 1024**3,
                writers=("analytics",), readers=("analytics", "search", "alerting")),

@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from basira.common.db import migrate, open_pool
 from basira.common.errors import FailedPrecondition
-from basira.common.nats import connect, ensure_streams
+from basira.common.nats import FRAMES_QUEUED_PER_CAMERA, connect, ensure_streams
 from basira.ingest.cameras import CameraStore
 from basira.ingest.config import IngestSettings
 from basira.ingest.events import EventPublisher, RetryPolicy
@@ -219,6 +219,32 @@ async def test_backpressure_slows_reading_instead_of_buffering(world: World, car
     health = [events_pb2.CameraHealthEvent.FromString(d)
               for d in await read_all(world.js, "HEALTH", f"camera.health.{cam}")]
     assert [h for h in health if h.kind == "offline"] == []
+
+
+async def test_a_lagging_analytics_holds_back_only_its_camera(world: World, car_clip: Path) -> None:
+    """On the real FRAMES stream: a camera nobody drains stops at its queue's cap and its file is not
+    read further (its frames wait at ingest instead of expiring in the queue), while another camera's
+    frames are still taken."""
+    settings = world.settings(file_realtime=False, motion_gate=False)
+    manager = world.manager(settings)
+    servicer = CameraServicer(world.store, manager, settings)
+    cam = await world.register(servicer, "lag", str(car_clip), analysis_fps=30.0)  # every frame
+    await servicer.StartStream(camera_pb2.StartStreamRequest(camera_id=cam), None)
+    stats = manager.stats(cam)
+    assert stats is not None
+    await eventually(lambda: stats.refusals > 0, what="the camera's queue to fill")
+    reads_when_full = stats.reads
+    await asyncio.sleep(1.0)
+    assert await subject_count(world.js, "FRAMES", f"frames.{cam}") == FRAMES_QUEUED_PER_CAMERA
+    assert stats.published == FRAMES_QUEUED_PER_CAMERA
+    assert stats.reads == reads_when_full <= stats.published + 2  # of the clip's 377 frames
+    assert (await world.store.get(cam)).stream_state == RUNNING
+
+    other = f"cam-{world.uid}-other"
+    event = events_pb2.FrameEvent(id=f"{other}-1", camera_id=other, frame_number=1)
+    accepted = await EventPublisher(world.js, RetryPolicy(initial_s=0.02, max_s=0.2, timeout_s=2)
+                                    ).publish_frame(event)
+    assert accepted.refusals == 0
 
 
 async def test_streams_resume_after_a_crash_and_after_a_restart(world: World, car_clip: Path) -> None:
