@@ -78,6 +78,7 @@ ruff: $(STAMP)
 
 mypy: $(STAMP)
 	$(VENV)/bin/mypy services/basira
+	MYPYPATH=services $(VENV)/bin/mypy --explicit-package-bases e2e loadtests
 
 lint: buf-lint buf-breaking proto-check ruff mypy  ## buf lint + breaking, stale stubs, ruff, mypy
 

@@ -343,7 +343,8 @@ def test_a_refused_search_says_why_and_shows_nothing(platform: Platform, browser
 def _ink_columns(png: bytes) -> np.ndarray:
     """x positions of dark (text) pixels in a screenshot."""
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    return np.nonzero(image < 110)[1]
+    assert image is not None, "the screenshot is not a PNG"
+    return np.nonzero(np.asarray(image) < 110)[1]
 
 
 def test_the_arabic_console_renders_right_to_left(platform: Platform, browser: Any) -> None:
@@ -355,7 +356,9 @@ def test_the_arabic_console_renders_right_to_left(platform: Platform, browser: A
         assert heading.evaluate("e => getComputedStyle(e).direction") == "rtl"
         assert page.locator("a[aria-current=page]").inner_text() == "غرفة القيادة"
         # In the screenshot the heading's ink sits at the right edge; in English at the left.
-        width = page.viewport_size["width"]
+        viewport = page.viewport_size
+        assert viewport is not None
+        width = viewport["width"]
         ink = _ink_columns(heading.screenshot())
         box = heading.bounding_box()
         assert box and ink.size > 0

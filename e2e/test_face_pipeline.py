@@ -168,12 +168,12 @@ def test_enrol_match_confirm_by_two_and_log(platform: Platform, shared_data: Pat
     wait_until(logged, 30, "the enrolment, the match (watchlist, input) and both confirmations in the log")
 
     # The same search from the command line, as an operator would run it for any photo set.
-    expires = (datetime.now(UTC) + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    order_expires = (datetime.now(UTC) + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
     cli = subprocess.run(
         [sys.executable, "-m", "basira.cli.main", "search", "face", str(pairs / ENROL_PHOTO),
          "--data-dir", str(platform.config.data_dir), "--purpose", "serious-crime", "--case", CASE,
          "--authorization", "COURT-ORDER-88", "--authorization-zone", "medina",
-         "--authorization-expires", expires],
+         "--authorization-expires", order_expires],
         capture_output=True, text=True, timeout=120,
         env={**os.environ, "BASIRA_USER": "police-investigator",
              "BASIRA_PASSWORD": "police-investigator-dev-password"})

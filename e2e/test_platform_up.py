@@ -26,7 +26,7 @@ def test_jetstream_streams_are_declared(platform: Platform) -> None:
     async def stream_names() -> set[str]:
         nc, js = await connect(platform.endpoints["nats"], "e2e-check")
         try:
-            return {info.config.name for info in await js.streams_info()}
+            return {str(info.config.name) for info in await js.streams_info()}
         finally:
             await nc.close()
 

@@ -129,7 +129,7 @@ async def measure(platform: Platform, args: argparse.Namespace) -> dict[str, Any
         direct = await asyncio.gather(*(browse_grpc(stub, token, args.seconds, i)
                                         for i in range(args.clients)))
     finally:
-        await channel.close()
+        await channel.close(None)
     return {"records_in_log": args.records, "clients": args.clients, "seconds_each": args.seconds,
             "page_size": PAGE, "fill_records_per_s": args.records / fill_s,
             **_figures("console", console, args.seconds), **_figures("grpc_direct", direct, args.seconds),

@@ -41,7 +41,8 @@ def frame_payload() -> bytes:
     """A road photo as ingest publishes it: at most analysis_max_width wide, at its JPEG quality."""
     defaults = IngestSettings.model_fields
     width, quality = defaults["analysis_max_width"].default, defaults["jpeg_quality"].default
-    image = cv2.imread(str(PHOTO)) if PHOTO.exists() else np.random.default_rng(1).integers(
+    photo = cv2.imread(str(PHOTO)) if PHOTO.exists() else None
+    image = photo if photo is not None else np.random.default_rng(1).integers(
         0, 255, (720, 1280, 3), dtype=np.uint8)
     if image.shape[1] > width:
         image = cv2.resize(image, (width, round(image.shape[0] * width / image.shape[1])))
