@@ -6,7 +6,9 @@ writes var/bench/nats.json through `basira.common.bench.report`.
 
 Starts the project's own nats-server (`basira.runtime.nats_server`, one server, file storage, R1),
 declares the streams, then per stream publishes with up to `--in-flight` publishes awaiting their
-acknowledgement (what a service copy's publishers do), and purges it. Payloads: FRAMES carry a real
+acknowledgement (what a service copy's publishers do). The server is this run's own and is removed
+afterwards, so nothing is purged (AUDIT is sealed: it cannot be). Frames go to as many cameras as keep
+each under FRAMES' per-camera queue cap, as a city's cameras do. Payloads: FRAMES carry a real
 road photo scaled to ingest's analysis width and re-encoded at its JPEG quality; the event streams
 carry byte strings of the sizes of their messages (`--event-bytes`). A 3-server R3 cluster acks after
 a second server has stored the message: expect less than these figures; it is not measured here.
@@ -25,7 +27,7 @@ import cv2
 import numpy as np
 
 from basira.common.bench import report
-from basira.common.nats import STREAMS, connect, ensure_streams
+from basira.common.nats import FRAMES_QUEUED_PER_CAMERA, STREAMS, connect, ensure_streams
 from basira.ingest.config import IngestSettings
 from basira.runtime.nats_server import start_nats
 
@@ -56,16 +58,17 @@ async def publish_rate(url: str, stream: str, payload: bytes, count: int,
     nc, js = await connect(url, f"bench-nats-{stream.lower()}")
     window = asyncio.Semaphore(in_flight)
     subject = SUBJECTS[stream]
+    cameras = -(-count // FRAMES_QUEUED_PER_CAMERA) if stream == "FRAMES" else 1
 
     async def one(i: int) -> None:
         async with window:
-            await js.publish(subject, payload, headers={"Nats-Msg-Id": f"{stream}-{i}"})
+            where = f"{subject}-{i % cameras}" if cameras > 1 else subject
+            await js.publish(where, payload, headers={"Nats-Msg-Id": f"{stream}-{i}"})
 
     try:
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(count)))
         elapsed = time.perf_counter() - started
-        await js.purge_stream(stream)
     finally:
         await nc.close()
     return {"per_s": count / elapsed, "mb_per_s": count * len(payload) / elapsed / 1e6,

@@ -112,9 +112,14 @@ def watch_alerts(endpoints: dict[str, str], seen: list[alert_pb2.Alert], stop: t
             print(f"  alert stream ended: {exc.code().name}: {exc.details()}")
 
 
+def demo_plate() -> str:
+    """The plate in the demo's road photo, as its label file gives it."""
+    return (DATA / DEMO_PLATE_IMAGE).with_suffix(".txt").read_text().split("\t")[-1].strip()
+
+
 def hotlist_and_push(endpoints: dict[str, str]) -> str:
     """Hotlist the plate in a real road photo, then push that photo from the body-worn camera."""
-    truth = (DATA / DEMO_PLATE_IMAGE).with_suffix(".txt").read_text().split("\t")[-1].strip()
+    truth = demo_plate()
     investigator = dev_user_token(endpoints["identity"], "police-investigator")
     entry = watchlist_pb2.HotlistEntry(
         plate=truth, reason=watchlist_pb2.HOTLIST_REASON_STOLEN, confusable_tolerant=True,
