@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.js import JetStreamContext
 
 from basira.common.access_record import AccessRecord
 from basira.common.nats import publish
 from basira.common.record_signing import sign_record
-
-_FIELDS = tuple(f.name for f in fields(AccessRecord))
 
 AUDIT_SUBJECT_PREFIX = "audit.record."
 
@@ -33,7 +29,7 @@ class JetStreamAuditSink:
         """The bytes published: the canonical record, signed when this sink has a key."""
         if self.signing_key is None:
             return record.to_json()
-        return sign_record({name: getattr(record, name) for name in _FIELDS}, self.service, self.signing_key)
+        return sign_record(record.fields_dict(), self.service, self.signing_key)
 
     async def append(self, record: AccessRecord) -> None:
         """Raises basira.common.errors.Unavailable if JetStream does not acknowledge in time."""

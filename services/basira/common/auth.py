@@ -218,7 +218,7 @@ class TokenVerifier:
         # Claims of tokens whose signature already verified (by SHA-256 of the token), so a client
         # reusing its token pays tens of µs instead of hundreds; time claims are checked every call.
         # Cleared whenever the JWKS changes, so a key the issuer withdrew stops working at once.
-        self._verified: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._verified: OrderedDict[bytes, tuple[dict[str, Any], Subject]] = OrderedDict()
         self._verified_max = verified_cache_size
         self._verified_lock = threading.Lock()
 
@@ -229,6 +229,9 @@ class TokenVerifier:
         Never blocks the event loop: a JWKS fetch, when needed, runs in a worker thread.
         """
         token = _bare(token)
+        known = self._known(token)
+        if known is not None:
+            return known
         header = parse_header(token)
         key = self._cached_key(header["kid"])
         if key is None:
@@ -238,6 +241,9 @@ class TokenVerifier:
     def verify_blocking(self, token: str | None) -> Subject:
         """Same as `verify` for synchronous callers (may block on a JWKS fetch)."""
         token = _bare(token)
+        known = self._known(token)
+        if known is not None:
+            return known
         header = parse_header(token)
         key = self._cached_key(header["kid"]) or self._fetch_key(header["kid"])
         return self._finish(token, header, key)
@@ -305,22 +311,47 @@ class TokenVerifier:
         self.fetches += 1
         log.info("JWKS from %s: %d signing key(s)", self.issuer, len(keys))
 
+    def _known(self, token: str) -> Subject | None:
+        """The Subject of a token whose signature verified before under the current, fresh JWKS,
+        after its claims are checked again at this instant (expiry, not-before); None when the
+        token is not cached or the JWKS is due for a refresh (the full path then runs). A cached
+        token that fails the check (expired) is dropped and refused (Unauthenticated)."""
+        if self._keys is None or time.monotonic() - self._fetched_at > self._max_age:
+            return None
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._verified_lock:
+            entry = self._verified.get(digest)
+            if entry is None:
+                return None
+            self._verified.move_to_end(digest)
+        claims, subject = entry
+        try:
+            check_claims(claims, issuer=self.issuer, audience=self.audience, now=self._clock(),
+                         leeway_s=self._leeway)
+        except Unauthenticated:
+            with self._verified_lock:
+                self._verified.pop(digest, None)
+            raise
+        return subject
+
     def _finish(self, token: str, header: dict[str, Any], key: tuple[jwk.JWK, str | None]) -> Subject:
         digest = hashlib.sha256(token.encode()).digest()
         with self._verified_lock:
-            claims = self._verified.get(digest)
-            if claims is not None:
+            entry = self._verified.get(digest)
+            if entry is not None:
                 self._verified.move_to_end(digest)
-        if claims is None:
-            claims = self._verified_claims(token, header, key)
-            if self._verified_max > 0:
-                with self._verified_lock:
-                    self._verified[digest] = claims
-                    while len(self._verified) > self._verified_max:
-                        self._verified.popitem(last=False)
+        claims = entry[0] if entry is not None else self._verified_claims(token, header, key)
         check_claims(claims, issuer=self.issuer, audience=self.audience, now=self._clock(),
                      leeway_s=self._leeway)
-        return subject_from_claims(claims)
+        subject = subject_from_claims(claims)
+        if entry is None and self._verified_max > 0:
+            # Only tokens that passed every check are kept: a refused one is verified again (and
+            # refused again) whenever it is presented.
+            with self._verified_lock:
+                self._verified[digest] = (claims, subject)
+                while len(self._verified) > self._verified_max:
+                    self._verified.popitem(last=False)
+        return subject
 
     def _verified_claims(self, token: str, header: dict[str, Any],
                          key: tuple[jwk.JWK, str | None]) -> dict[str, Any]:

@@ -84,8 +84,23 @@ class AccessRule:
     changes_state: bool = False
 
 
+_RULES: dict[str, AccessRule] = {}
+
+
 def access_rule(full_method: str) -> AccessRule | None:
-    """The `(basira.v1.access)` option of `/pkg.Service/Method`, or None if it has none."""
+    """The `(basira.v1.access)` option of `/pkg.Service/Method`, or None if it has none.
+
+    Found rules are kept (the gate asks on every call; a descriptor's options never change), a
+    missing one is looked up again (its contract may not have been imported yet)."""
+    rule = _RULES.get(full_method)
+    if rule is None:
+        rule = _lookup_access_rule(full_method)
+        if rule is not None:
+            _RULES[full_method] = rule
+    return rule
+
+
+def _lookup_access_rule(full_method: str) -> AccessRule | None:
     service, _, method = full_method.lstrip("/").rpartition("/")
     try:
         descriptor = descriptor_pool.Default().FindMethodByName(f"{service}.{method}")

@@ -81,6 +81,7 @@ class WorkerEvaluator:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count()
         self._next = itertools.count()
+        self._in_flight: dict[int, int] = {}
         self._policy_set: PolicySet | None = None
         self._starting = asyncio.Lock()
 
@@ -142,11 +143,18 @@ class WorkerEvaluator:
                 pass
         if any(proc.returncode is not None for proc in self._procs) or not self._procs:
             await self._start()
-        proc = self._procs[next(self._next) % len(self._procs)]
+        # The worker with the fewest decisions in flight (ties in turn), so a slow one is passed by.
+        turn = next(self._next)
+        count = len(self._procs)
+        index = min(range(count), key=lambda i: (self._in_flight.get(i, 0), (i - turn) % count))
+        proc = self._procs[index]
+        self._in_flight[index] = self._in_flight.get(index, 0) + 1
         try:
             reply = await self._ask(proc, {"input": policy_input})
         except (BrokenPipeError, ConnectionResetError):
             raise Unavailable("the policy decision worker stopped") from None
+        finally:
+            self._in_flight[index] -= 1
         if "decision" not in reply:
             raise Unavailable(f"policy evaluation failed: {reply.get('error', 'no decision')}")
         decision: dict[str, Any] = reply["decision"]

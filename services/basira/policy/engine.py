@@ -40,6 +40,7 @@ REGO_SUFFIX = ".rego"
 DATA_FILE = "data.json"
 BUNDLE_NAME = "basira"
 DECISION_PATH: tuple[str, ...] = ("basira", "authz", "decision")
+DECISION_RULE = "data." + ".".join(DECISION_PATH)
 
 _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<row>\d+):(?P<col>\d+)")
 _MESSAGE = re.compile(r"^error:\s*(?P<message>.*)$", re.MULTILINE)
@@ -81,6 +82,13 @@ def _located(error: BaseException, default_file: str) -> tuple[str, int, int, st
     if where is None:
         return default_file, 0, 0, detail
     return where.group("file"), int(where.group("row")), int(where.group("col")), detail
+
+
+def _eval_error(error: BaseException) -> PolicyEvalError:
+    """A regorus evaluation failure as PolicyEvalError, located when the engine says where."""
+    file, row, col, detail = _located(error, "")
+    where = f"{file}:{row}:{col}: " if file else ""
+    return PolicyEvalError(f"{where}{detail}", file, row, col)
 
 
 def compute_revision(modules: Mapping[str, str], data: Mapping[str, Any]) -> str:
@@ -262,17 +270,28 @@ class CompiledPolicy:
         except BaseException as error:
             if isinstance(error, KeyboardInterrupt | SystemExit):
                 raise
-            file, row, col, detail = _located(error, "")
-            where = f"{file}:{row}:{col}: " if file else ""
-            raise PolicyEvalError(f"{where}{detail}", file, row, col) from None
+            raise _eval_error(error) from None
         results = json.loads(raw).get("result") or []
         if not results:
             return Evaluation(defined=False)
         return Evaluation(defined=True, value=results[0]["expressions"][0]["value"])
 
     def decide(self, policy_input: Mapping[str, Any]) -> dict[str, Any]:
-        """The gate's decision document for `policy_input` (undefined decision -> PolicyEvalError)."""
-        result = self.evaluate(DECISION_PATH, dict(policy_input))
-        if not result.defined or not isinstance(result.value, dict):
-            raise PolicyEvalError(f"data.{'.'.join(DECISION_PATH)} is undefined")
-        return result.value
+        """The gate's decision document for `policy_input` (undefined decision -> PolicyEvalError).
+
+        Evaluates the decision rule itself (`eval_rule`), not a query naming it: the same value
+        without parsing a query on every call (a tenth of the evaluation, measured), through JSON
+        so numbers keep their type (regorus' Python values turn every number into a float).
+        """
+        engine = self._prototype()
+        engine.set_input_json(json.dumps(dict(policy_input)))
+        try:
+            raw = engine.eval_rule_as_json(DECISION_RULE)
+        except BaseException as error:
+            if isinstance(error, KeyboardInterrupt | SystemExit):
+                raise
+            raise _eval_error(error) from None
+        value = json.loads(raw)
+        if not isinstance(value, dict):  # an undefined rule comes back as the string "<undefined>"
+            raise PolicyEvalError(f"{DECISION_RULE} is undefined")
+        return value

@@ -270,6 +270,52 @@ async def test_a_withdrawn_key_stops_working_despite_cached_verifications(issuer
     await _rejected(verifier, token, "unknown signing key")
 
 
+async def test_a_cached_token_is_refused_once_it_expires(issuer: IssuerApp) -> None:
+    now = [time.time()]
+    verifier = _verifier(issuer, leeway_s=5, clock=lambda: now[0])
+    token = issuer.token_for("police-operator", exp=int(now[0]) + 60)
+    for _ in range(3):  # the first call verifies the signature, the next ones reuse its claims
+        assert (await verifier.verify(token)).user == "police-operator"
+    now[0] += 66  # past exp + leeway
+    await _rejected(verifier, token, "expired")
+    await _rejected(verifier, token, "expired")  # dropped from the cache, refused again in full
+
+
+async def test_a_cached_token_is_refused_before_its_not_before(issuer: IssuerApp) -> None:
+    now = [time.time()]
+    verifier = _verifier(issuer, leeway_s=5, clock=lambda: now[0])
+    token = issuer.token_for("police-operator", nbf=int(now[0]) - 1)
+    assert (await verifier.verify(token)).user == "police-operator"
+    now[0] -= 60  # a clock set back: the cached claims are checked again, at this instant
+    await _rejected(verifier, token, "not valid before")
+
+
+async def test_a_refused_token_is_not_remembered_as_verified(issuer: IssuerApp) -> None:
+    verifier = _verifier(issuer)
+    token = issuer.token_for("police-operator", aud="someone-else")
+    for _ in range(2):
+        await _rejected(verifier, token, "wrong audience")
+    assert (await verifier.verify(issuer.token_for("police-operator"))).user == "police-operator"
+
+
+def test_blocking_variant_shares_the_verified_cache_and_its_expiry(tmp_path: Path) -> None:
+    async def run() -> None:
+        app = await start_issuer(DEFAULT_REALM_FILE, tmp_path)
+        try:
+            now = [time.time()]
+            verifier = _verifier(app, leeway_s=0, clock=lambda: now[0])
+            token = app.token_for("traffic-analyst", exp=int(now[0]) + 30)
+            assert (await asyncio.to_thread(verifier.verify_blocking, token)).user == "traffic-analyst"
+            assert (await verifier.verify(token)).user == "traffic-analyst"
+            now[0] += 31
+            with pytest.raises(Unauthenticated, match="expired"):
+                await asyncio.to_thread(verifier.verify_blocking, token)
+        finally:
+            await app.stop()
+
+    asyncio.run(run())
+
+
 async def test_issuer_unreachable_when_keys_are_needed(issuer: IssuerApp) -> None:
     token = issuer.token_for("police-investigator")
     url = issuer.url

@@ -63,10 +63,11 @@ async def started(url: str, key: jwk.JWK, first_bundle_timeout_s: float = 5, **o
     return authorizer
 
 
-@pytest.mark.parametrize("evaluation", ["inline", "worker"])
+@pytest.mark.parametrize("evaluation", ["inline", "worker", "worker_pool"])
 async def test_decides_as_the_engine_does_with_the_bundle_revision(server: BundleServer, key: jwk.JWK,
                                                                    evaluation: str) -> None:
-    evaluator = WorkerEvaluator() if evaluation == "worker" else InlineEvaluator()
+    evaluator = {"inline": InlineEvaluator(), "worker": WorkerEvaluator(),
+                 "worker_pool": WorkerEvaluator(2)}[evaluation]
     authorizer = await started(server.url, key, evaluator=evaluator)
     reference = CompiledPolicy(load_policy_dir(POLICY_DIR))
     try:
@@ -78,6 +79,14 @@ async def test_decides_as_the_engine_does_with_the_bundle_revision(server: Bundl
                 expected = reference.decide(normalise_policy_input(document))
                 assert (decision.allow, decision.deny, decision.obligations, decision.revision) == (
                     expected["allow"], expected["deny"], expected["obligations"], server.store.revision)
+        # Many in flight at once (spread over the pool's workers): each gets its own input's answer.
+        documents = [{**doc, "action": action} for doc in list(allowed_examples().values())[:12]
+                     for action in (doc["action"], "search.face")]
+        decisions = await asyncio.gather(*(authorizer.decide(doc) for doc in documents))
+        for document, decision in zip(documents, decisions, strict=True):
+            expected = reference.decide(normalise_policy_input(document))
+            assert (decision.allow, decision.deny, decision.obligations) == (
+                expected["allow"], expected["deny"], expected["obligations"])
         with pytest.raises(InvalidInput, match="RFC 3339"):
             await authorizer.decide({**example, "context": {"time": "yesterday"}})
     finally:
