@@ -219,9 +219,10 @@ class SearchStore:
             rows = await (await conn.execute(
                 f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE seen < %s{where}"  # type: ignore[arg-type]
                 f" ORDER BY seen LIMIT %s) RETURNING {key}, camera_id", (older_than, limit))).fetchall()
-            if held and rows:
-                await conn.execute("DELETE FROM search_face_holds WHERE sighting_id = ANY(%s)",
-                                   ([r[0] for r in rows],))
+            if held:  # the holds of the faces erased, and of faces never indexed or long gone
+                await conn.execute("DELETE FROM search_face_holds WHERE sighting_id = ANY(%s) OR"
+                                   " (confirmed < %s AND NOT EXISTS (SELECT 1 FROM search_faces f"
+                                   " WHERE f.id = sighting_id))", ([r[0] for r in rows], older_than))
         return [r[1] for r in rows]
 
     async def hold_face(self, sighting_id: str, alert_id: str, confirmed: datetime) -> None:
