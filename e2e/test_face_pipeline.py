@@ -137,6 +137,24 @@ def test_enrol_match_confirm_by_two_and_log(platform: Platform, shared_data: Pat
     follow = search_pb2.GetTrajectoryRequest(sighting_id=found[0].id, access=access())
     trajectory = search.GetTrajectory(follow, metadata=investigator)
     assert [s.camera_id for s in trajectory.sightings] == [BODYCAM]
+    # Listed among the face sightings of the authorization's zones, a page at a time; never to traffic.
+    listed: list[str] = []
+    token = ""
+    for _ in range(50):
+        page = search.ListSightings(search_pb2.ListSightingsRequest(
+            kind=search_pb2.SIGHTING_KIND_FACE, access=access(),
+            page=common_pb2.PageRequest(page_size=100, page_token=token)), metadata=investigator)
+        assert len(page.sightings) <= 20  # the policy's cap on face listings
+        listed += [s.id for s in page.sightings]
+        token = page.page.next_page_token
+        if not token or found[0].id in listed:
+            break
+    assert found[0].id in listed
+    with pytest.raises(grpc.RpcError) as not_listed:
+        search.ListSightings(search_pb2.ListSightingsRequest(kind=search_pb2.SIGHTING_KIND_FACE,
+                                                             access=access()),
+                             metadata=metadata(platform, "traffic-analyst"))
+    assert not_listed.value.code() == grpc.StatusCode.PERMISSION_DENIED
     # Someone else's face finds nothing; an agency without the biometric grant is refused outright.
     other = search_pb2.SearchFacesRequest(image=(pairs / "img16.jpg").read_bytes(), access=access())
     assert list(search.SearchFaces(other, metadata=investigator).sightings) == []

@@ -156,6 +156,24 @@ deny contains msg if {
 	msg := sprintf("roles [%v] of agency \"%v\" do not permit action \"%v\"", [concat(", ", sort(roles)), agency_id, action_id])
 }
 
+# A data class may name another action the subject's roles must also permit (`also_action`): listing
+# or following face sightings is a face search without an image, so it needs a role that may search
+# faces, not only one that may list plate sightings.
+roles_permit(other) if {
+	some role in roles
+	spec := data.basira.roles[role]
+	other in spec.actions
+	agency_id in object.get(spec, "agencies", [agency_id])
+}
+
+deny contains msg if {
+	count(granting_roles) > 0
+	some class in data_classes
+	other := action.by_data_class[class].also_action
+	not roles_permit(other)
+	msg := sprintf("roles [%v] of agency \"%v\" do not permit action \"%v\", which \"%v\" of data class \"%v\" also needs", [concat(", ", sort(roles)), agency_id, other, action_id, class])
+}
+
 deny contains msg if {
 	not now_ns
 	msg := sprintf("context.time is missing or not a string (%v)", [shown(object.get(ctx, "time", null))])

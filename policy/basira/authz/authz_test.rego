@@ -296,3 +296,32 @@ test_deny_operator_cannot_start_a_follow if {
 	r := reasons(call(operator, "follow.start", {"data_class": "plate"}, judicial))
 	count(r) > 0
 }
+
+# Listing (or following) face sightings is a face search without an image: the roles must also permit
+# search.face, whatever role grants search.sightings; plate sightings stay open to analysts.
+face_listing := call(investigator, "search.sightings", {"data_class": "biometric", "zone": "medina"}, judicial)
+
+test_allow_investigator_lists_face_sightings_with_a_court_order if {
+	allow with input as face_listing
+}
+
+test_deny_analyst_lists_face_sightings_without_a_face_search_role if {
+	cleared_analyst := object.union(analyst, {"clearance": 2})
+	r := reasons(object.union(face_listing, {"subject": cleared_analyst}))
+	r == {"roles [analyst] of agency \"police\" do not permit action \"search.face\", which \"search.sightings\" of data class \"biometric\" also needs"}
+	allow with input as call(cleared_analyst, "search.sightings", {"data_class": "plate", "zone": "medina"}, theft_case)
+	allow with input as object.union(face_listing, {"subject": object.union(cleared_analyst, {"roles": ["analyst", "investigator"]})})
+}
+
+test_deny_face_trajectory_without_a_face_search_role if {
+	follower := {"user": "rania", "agency": "police", "roles": ["follower"], "clearance": 2}
+	with_role := object.union(data.basira.roles, {"follower": {"actions": ["search.trajectory"]}})
+	r := reasons(call(follower, "search.trajectory", {"data_class": "biometric", "zone": "medina"}, judicial)) with data.basira.roles as with_role
+	"roles [follower] of agency \"police\" do not permit action \"search.face\", which \"search.trajectory\" of data class \"biometric\" also needs" in r
+	allow with input as call(follower, "search.trajectory", {"data_class": "plate", "zone": "medina"}, theft_case) with data.basira.roles as with_role
+}
+
+test_deny_face_listing_needs_the_legal_basis_of_face_search if {
+	"action \"search.sightings\" needs context.authorization (id, issued_by, scope, expires)" in reasons(object.union(face_listing, {"context": object.union(face_listing.context, {"authorization": null})}))
+	"action \"search.sightings\" needs context.case_id" in reasons(call(investigator, "search.sightings", {"data_class": "biometric", "zone": "medina"}, {"purpose": "theft-investigation", "authorization": court_order}))
+}

@@ -44,9 +44,19 @@ may_unmask if {
 	"evidence.unmask" in data.basira.roles[role].actions
 }
 
-max_results := action.max_results if {
-	is_number(action.max_results)
+# The smallest cap of the action and of the data classes it touches (a class may cap lower: face
+# sightings are listed at most as many per page as a face search returns).
+max_results := min(result_caps) if {
+	count(result_caps) > 0
 } else := data.basira.settings.default_max_results
+
+result_caps contains action.max_results if is_number(action.max_results)
+
+result_caps contains cap if {
+	some class in data_classes
+	cap := action.by_data_class[class].max_results
+	is_number(cap)
+}
 
 # Fields of every data class the agency is not granted ...
 redact_fields contains field if {

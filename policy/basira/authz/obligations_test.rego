@@ -89,3 +89,10 @@ test_allow_unscoped_actions_carry_no_zone_filter if {
 test_allow_purge_carries_the_retention_days if {
 	obligations_for(allowed_examples["retention.purge"]).retention_days == 30
 }
+
+test_allow_face_listing_is_capped_like_face_search if {
+	face_list := call(investigator, "search.sightings", {"data_class": "biometric", "zone": "medina"}, judicial)
+	obligations_for(face_list).max_results == 20
+	obligations_for(face_list).zones == ["medina"]
+	obligations_for(call(investigator, "search.sightings", {"data_class": "plate", "zone": "medina"}, theft_case)).max_results == 500
+}

@@ -112,7 +112,9 @@ STREAMS: tuple[StreamSpec, ...] = (
                writers=("analytics",), readers=("search", "alerting")),
     StreamSpec("MATCHES", ("match.candidate.>",), max_age_s=7 * DAY,
                writers=("analytics",), readers=("alerting",)),
-    StreamSpec("ALERTS", ("alerts.>",), max_age_s=30 * DAY, writers=("alerting",), readers=("alerting",)),
+    # Search reads alerts only to keep confirmed face matches as evidence past the short face retention.
+    StreamSpec("ALERTS", ("alerts.>",), max_age_s=30 * DAY, writers=("alerting",),
+               readers=("alerting", "search")),
     StreamSpec("HEALTH", ("camera.health.>",), max_age_s=7 * DAY,
                writers=("ingest",), readers=("ingest", "alerting")),
     StreamSpec("AUDIT", ("audit.record.>",), max_age_s=30 * DAY, writers=GATED_SERVICES,

@@ -1,5 +1,5 @@
-"""Search's NATS side: the plate and face indexers (`detections.plate.>`, `detections.face.>`) and the
-counts indexer (`counts.>`)."""
+"""Search's NATS side: the plate and face indexers (`detections.plate.>`, `detections.face.>`), the
+counts indexer (`counts.>`) and the evidence holds of confirmed face matches (`alerts.>`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from basira.common.plate_text import PlateTextError, normalize_plate
 from basira.common.timestamps import to_datetime
 from basira.search.domain import Rect
 from basira.search.store import FaceSightingIn, PlateSightingIn, SearchStore
-from basira.v1 import events_pb2
+from basira.v1 import alert_pb2, events_pb2
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,8 @@ FACE_SUBJECT = "detections.face.>"
 FACE_DURABLE = "search-faces"
 COUNTS_SUBJECT = "counts.>"
 COUNTS_DURABLE = "search-counts"
+ALERTS_SUBJECT = "alerts.>"
+EVIDENCE_DURABLE = "search-evidence"
 
 
 _when = to_datetime
@@ -91,6 +93,18 @@ class Indexer:
         await self.store.add_face_sighting(sighting)
         return Outcome.ACK
 
+    async def handle_alert(self, msg: Msg) -> Outcome:
+        """A face match two people confirmed: hold its face sighting as evidence (retention.py)."""
+        event = decoded(msg, events_pb2.AlertEvent, "alert event", log)
+        if event is None:
+            return Outcome.TERM
+        alert = event.alert
+        if (alert.kind == alert_pb2.ALERT_KIND_FACE_MATCH and alert.state == alert_pb2.ALERT_STATE_CONFIRMED
+                and alert.face_match.detection_id):
+            await self.store.hold_face(alert.face_match.detection_id, alert.id, datetime.now(UTC))
+            log.info("confirmed face match held as evidence", extra={"alert_id": alert.id})
+        return Outcome.ACK
+
     async def handle_count(self, msg: Msg) -> Outcome:
         event = decoded(msg, events_pb2.CountEvent, "count event", log)
         if event is None:
@@ -107,7 +121,8 @@ class Indexer:
 
 def consumers(js: JetStreamContext, indexer: Indexer, *, batch: int = 32,
               plate_durable: str = PLATE_DURABLE, counts_durable: str = COUNTS_DURABLE,
-              face_durable: str = FACE_DURABLE, deliver_new_only: bool = False) -> list[PullConsumer]:
+              face_durable: str = FACE_DURABLE, evidence_durable: str = EVIDENCE_DURABLE,
+              deliver_new_only: bool = False) -> list[PullConsumer]:
     """The durable pull consumers every search replica shares."""
     return [
         PullConsumer(js, "DETECTIONS", FACE_SUBJECT, face_durable, indexer.handle_face, batch=batch,
@@ -115,5 +130,7 @@ def consumers(js: JetStreamContext, indexer: Indexer, *, batch: int = 32,
         PullConsumer(js, "DETECTIONS", PLATE_SUBJECT, plate_durable, indexer.handle_plate, batch=batch,
                      deliver_new_only=deliver_new_only),
         PullConsumer(js, "COUNTS", COUNTS_SUBJECT, counts_durable, indexer.handle_count, batch=batch,
+                     deliver_new_only=deliver_new_only),
+        PullConsumer(js, "ALERTS", ALERTS_SUBJECT, evidence_durable, indexer.handle_alert, batch=batch,
                      deliver_new_only=deliver_new_only),
     ]

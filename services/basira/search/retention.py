@@ -4,6 +4,10 @@ Limits are the agreement's `retention` data (policy/basira/retention/data.json: 
 class's purge is one act the policy decides (`retention.purge`: it refuses to erase anything younger
 than the limit in force, whatever this file says) and the log gets two records: the admission before
 anything is erased, and what was erased — counts per camera, never the content.
+
+A face sighting two people confirmed as a watchlist match is evidence for its case (held: events.py
+records the confirmation): the short purge of unconfirmed faces leaves it, and so does the snapshot
+purge its frame; it goes with its own class, `face_match_confirmed`, whose limit is the agreement's.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,9 +31,20 @@ from basira.search.store import SearchStore
 log = logging.getLogger(__name__)
 
 PURGE_ACTION = "retention.purge"
-# Retention class → the search table holding it.
-CLASSES = {"face_embedding_unmatched": "search_faces", "plate_read": "search_sightings",
-           "snapshot": "search_snapshots"}
+
+@dataclass(frozen=True)
+class RetentionClass:
+    """Where a retention class lives: its table, and which rows of it by evidence hold (None: all)."""
+
+    table: str
+    held: bool | None = None
+
+
+# Retention class → the search rows holding it.
+CLASSES = {"face_embedding_unmatched": RetentionClass("search_faces", held=False),
+           "face_match_confirmed": RetentionClass("search_faces", held=True),
+           "plate_read": RetentionClass("search_sightings"),
+           "snapshot": RetentionClass("search_snapshots", held=False)}
 
 
 def retention_days(path: Path) -> dict[str, float]:
@@ -51,13 +67,14 @@ class RetentionPurger:
     async def purge_class(self, name: str, now: datetime) -> Counter[str]:
         """Erase `name`'s records older than its limit; returns erased counts per camera."""
         time_to = now - timedelta(days=self.days[name])
-        resource: dict[str, Any] = {"data_class": name, "time_to": _iso(time_to), "table": CLASSES[name]}
+        where = CLASSES[name]
+        resource: dict[str, Any] = {"data_class": name, "time_to": _iso(time_to), "table": where.table}
         context = {"time": _iso(now)}
         decision = await self.gate.authorize_act(self.subject, PURGE_ACTION, resource, context,
                                                  status="ADMITTED")
         erased: Counter[str] = Counter()
         while True:
-            cameras = await self.store.purge(CLASSES[name], time_to, self.batch)
+            cameras = await self.store.purge(where.table, time_to, self.batch, held=where.held)
             erased.update(cameras)
             if len(cameras) < self.batch:
                 break

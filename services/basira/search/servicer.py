@@ -39,8 +39,7 @@ from basira.search.store import SearchStore
 from basira.search.trajectory import SpeedLimits, legs, passages
 from basira.v1 import analytics_pb2, common_pb2, search_pb2, search_pb2_grpc
 
-FACE_SEARCH_LATER = ("face sightings are not listed: find them by image (SearchFaces), then follow one "
-                     "with GetTrajectory(sighting_id)")
+NO_FACE_TO_FOLLOW = "sighting {} is a face without an indexed embedding; its person cannot be followed"
 UNMASK_ACTION = "evidence.unmask"
 
 
@@ -154,9 +153,12 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                          obligation_max=obligations.get("max_results"))
 
     async def _page(self, flt: SightingFilter, page: common_pb2.PageRequest, size: int, fingerprint: str,
-                    **query: Any) -> tuple[list[SightingRow], str]:
+                    *, faces: bool = False, **query: Any) -> tuple[list[SightingRow], str]:
         cursor = decode_page_token(page.page_token, fingerprint)
-        rows = await self.store.list_sightings(flt, limit=size + 1, cursor=cursor, **query)
+        if faces:
+            rows = await self.store.list_face_sightings(flt, limit=size + 1, cursor=cursor)
+        else:
+            rows = await self.store.list_sightings(flt, limit=size + 1, cursor=cursor, **query)
         token = ""
         if len(rows) > size:
             rows = rows[:size]
@@ -218,14 +220,21 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
 
     async def ListSightings(self, request: search_pb2.ListSightingsRequest,
                             context: grpc.aio.ServicerContext | None) -> search_pb2.ListSightingsResponse:
-        if request.kind == KIND_FACE:
-            raise FailedPrecondition(FACE_SEARCH_LATER)
+        """Sightings newest first, where policy lets the caller look, a page at a time.
+
+        Face sightings (kind FACE) are biometric to policy (`sightings_resolver`: purpose, case id and
+        authorization, a role that may search faces, a smaller page); their window is bounded like a
+        face search's. Images stay behind GetEvidence, masked unless an unmasking is authorised.
+        """
+        faces = request.kind == KIND_FACE
         obligations = _obligations()
         granted = GrantedScope.from_obligations(obligations)
         flt = _filter(request.scope, granted)
+        if faces:
+            flt = bounded_window(flt, datetime.now(UTC), self.settings.face_search_max_window_days)
         size = self._page_size(request.page, obligations)
-        rows, token = await self._page(flt, request.page, size,
-                                       _fingerprint("sightings", request.scope, granted))
+        fingerprint = _fingerprint("face-sightings" if faces else "sightings", request.scope, granted)
+        rows, token = await self._page(flt, request.page, size, fingerprint, faces=faces)
         return search_pb2.ListSightingsResponse(sightings=[sighting_to_proto(r) for r in rows],
                                                 page=common_pb2.PageResponse(next_page_token=token))
 
@@ -245,7 +254,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             if start is None or not granted.allows(start.zone, start.camera_id):
                 raise NotFound(f"no sighting {request.sighting_id!r}")
             if start.kind == KIND_FACE:
-                raise FailedPrecondition(FACE_SEARCH_LATER)
+                raise FailedPrecondition(NO_FACE_TO_FOLLOW.format(start.id))
             key = start.plate_key
         else:
             raise InvalidInput("give a plate or a sighting_id to follow", field="plate")

@@ -196,16 +196,55 @@ class SearchStore:
             rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
         return [_face_row(r) for r in rows if float(r[-1]) <= max_distance]
 
-    async def purge(self, table: str, older_than: datetime, limit: int) -> list[str]:
-        """Delete up to `limit` rows of `table` seen before `older_than`; the camera of each row erased."""
+    async def purge(self, table: str, older_than: datetime, limit: int, *, held: bool | None = None
+                    ) -> list[str]:
+        """Delete up to `limit` rows of `table` seen before `older_than`; the camera of each row erased.
+
+        `held` picks face rows by evidence hold: False only faces no confirmed match holds (and
+        snapshots no held face shows), True only held faces (whose holds go with them); None all.
+        """
         if table not in ("search_faces", "search_sightings", "search_snapshots"):
             raise ValueError(f"no retention purge for table {table!r}")
         key = "snapshot_id" if table == "search_snapshots" else "id"
-        async with self.pool.connection() as conn:
+        where = ""
+        if held is not None and table == "search_faces":
+            where = (f" AND {'' if held else 'NOT '}EXISTS (SELECT 1 FROM search_face_holds h"
+                     " WHERE h.sighting_id = search_faces.id)")
+        elif held is False and table == "search_snapshots":
+            where = (" AND NOT EXISTS (SELECT 1 FROM search_faces f JOIN search_face_holds h"
+                     " ON h.sighting_id = f.id WHERE f.snapshot_id = search_snapshots.snapshot_id)")
+        elif held is not None:
+            raise ValueError(f"no evidence holds on table {table!r}")
+        async with self.pool.connection() as conn, conn.transaction():
             rows = await (await conn.execute(
-                f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE seen < %s"  # type: ignore[arg-type]
-                f" ORDER BY seen LIMIT %s) RETURNING camera_id", (older_than, limit))).fetchall()
-        return [r[0] for r in rows]
+                f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE seen < %s{where}"  # type: ignore[arg-type]
+                f" ORDER BY seen LIMIT %s) RETURNING {key}, camera_id", (older_than, limit))).fetchall()
+            if held:  # the holds of the faces erased, and of faces never indexed or long gone
+                await conn.execute("DELETE FROM search_face_holds WHERE sighting_id = ANY(%s) OR"
+                                   " (confirmed < %s AND NOT EXISTS (SELECT 1 FROM search_faces f"
+                                   " WHERE f.id = sighting_id))", ([r[0] for r in rows], older_than))
+        return [r[1] for r in rows]
+
+    async def hold_face(self, sighting_id: str, alert_id: str, confirmed: datetime) -> None:
+        """Keep a face sighting as evidence of a confirmed match (idempotent: the first hold stays)."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO search_face_holds (sighting_id, alert_id, confirmed) VALUES (%s, %s, %s)"
+                " ON CONFLICT (sighting_id) DO NOTHING", (sighting_id, alert_id, confirmed))
+
+    async def list_face_sightings(self, flt: SightingFilter, *, limit: int, cursor: PageCursor | None
+                                  ) -> list[SightingRow]:
+        """Face sightings newest first (seen, id descending) after `cursor`; `limit` rows at most."""
+        params: list[Any] = []
+        sql = f"SELECT {_FACE_COLUMNS}, 0.0 FROM search_faces WHERE true" + _filter_sql(flt, params)
+        if cursor is not None:
+            sql += " AND (seen, id) < (%s, %s)"
+            params.extend([cursor.seen, cursor.id])
+        sql += " ORDER BY seen DESC, id DESC LIMIT %s"
+        params.append(limit)
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        return [_face_row(r) for r in rows]
 
     async def face_sighting(self, sighting_id: str) -> tuple[SightingRow, str, list[float]] | None:
         """A stored face sighting with its model and embedding (to follow that person), or None."""

@@ -27,7 +27,7 @@ from basira.v1 import options_pb2 as basira_dot_v1_dot_options__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62\x61sira/v1/watchlist.proto\x12\tbasira.v1\x1a\x16\x62\x61sira/v1/common.proto\x1a\x17\x62\x61sira/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\nLegalBasis\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\x11\n\tissued_by\x18\x03 \x01(\t\"\xd0\x01\n\tWatchlist\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0cowner_agency\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x15\n\rsubject_count\x18\x05 \x01(\x05\x12+\n\x07\x63reated\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15subjects_not_matching\x18\x32 \x01(\x05\x12\x1b\n\x13not_matching_reason\x18\x33 \x01(\t\"\xb5\x01\n\x10WatchlistSubject\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cwatchlist_id\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\x12*\n\x0blegal_basis\x18\x04 \x01(\x0b\x32\x15.basira.v1.LegalBasis\x12+\n\x07\x65xpires\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65nrolled_images\x18\x06 \x01(\x05\"k\n\x16\x43reateWatchlistRequest\x12\'\n\twatchlist\x18\x01 \x01(\x0b\x32\x14.basira.v1.Watchlist\x12(\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0b\x32\x18.basira.v1.AccessContext\"B\n\x17\x43reateWatchlistResponse\x12\'\n\twatchlist\x18\x01 \x01(\x0b\x32\x14.basira.v1.Watchlist\"=\n\x15ListWatchlistsRequest\x12$\n\x04page\x18\x01 \x01(\x0b\x32\x16.basira.v1.PageRequest\"i\n\x16ListWatchlistsResponse\x12(\n\nwatchlists\x18\x01 \x03(\x0b\x32\x14.basira.v1.Watchlist\x12%\n\x04page\x18\x02 \x01(\x0b\x32\x17.basira.v1.PageResponse\"\xcd\x01\n\x13\x45nrolSubjectRequest\x12\x14\n\x0cwatchlist_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12*\n\x0blegal_basis\x18\x03 \x01(\x0b\x32\x15.basira.v1.LegalBasis\x12+\n\x07\x65xpires\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06images\x18\x05 \x03(\x0c\x12(\n\x06\x61\x63\x63\x65ss\x18\x06 \x01(\x0b\x32\x18.basira.v1.AccessContext\"D\n\x14\x45nrolSubjectResponse\x12,\n\x07subject\x18\x01 \x01(\x0b\x32\x1b.basira.v1.WatchlistSubject\"z\n\x14RemoveSubjectRequest\x12\x14\n\x0cwatchlist_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12(\n\x06\x61\x63\x63\x65ss\x18\x04 \x01(\x0b\x32\x18.basira.v1.AccessContext\"\x17\n\x15RemoveSubjectResponse\"\xab\x02\n\x0cHotlistEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05plate\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12(\n\x06reason\x18\x04 \x01(\x0e\x32\x18.basira.v1.HotlistReason\x12*\n\x0blegal_basis\x18\x05 \x01(\x0b\x32\x15.basira.v1.LegalBasis\x12\x14\n\x0cowner_agency\x18\x06 \x01(\t\x12+\n\x07\x65xpires\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x63onfusable_tolerant\x18\x08 \x01(\x08\x12\x0c\n\x04note\x18\t \x01(\t\x12+\n\x07\x63reated\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x16\x41\x64\x64HotlistPlateRequest\x12&\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x17.basira.v1.HotlistEntry\x12(\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0b\x32\x18.basira.v1.AccessContext\"A\n\x17\x41\x64\x64HotlistPlateResponse\x12&\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x17.basira.v1.HotlistEntry\"g\n\x19RemoveHotlistPlateRequest\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12(\n\x06\x61\x63\x63\x65ss\x18\x03 \x01(\x0b\x32\x18.basira.v1.AccessContext\"\x1c\n\x1aRemoveHotlistPlateResponse\"S\n\x12ListHotlistRequest\x12\x17\n\x0finclude_expired\x18\x01 \x01(\x08\x12$\n\x04page\x18\x02 \x01(\x0b\x32\x16.basira.v1.PageRequest\"f\n\x13ListHotlistResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.basira.v1.HotlistEntry\x12%\n\x04page\x18\x02 \x01(\x0b\x32\x17.basira.v1.PageResponse*\xbd\x01\n\rHotlistReason\x12\x1e\n\x1aHOTLIST_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15HOTLIST_REASON_STOLEN\x10\x01\x12\x19\n\x15HOTLIST_REASON_WANTED\x10\x02\x12\x1e\n\x1aHOTLIST_REASON_AMBER_ALERT\x10\x03\x12\x1c\n\x18HOTLIST_REASON_UNINSURED\x10\x04\x12\x18\n\x14HOTLIST_REASON_OTHER\x10\x05\x32\xf5\x06\n\x10WatchlistService\x12}\n\x0f\x43reateWatchlist\x12!.basira.v1.CreateWatchlistRequest\x1a\".basira.v1.CreateWatchlistResponse\"#\x8a\xb5\x18\x1f\n\x10watchlist.create\x12\twatchlist\x18\x01\x12v\n\x0eListWatchlists\x12 .basira.v1.ListWatchlistsRequest\x1a!.basira.v1.ListWatchlistsResponse\"\x1f\x8a\xb5\x18\x1b\n\x0ewatchlist.list\x12\twatchlist\x12{\n\x0c\x45nrolSubject\x12\x1e.basira.v1.EnrolSubjectRequest\x1a\x1f.basira.v1.EnrolSubjectResponse\"*\x8a\xb5\x18&\n\x17watchlist.enrol_subject\x12\tbiometric\x18\x01\x12\x7f\n\rRemoveSubject\x12\x1f.basira.v1.RemoveSubjectRequest\x1a .basira.v1.RemoveSubjectResponse\"+\x8a\xb5\x18\'\n\x18watchlist.remove_subject\x12\tbiometric\x18\x01\x12z\n\x0f\x41\x64\x64HotlistPlate\x12!.basira.v1.AddHotlistPlateRequest\x1a\".basira.v1.AddHotlistPlateResponse\" \x8a\xb5\x18\x1c\n\x11hotlist.add_plate\x12\x05plate\x18\x01\x12\x86\x01\n\x12RemoveHotlistPlate\x12$.basira.v1.RemoveHotlistPlateRequest\x1a%.basira.v1.RemoveHotlistPlateResponse\"#\x8a\xb5\x18\x1f\n\x14hotlist.remove_plate\x12\x05plate\x18\x01\x12g\n\x0bListHotlist\x12\x1d.basira.v1.ListHotlistRequest\x1a\x1e.basira.v1.ListHotlistResponse\"\x19\x8a\xb5\x18\x15\n\x0chotlist.list\x12\x05plateB1Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62\x61sira/v1/watchlist.proto\x12\tbasira.v1\x1a\x16\x62\x61sira/v1/common.proto\x1a\x17\x62\x61sira/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\nLegalBasis\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\x11\n\tissued_by\x18\x03 \x01(\t\"\x8a\x02\n\tWatchlist\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0cowner_agency\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x15\n\rsubject_count\x18\x05 \x01(\x05\x12+\n\x07\x63reated\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15subjects_not_matching\x18\x32 \x01(\x05\x12\x1b\n\x13not_matching_reason\x18\x33 \x01(\t\x12\x38\n\x13subjects_to_reenrol\x18\x34 \x03(\x0b\x32\x1b.basira.v1.WatchlistSubject\"\xc5\x01\n\x10WatchlistSubject\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cwatchlist_id\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\x12*\n\x0blegal_basis\x18\x04 \x01(\x0b\x32\x15.basira.v1.LegalBasis\x12+\n\x07\x65xpires\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65nrolled_images\x18\x06 \x01(\x05\x12\x0e\n\x06models\x18\x07 \x03(\t\"k\n\x16\x43reateWatchlistRequest\x12\'\n\twatchlist\x18\x01 \x01(\x0b\x32\x14.basira.v1.Watchlist\x12(\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0b\x32\x18.basira.v1.AccessContext\"B\n\x17\x43reateWatchlistResponse\x12\'\n\twatchlist\x18\x01 \x01(\x0b\x32\x14.basira.v1.Watchlist\"=\n\x15ListWatchlistsRequest\x12$\n\x04page\x18\x01 \x01(\x0b\x32\x16.basira.v1.PageRequest\"i\n\x16ListWatchlistsResponse\x12(\n\nwatchlists\x18\x01 \x03(\x0b\x32\x14.basira.v1.Watchlist\x12%\n\x04page\x18\x02 \x01(\x0b\x32\x17.basira.v1.PageResponse\"\xcd\x01\n\x13\x45nrolSubjectRequest\x12\x14\n\x0cwatchlist_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12*\n\x0blegal_basis\x18\x03 \x01(\x0b\x32\x15.basira.v1.LegalBasis\x12+\n\x07\x65xpires\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06images\x18\x05 \x03(\x0c\x12(\n\x06\x61\x63\x63\x65ss\x18\x06 \x01(\x0b\x32\x18.basira.v1.AccessContext\"D\n\x14\x45nrolSubjectResponse\x12,\n\x07subject\x18\x01 \x01(\x0b\x32\x1b.basira.v1.WatchlistSubject\"z\n\x14RemoveSubjectRequest\x12\x14\n\x0cwatchlist_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12(\n\x06\x61\x63\x63\x65ss\x18\x04 \x01(\x0b\x32\x18.basira.v1.AccessContext\"\x17\n\x15RemoveSubjectResponse\"\xab\x02\n\x0cHotlistEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05plate\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12(\n\x06reason\x18\x04 \x01(\x0e\x32\x18.basira.v1.HotlistReason\x12*\n\x0blegal_basis\x18\x05 \x01(\x0b\x32\x15.basira.v1.LegalBasis\x12\x14\n\x0cowner_agency\x18\x06 \x01(\t\x12+\n\x07\x65xpires\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x63onfusable_tolerant\x18\x08 \x01(\x08\x12\x0c\n\x04note\x18\t \x01(\t\x12+\n\x07\x63reated\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x16\x41\x64\x64HotlistPlateRequest\x12&\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x17.basira.v1.HotlistEntry\x12(\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0b\x32\x18.basira.v1.AccessContext\"A\n\x17\x41\x64\x64HotlistPlateResponse\x12&\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x17.basira.v1.HotlistEntry\"g\n\x19RemoveHotlistPlateRequest\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12(\n\x06\x61\x63\x63\x65ss\x18\x03 \x01(\x0b\x32\x18.basira.v1.AccessContext\"\x1c\n\x1aRemoveHotlistPlateResponse\"S\n\x12ListHotlistRequest\x12\x17\n\x0finclude_expired\x18\x01 \x01(\x08\x12$\n\x04page\x18\x02 \x01(\x0b\x32\x16.basira.v1.PageRequest\"f\n\x13ListHotlistResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.basira.v1.HotlistEntry\x12%\n\x04page\x18\x02 \x01(\x0b\x32\x17.basira.v1.PageResponse*\xbd\x01\n\rHotlistReason\x12\x1e\n\x1aHOTLIST_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15HOTLIST_REASON_STOLEN\x10\x01\x12\x19\n\x15HOTLIST_REASON_WANTED\x10\x02\x12\x1e\n\x1aHOTLIST_REASON_AMBER_ALERT\x10\x03\x12\x1c\n\x18HOTLIST_REASON_UNINSURED\x10\x04\x12\x18\n\x14HOTLIST_REASON_OTHER\x10\x05\x32\xf5\x06\n\x10WatchlistService\x12}\n\x0f\x43reateWatchlist\x12!.basira.v1.CreateWatchlistRequest\x1a\".basira.v1.CreateWatchlistResponse\"#\x8a\xb5\x18\x1f\n\x10watchlist.create\x12\twatchlist\x18\x01\x12v\n\x0eListWatchlists\x12 .basira.v1.ListWatchlistsRequest\x1a!.basira.v1.ListWatchlistsResponse\"\x1f\x8a\xb5\x18\x1b\n\x0ewatchlist.list\x12\twatchlist\x12{\n\x0c\x45nrolSubject\x12\x1e.basira.v1.EnrolSubjectRequest\x1a\x1f.basira.v1.EnrolSubjectResponse\"*\x8a\xb5\x18&\n\x17watchlist.enrol_subject\x12\tbiometric\x18\x01\x12\x7f\n\rRemoveSubject\x12\x1f.basira.v1.RemoveSubjectRequest\x1a .basira.v1.RemoveSubjectResponse\"+\x8a\xb5\x18\'\n\x18watchlist.remove_subject\x12\tbiometric\x18\x01\x12z\n\x0f\x41\x64\x64HotlistPlate\x12!.basira.v1.AddHotlistPlateRequest\x1a\".basira.v1.AddHotlistPlateResponse\" \x8a\xb5\x18\x1c\n\x11hotlist.add_plate\x12\x05plate\x18\x01\x12\x86\x01\n\x12RemoveHotlistPlate\x12$.basira.v1.RemoveHotlistPlateRequest\x1a%.basira.v1.RemoveHotlistPlateResponse\"#\x8a\xb5\x18\x1f\n\x14hotlist.remove_plate\x12\x05plate\x18\x01\x12g\n\x0bListHotlist\x12\x1d.basira.v1.ListHotlistRequest\x1a\x1e.basira.v1.ListHotlistResponse\"\x19\x8a\xb5\x18\x15\n\x0chotlist.list\x12\x05plateB1Z/github.com/basira/basira/gen/basira/v1;basirav1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,44 +49,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHLISTSERVICE'].methods_by_name['RemoveHotlistPlate']._serialized_options = b'\212\265\030\037\n\024hotlist.remove_plate\022\005plate\030\001'
   _globals['_WATCHLISTSERVICE'].methods_by_name['ListHotlist']._loaded_options = None
   _globals['_WATCHLISTSERVICE'].methods_by_name['ListHotlist']._serialized_options = b'\212\265\030\025\n\014hotlist.list\022\005plate'
-  _globals['_HOTLISTREASON']._serialized_start=2159
-  _globals['_HOTLISTREASON']._serialized_end=2348
+  _globals['_HOTLISTREASON']._serialized_start=2233
+  _globals['_HOTLISTREASON']._serialized_end=2422
   _globals['_LEGALBASIS']._serialized_start=122
   _globals['_LEGALBASIS']._serialized_end=186
   _globals['_WATCHLIST']._serialized_start=189
-  _globals['_WATCHLIST']._serialized_end=397
-  _globals['_WATCHLISTSUBJECT']._serialized_start=400
-  _globals['_WATCHLISTSUBJECT']._serialized_end=581
-  _globals['_CREATEWATCHLISTREQUEST']._serialized_start=583
-  _globals['_CREATEWATCHLISTREQUEST']._serialized_end=690
-  _globals['_CREATEWATCHLISTRESPONSE']._serialized_start=692
-  _globals['_CREATEWATCHLISTRESPONSE']._serialized_end=758
-  _globals['_LISTWATCHLISTSREQUEST']._serialized_start=760
-  _globals['_LISTWATCHLISTSREQUEST']._serialized_end=821
-  _globals['_LISTWATCHLISTSRESPONSE']._serialized_start=823
-  _globals['_LISTWATCHLISTSRESPONSE']._serialized_end=928
-  _globals['_ENROLSUBJECTREQUEST']._serialized_start=931
-  _globals['_ENROLSUBJECTREQUEST']._serialized_end=1136
-  _globals['_ENROLSUBJECTRESPONSE']._serialized_start=1138
-  _globals['_ENROLSUBJECTRESPONSE']._serialized_end=1206
-  _globals['_REMOVESUBJECTREQUEST']._serialized_start=1208
-  _globals['_REMOVESUBJECTREQUEST']._serialized_end=1330
-  _globals['_REMOVESUBJECTRESPONSE']._serialized_start=1332
-  _globals['_REMOVESUBJECTRESPONSE']._serialized_end=1355
-  _globals['_HOTLISTENTRY']._serialized_start=1358
-  _globals['_HOTLISTENTRY']._serialized_end=1657
-  _globals['_ADDHOTLISTPLATEREQUEST']._serialized_start=1659
-  _globals['_ADDHOTLISTPLATEREQUEST']._serialized_end=1765
-  _globals['_ADDHOTLISTPLATERESPONSE']._serialized_start=1767
-  _globals['_ADDHOTLISTPLATERESPONSE']._serialized_end=1832
-  _globals['_REMOVEHOTLISTPLATEREQUEST']._serialized_start=1834
-  _globals['_REMOVEHOTLISTPLATEREQUEST']._serialized_end=1937
-  _globals['_REMOVEHOTLISTPLATERESPONSE']._serialized_start=1939
-  _globals['_REMOVEHOTLISTPLATERESPONSE']._serialized_end=1967
-  _globals['_LISTHOTLISTREQUEST']._serialized_start=1969
-  _globals['_LISTHOTLISTREQUEST']._serialized_end=2052
-  _globals['_LISTHOTLISTRESPONSE']._serialized_start=2054
-  _globals['_LISTHOTLISTRESPONSE']._serialized_end=2156
-  _globals['_WATCHLISTSERVICE']._serialized_start=2351
-  _globals['_WATCHLISTSERVICE']._serialized_end=3236
+  _globals['_WATCHLIST']._serialized_end=455
+  _globals['_WATCHLISTSUBJECT']._serialized_start=458
+  _globals['_WATCHLISTSUBJECT']._serialized_end=655
+  _globals['_CREATEWATCHLISTREQUEST']._serialized_start=657
+  _globals['_CREATEWATCHLISTREQUEST']._serialized_end=764
+  _globals['_CREATEWATCHLISTRESPONSE']._serialized_start=766
+  _globals['_CREATEWATCHLISTRESPONSE']._serialized_end=832
+  _globals['_LISTWATCHLISTSREQUEST']._serialized_start=834
+  _globals['_LISTWATCHLISTSREQUEST']._serialized_end=895
+  _globals['_LISTWATCHLISTSRESPONSE']._serialized_start=897
+  _globals['_LISTWATCHLISTSRESPONSE']._serialized_end=1002
+  _globals['_ENROLSUBJECTREQUEST']._serialized_start=1005
+  _globals['_ENROLSUBJECTREQUEST']._serialized_end=1210
+  _globals['_ENROLSUBJECTRESPONSE']._serialized_start=1212
+  _globals['_ENROLSUBJECTRESPONSE']._serialized_end=1280
+  _globals['_REMOVESUBJECTREQUEST']._serialized_start=1282
+  _globals['_REMOVESUBJECTREQUEST']._serialized_end=1404
+  _globals['_REMOVESUBJECTRESPONSE']._serialized_start=1406
+  _globals['_REMOVESUBJECTRESPONSE']._serialized_end=1429
+  _globals['_HOTLISTENTRY']._serialized_start=1432
+  _globals['_HOTLISTENTRY']._serialized_end=1731
+  _globals['_ADDHOTLISTPLATEREQUEST']._serialized_start=1733
+  _globals['_ADDHOTLISTPLATEREQUEST']._serialized_end=1839
+  _globals['_ADDHOTLISTPLATERESPONSE']._serialized_start=1841
+  _globals['_ADDHOTLISTPLATERESPONSE']._serialized_end=1906
+  _globals['_REMOVEHOTLISTPLATEREQUEST']._serialized_start=1908
+  _globals['_REMOVEHOTLISTPLATEREQUEST']._serialized_end=2011
+  _globals['_REMOVEHOTLISTPLATERESPONSE']._serialized_start=2013
+  _globals['_REMOVEHOTLISTPLATERESPONSE']._serialized_end=2041
+  _globals['_LISTHOTLISTREQUEST']._serialized_start=2043
+  _globals['_LISTHOTLISTREQUEST']._serialized_end=2126
+  _globals['_LISTHOTLISTRESPONSE']._serialized_start=2128
+  _globals['_LISTHOTLISTRESPONSE']._serialized_end=2230
+  _globals['_WATCHLISTSERVICE']._serialized_start=2425
+  _globals['_WATCHLISTSERVICE']._serialized_end=3310
 # @@protoc_insertion_point(module_scope)

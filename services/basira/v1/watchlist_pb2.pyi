@@ -38,7 +38,7 @@ class LegalBasis(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., reference: _Optional[str] = ..., issued_by: _Optional[str] = ...) -> None: ...
 
 class Watchlist(_message.Message):
-    __slots__ = ("id", "name", "owner_agency", "description", "subject_count", "created", "subjects_not_matching", "not_matching_reason")
+    __slots__ = ("id", "name", "owner_agency", "description", "subject_count", "created", "subjects_not_matching", "not_matching_reason", "subjects_to_reenrol")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_AGENCY_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +47,7 @@ class Watchlist(_message.Message):
     CREATED_FIELD_NUMBER: _ClassVar[int]
     SUBJECTS_NOT_MATCHING_FIELD_NUMBER: _ClassVar[int]
     NOT_MATCHING_REASON_FIELD_NUMBER: _ClassVar[int]
+    SUBJECTS_TO_REENROL_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     owner_agency: str
@@ -55,23 +56,26 @@ class Watchlist(_message.Message):
     created: _timestamp_pb2.Timestamp
     subjects_not_matching: int
     not_matching_reason: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner_agency: _Optional[str] = ..., description: _Optional[str] = ..., subject_count: _Optional[int] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subjects_not_matching: _Optional[int] = ..., not_matching_reason: _Optional[str] = ...) -> None: ...
+    subjects_to_reenrol: _containers.RepeatedCompositeFieldContainer[WatchlistSubject]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., owner_agency: _Optional[str] = ..., description: _Optional[str] = ..., subject_count: _Optional[int] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subjects_not_matching: _Optional[int] = ..., not_matching_reason: _Optional[str] = ..., subjects_to_reenrol: _Optional[_Iterable[_Union[WatchlistSubject, _Mapping]]] = ...) -> None: ...
 
 class WatchlistSubject(_message.Message):
-    __slots__ = ("id", "watchlist_id", "label", "legal_basis", "expires", "enrolled_images")
+    __slots__ = ("id", "watchlist_id", "label", "legal_basis", "expires", "enrolled_images", "models")
     ID_FIELD_NUMBER: _ClassVar[int]
     WATCHLIST_ID_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_FIELD_NUMBER: _ClassVar[int]
     ENROLLED_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
     id: str
     watchlist_id: str
     label: str
     legal_basis: LegalBasis
     expires: _timestamp_pb2.Timestamp
     enrolled_images: int
-    def __init__(self, id: _Optional[str] = ..., watchlist_id: _Optional[str] = ..., label: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, _Mapping]] = ..., expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enrolled_images: _Optional[int] = ...) -> None: ...
+    models: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., watchlist_id: _Optional[str] = ..., label: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, _Mapping]] = ..., expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enrolled_images: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateWatchlistRequest(_message.Message):
     __slots__ = ("watchlist", "access")

@@ -37,6 +37,8 @@ class WatchlistSubject:
     legal_issued_by: str
     expires: datetime
     enrolled_images: int
+    models: tuple[str, ...] = ()
+    """Face models of its enrolment embeddings (it matches only live faces of one of them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,5 +55,5 @@ def subject_pb(subject: WatchlistSubject) -> watchlist_pb2.WatchlistSubject:
         id=subject.id, watchlist_id=subject.watchlist_id, label=subject.label,
         legal_basis=watchlist_pb2.LegalBasis(kind=subject.legal_kind, reference=subject.legal_reference,
                                              issued_by=subject.legal_issued_by),
-        expires=timestamp(subject.expires), enrolled_images=subject.enrolled_images,
+        expires=timestamp(subject.expires), enrolled_images=subject.enrolled_images, models=subject.models,
     )

@@ -121,13 +121,14 @@ class WatchlistServicer(watchlist_pb2_grpc.WatchlistServiceServicer):
         response.page.next_page_token = token
         model = self.embedder.current_model()
         if model and lists:
-            stale = await self.store.subjects_without_model([w.id for w in lists], model, self.clock())
+            ids = [w.id for w in lists]
+            stale = await self.store.subjects_without_model(ids, model, self.clock())
+            named = await self.store.subjects_to_reenrol(ids, model, self.clock()) if stale else {}
             for message in response.watchlists:
                 if stale.get(message.id):
                     message.subjects_not_matching = stale[message.id]
-                    message.not_matching_reason = (
-                        f"{stale[message.id]} subject(s) were enrolled with another face model than the "
-                        f"engine's ({model}) and do not match live faces; re-enrol them from their photos")
+                    message.subjects_to_reenrol.extend(subject_pb(s) for s in named.get(message.id, []))
+                    message.not_matching_reason = not_matching_reason(stale[message.id], model)
         return response
 
     async def _own_watchlist(self, watchlist_id: str, who: Subject) -> Watchlist:
@@ -168,6 +169,14 @@ class WatchlistServicer(watchlist_pb2_grpc.WatchlistServiceServicer):
                                         subject_id=subject_id, removed_by=who.user, reason=reason, now=now)
         await publish_changed(self.js, watchlist.id, now)
         return watchlist_pb2.RemoveSubjectResponse()
+
+
+def not_matching_reason(count: int, model: str) -> str:
+    """Why a list's subjects raise no candidates after an engine change, and what the operator does."""
+    return (f"{count} subject(s) were enrolled only with another face model than the configured engine's "
+            f"({model}), and embeddings of different models are never compared: they do not match live "
+            "faces. Enrolment photos are not kept, so re-enrol each of `subjects_to_reenrol` from its "
+            "photos, then remove the old entry.")
 
 
 def _rfc3339(when: datetime) -> str:

@@ -219,7 +219,8 @@ class WatchlistStore:
         return WatchlistSubject(id=str(subject_id), watchlist_id=str(watchlist_id), label=label,
                                 legal_kind=legal_basis.kind, legal_reference=legal_basis.reference,
                                 legal_issued_by=legal_basis.issued_by, expires=expires,
-                                enrolled_images=len(templates))
+                                enrolled_images=len(templates),
+                                models=tuple(sorted({t.model for t in templates})))
 
     async def remove_subject(self, *, watchlist_id: uuid.UUID, subject_id: uuid.UUID, removed_by: str,
                              reason: str, now: datetime) -> None:
@@ -243,6 +244,35 @@ class WatchlistStore:
                                    WHERE e.subject_id = s.id AND e.model = %s)
                    GROUP BY s.watchlist_id""", (list(watchlist_ids), now, model))).fetchall()
         return {r[0]: int(r[1]) for r in rows}
+
+    async def subjects_to_reenrol(self, watchlist_ids: Sequence[str], model: str, now: datetime, *,
+                                  limit: int = 100) -> dict[str, list[WatchlistSubject]]:
+        """Per watchlist: up to `limit` active subjects with no enrolment embedding of `model`, oldest
+        first, each with the models it was enrolled with (what the operator must re-enrol)."""
+        async with self.pool.connection() as conn:
+            cur = _dicts(conn)
+            await cur.execute(
+                """SELECT * FROM (
+                       SELECT s.id, s.watchlist_id, s.label, s.legal_kind, s.legal_reference,
+                           s.legal_issued_by, s.expires,
+                           (SELECT count(*) FROM watchlists_embeddings e WHERE e.subject_id = s.id) AS images,
+                           ARRAY(SELECT DISTINCT e.model FROM watchlists_embeddings e
+                                 WHERE e.subject_id = s.id ORDER BY e.model) AS models,
+                           row_number() OVER (PARTITION BY s.watchlist_id ORDER BY s.created, s.id) AS n
+                       FROM watchlists_subjects s
+                       WHERE s.watchlist_id = ANY(%s::uuid[]) AND s.removed IS NULL AND s.expires > %s
+                       AND NOT EXISTS (SELECT 1 FROM watchlists_embeddings e
+                                       WHERE e.subject_id = s.id AND e.model = %s)) stale
+                   WHERE n <= %s ORDER BY watchlist_id, n""", (list(watchlist_ids), now, model, limit))
+            rows = await cur.fetchall()
+        found: dict[str, list[WatchlistSubject]] = {}
+        for r in rows:
+            found.setdefault(str(r["watchlist_id"]), []).append(WatchlistSubject(
+                id=str(r["id"]), watchlist_id=str(r["watchlist_id"]), label=r["label"],
+                legal_kind=r["legal_kind"], legal_reference=r["legal_reference"],
+                legal_issued_by=r["legal_issued_by"], expires=r["expires"], enrolled_images=int(r["images"]),
+                models=tuple(r["models"])))
+        return found
 
     async def active_faces(self, now: datetime) -> list[EnrolledFace]:
         """Every enrolment image of every subject that may match at `now` (for the live matcher)."""

@@ -85,3 +85,9 @@ def test_the_production_command_prints_a_block_with_every_identity(
     assert main([str(tmp_path / "ids")]) == 0
     users = json.loads(capsys.readouterr().out.removeprefix("authorization: "))["users"]
     assert {u["user"] for u in users} == {OPERATOR, *GATED_SERVICES}
+
+
+def test_search_reads_alerts_to_hold_confirmed_face_matches_but_never_publishes_them() -> None:
+    readers = {s for s in GATED_SERVICES if "$JS.API.CONSUMER.MSG.NEXT.ALERTS.>" in allowed(s, "publish")}
+    assert readers == {"alerting", "search"}
+    assert "alerts.>" not in allowed("search", "publish")

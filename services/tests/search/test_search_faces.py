@@ -8,12 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 
 from basira.analytics.face_path import FacePath
-from basira.analytics.faces import create_face_engine
 from basira.common.auth import Subject
 from basira.common.errors import InvalidInput
 from basira.common.gate import Gate
@@ -21,34 +18,12 @@ from basira.search.config import SearchSettings
 from basira.search.events import Indexer
 from basira.search.servicer import SearchServicer, trajectory_resolver
 from basira.search.store import SearchStore
-from basira.v1 import common_pb2, events_pb2, search_pb2
+from basira.v1 import search_pb2
+from services.tests.search.conftest import DetectionMsg, face_event
 
 pytestmark = pytest.mark.integration
 
 INVESTIGATOR = Subject(user="amina", agency="police", roles=("investigator",), clearance=2)
-
-
-class _Msg:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.subject = data, "detections.face.cam"
-
-
-@pytest.fixture(scope="module")
-def path() -> FacePath:
-    return FacePath(create_face_engine({"type": "yunet-sface"}))
-
-
-def face_event(path: FacePath, image: bytes, camera: str, zone: str, seen: datetime
-               ) -> events_pb2.FaceDetectionEvent:
-    pixels = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
-    embedding = path.enrolment(pixels, "photo")
-    x, y, w, h = embedding.face.box
-    event = events_pb2.FaceDetectionEvent(
-        id=uuid.uuid4().hex, frame_id="f", camera_id=camera, zone=zone, owner_agency="police",
-        box=common_pb2.Box(x=x, y=y, width=w, height=h), embedding=list(embedding.vector),
-        model=embedding.model, snapshot_id=f"snap-{uuid.uuid4().hex[:8]}", snapshot_jpeg=image, track_id="t")
-    event.captured.FromDatetime(seen)
-    return event
 
 
 async def test_search_by_image_finds_the_person_where_and_when_allowed(
@@ -64,7 +39,7 @@ async def test_search_by_image_finds_the_person_where_and_when_allowed(
                   face_event(path, other, "cam-b", zone, now - timedelta(hours=2)),
                   face_event(path, same, "cam-c", elsewhere, now - timedelta(hours=3)),
                   face_event(path, same, "cam-d", zone, now - timedelta(days=60))):
-        await indexer.handle_face(_Msg(event.SerializeToString()))  # type: ignore[arg-type]
+        await indexer.handle_face(DetectionMsg(event.SerializeToString()))  # type: ignore[arg-type]
 
     query = search_pb2.SearchFacesRequest(image=(pairs / "img20.jpg").read_bytes())
     with calling(INVESTIGATOR, {"zones": [zone], "max_results": 20}):

@@ -16,7 +16,7 @@ from basira.common.nats import publish
 from basira.common.service import ServiceHost
 from basira.search.config import SearchSettings
 from basira.search.server import MIGRATIONS, setup
-from basira.v1 import analytics_pb2, common_pb2, events_pb2, search_pb2, search_pb2_grpc
+from basira.v1 import alert_pb2, analytics_pb2, common_pb2, events_pb2, search_pb2, search_pb2_grpc
 from services.tests.support.gate_doubles import TokenTable
 from services.tests.support.service_host import serving
 
@@ -60,6 +60,23 @@ async def test_search_and_evidence_over_grpc(postgres_url: str, nats_url: str, p
             unmasked = await stub.GetEvidence(search_pb2.GetEvidenceRequest(snapshot_id=snapshot_id,
                                                                             unmask=True), metadata=metadata)
             assert not unmasked.plates_masked and unmasked.image == event.snapshot_jpeg
+
+        # A face match confirmed by two people (alerting's AlertEvent) is held as evidence.
+        detection_id, agency = uuid.uuid4().hex, f"t-{uuid.uuid4().hex[:8]}"  # no other test's agency
+        confirmed = alert_pb2.Alert(id=uuid.uuid4().hex, kind=alert_pb2.ALERT_KIND_FACE_MATCH,
+                                    state=alert_pb2.ALERT_STATE_CONFIRMED, agency=agency,
+                                    face_match=alert_pb2.FaceMatch(detection_id=detection_id))
+        await publish(host.js, f"alerts.{agency}", events_pb2.AlertEvent(alert=confirmed).SerializeToString(),
+                      f"{confirmed.id}:2")
+        held: tuple[Any, ...] | None = None
+        for _ in range(100):
+            async with host.db.connection() as conn:
+                held = await (await conn.execute("SELECT alert_id FROM search_face_holds WHERE sighting_id"
+                                                 " = %s", (detection_id,))).fetchone()
+            if held:
+                break
+            await asyncio.sleep(0.05)
+        assert held == (confirmed.id,)
         view = [i for i in policy.inputs if i["action"] == "evidence.view"]
         assert view and view[0]["resource"]["zone"] == "medina"  # the resolver told policy where it was
         assert view[0]["resource"]["cameras"] == ["cam-medina-03"]

@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from basira.common import gate as gate_module
 from basira.common.access_record import AccessRecord
 from basira.common.auth import Subject
 from basira.common.errors import Unauthenticated
-from basira.common.policy_client import Decision
+from basira.common.policy_client import Decision, normalise_policy_input, parse_decision
+from basira.policy.engine import CompiledPolicy, load_policy_dir
+
+POLICY_DIR = Path(__file__).resolve().parents[3] / "policy"
 
 
 @dataclass
@@ -34,6 +38,19 @@ class RecordingPolicy:
 
     def refusals(self, document: dict[str, Any], obligations: dict[str, Any]) -> list[str]:
         return []
+
+
+class RegoPolicy:
+    """The repository's real Rego policy, evaluated in-process (as a service's embedded engine does);
+    records every input like the stand-ins, so a test can serve a service under the real rules."""
+
+    def __init__(self, directory: Path = POLICY_DIR) -> None:
+        self.engine = CompiledPolicy(load_policy_dir(directory))
+        self.inputs: list[dict[str, Any]] = []
+
+    async def decide(self, document: dict[str, Any]) -> Decision:
+        self.inputs.append(document)
+        return parse_decision(self.engine.decide(normalise_policy_input(document)))
 
 
 @dataclass

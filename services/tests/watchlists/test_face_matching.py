@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,3 +82,18 @@ async def test_one_candidate_per_passage_and_subject(monkeypatch: Any) -> None:
     assert first.detection_id == "f0:face:0" and first.track_id == "bwc-1:t1"
     assert await matcher.handle(_Msg(b"\xff")) is Outcome.TERM  # type: ignore[arg-type]
     await asyncio.sleep(0)
+
+
+async def test_subjects_of_another_model_are_logged_as_needing_re_enrolment(caplog: Any) -> None:
+    """After an engine change the reload says, in the log, which model's subjects cannot match."""
+
+    async def load(now: datetime) -> list[EnrolledFace]:
+        return [enrolled("a", unit(1, 0, 0)), enrolled("old-1", unit(1, 0, 0), model="dlib-resnet-v1"),
+                enrolled("old-2", unit(0, 1, 0), model="dlib-resnet-v1")]
+
+    cache: ListCache[EnrolledFace, FaceIndex] = face_cache(load, {"sface-x": 0.1}, clock=lambda: NOW)
+    with caplog.at_level(logging.WARNING, logger="basira.watchlists.face_matching"):
+        await cache.refresh()
+    [record] = [r for r in caplog.records if "re-enrol" in r.getMessage()]
+    assert (record.model, record.subjects, record.engines) == ("dlib-resnet-v1", 2, ["sface-x"])
+    assert cache.index.match("dlib-resnet-v1", unit(1, 0, 0), NOW) == []  # refused, not compared

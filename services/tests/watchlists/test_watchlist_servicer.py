@@ -209,6 +209,20 @@ async def test_watchlist_enrolment_stores_a_face_embedding(
         LazyFaceEngine({"type": "yunet-sface"}), face_threads, FrameLimits()))
     stale = (await switched.ListWatchlists(watchlist_pb2.ListWatchlistsRequest(), NO_CONTEXT)).watchlists[0]
     assert stale.subjects_not_matching == 1 and "re-enrol" in stale.not_matching_reason
+    # ... and names that subject and its model, so the operator knows whom to re-enrol (photos are not
+    # kept: the platform cannot re-enrol by itself).
+    assert [(s.id, s.label, list(s.models)) for s in stale.subjects_to_reenrol] == [
+        (enrolled.id, "suspect-1", ["dlib-resnet-v1"])]
+    assert list(enrolled.models) == ["dlib-resnet-v1"]
+    renewed = (await switched.EnrolSubject(watchlist_pb2.EnrolSubjectRequest(
+        watchlist_id=created.id, label="suspect-1", images=[face],
+        legal_basis=watchlist_pb2.LegalBasis(kind="arrest-warrant", reference="W-2026-3", issued_by="court"),
+        expires=timestamp(datetime.now(UTC) + timedelta(days=30))), NO_CONTEXT)).subject
+    assert list(renewed.models) == [switched.embedder.current_model()] != list(enrolled.models)
+    still = (await switched.ListWatchlists(watchlist_pb2.ListWatchlistsRequest(), NO_CONTEXT)).watchlists[0]
+    assert still.subjects_not_matching == 1  # the old entry still cannot match until it is removed
+    await switched.RemoveSubject(watchlist_pb2.RemoveSubjectRequest(
+        watchlist_id=created.id, subject_id=renewed.id, reason="re-enrolment test done"), NO_CONTEXT)
 
     not_a_face = (shared_data / "video" / "people-detection.gif").read_bytes()
     with pytest.raises(InvalidInput) as caught:
@@ -254,6 +268,9 @@ async def test_watchlist_enrolment_stores_a_face_embedding(
     )
     lists = await servicer.ListWatchlists(watchlist_pb2.ListWatchlistsRequest(), NO_CONTEXT)
     assert [w.subject_count for w in lists.watchlists] == [0]
+    after = (await switched.ListWatchlists(watchlist_pb2.ListWatchlistsRequest(), NO_CONTEXT)).watchlists[0]
+    assert after.subjects_not_matching == 0 and not after.not_matching_reason
+    assert not after.subjects_to_reenrol
 
 
 async def test_resolvers_give_the_policy_entry_expiry_and_owner(
