@@ -15,6 +15,8 @@ BUF_AGAINST ?= .git\#branch=main
 OPA_TOOL    := tools/opa-golib
 OPA_BINDINGS := opa-golib-python-bindings==0.4.4
 export PYTHONDONTWRITEBYTECODE := 1
+# Each benchmark's script takes its own options: `make bench-audit BENCH_ARGS="--records 10000"`
+# (bench-search: SEARCH_PLATES_ARGS, SEARCH_FACES_ARGS; bench-plates: PLATES_ARGS; load: LOAD_ARGS).
 
 .PHONY: help venv tools opa-tool proto proto-check lint buf-lint buf-breaking ruff mypy test unit-test \
         policy-test demo up down clean bench bench-plates bench-audit bench-gate bench-policy \
@@ -103,29 +105,29 @@ bench-plates: venv  ## plates per set (eu, br, small plates in 1080p; or PLATES_
 	$(PY) loadtests/bench_plates.py $(PLATES_ARGS)
 
 bench-audit: venv  ## audit appends/s, proof latency and verify time at 1,000,000 records
-	$(PY) loadtests/bench_audit.py
+	$(PY) loadtests/bench_audit.py $(BENCH_ARGS)
 
 bench-gate: venv  ## the gate side by side: none / in-process / over HTTP: p50/p99/p99.9 at 200 and 500/s, max
-	$(PY) loadtests/bench_gate.py
+	$(PY) loadtests/bench_gate.py $(BENCH_ARGS)
 
 bench-policy: venv  ## in-process Rego decisions/s
-	$(PY) loadtests/bench_policy.py
+	$(PY) loadtests/bench_policy.py $(BENCH_ARGS)
 
 bench-pipeline: venv  ## frames/s through ingest+plate analytics, frame-to-alert latency
-	$(PY) loadtests/bench_pipeline.py
+	$(PY) loadtests/bench_pipeline.py $(BENCH_ARGS)
 
 bench-console: venv  ## the console's log browser: requests/s of /api/audit/records paging vs gRPC direct
-	$(PY) loadtests/bench_console.py
+	$(PY) loadtests/bench_console.py $(BENCH_ARGS)
 
 bench-console-ui: venv  ## frame pushed to its alert rendered in the browser's command room: p50/p95
-	nice -n 10 $(PY) loadtests/bench_console_ui.py
+	nice -n 10 $(PY) loadtests/bench_console_ui.py $(BENCH_ARGS)
 
 bench-search: venv  ## plate search p95 at 10M reads (and face search, where its file exists), with recall
-	nice -n 10 $(PY) loadtests/bench_search_plates.py
-	@if [ -f loadtests/bench_search_faces.py ]; then nice -n 10 $(PY) loadtests/bench_search_faces.py; fi
+	nice -n 10 $(PY) loadtests/bench_search_plates.py $(SEARCH_PLATES_ARGS)
+	@if [ -f loadtests/bench_search_faces.py ]; then nice -n 10 $(PY) loadtests/bench_search_faces.py $(SEARCH_FACES_ARGS); fi
 
 bench-nats: venv  ## acknowledged publishes/s and MB/s per JetStream stream (one server, R1)
-	nice -n 10 $(PY) loadtests/bench_nats.py
+	nice -n 10 $(PY) loadtests/bench_nats.py $(BENCH_ARGS)
 
 load: venv  ## locust's city mix headless on the embedded platform: req/s, p50/p99, failures per call
 	nice -n 10 $(PY) loadtests/load.py $(LOAD_ARGS)
@@ -134,7 +136,7 @@ capacity: $(STAMP)  ## infra/CAPACITY.md's model: a city's cores, storage, NATS 
 	$(PY) loadtests/capacity.py $(CAPACITY_ARGS)
 
 bench-faces: venv  ## face path per engine: pairs accuracy/FMR/FNMR/AUC, faces and tracks on the walking clips
-	nice -n 10 $(PY) loadtests/bench_faces.py
+	nice -n 10 $(PY) loadtests/bench_faces.py $(BENCH_ARGS)
 
 bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-console bench-search bench-nats bench-console-ui bench-faces  ## every benchmark
 

@@ -302,9 +302,9 @@ def test_blocking_variant_shares_the_verified_cache_and_its_expiry(tmp_path: Pat
     async def run() -> None:
         app = await start_issuer(DEFAULT_REALM_FILE, tmp_path)
         try:
-            now = [time.time()]
+            token = app.token_for("traffic-analyst", exp=int(time.time()) + 30)
+            now = [time.time()]  # after issuing: with no leeway, a clock behind `iat` refuses the token
             verifier = _verifier(app, leeway_s=0, clock=lambda: now[0])
-            token = app.token_for("traffic-analyst", exp=int(now[0]) + 30)
             assert (await asyncio.to_thread(verifier.verify_blocking, token)).user == "traffic-analyst"
             assert (await verifier.verify(token)).user == "traffic-analyst"
             now[0] += 31
