@@ -46,7 +46,8 @@ class Window:
     zoom: float
 
 
-def plate_like_boxes(gray: np.ndarray, limit: int) -> list[tuple[Box, float]]:
+def plate_like_boxes(gray: np.ndarray, limit: int, levels: tuple[float, ...] = STROKE_LEVELS,
+                     ) -> list[tuple[Box, float]]:
     """Up to `limit` plate-shaped rectangles dense in vertical edges, with their contrast, best first.
 
     Contrast is the mean vertical-edge strength (0..1): black print on a white plate beats most clutter.
@@ -64,7 +65,7 @@ def plate_like_boxes(gray: np.ndarray, limit: int) -> list[tuple[Box, float]]:
     close = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 3))
     opening = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
     found: list[tuple[Box, float]] = []
-    for level in STROKE_LEVELS:
+    for level in levels:
         marked = strokes if level == 1 else (edges > min(250.0, base * level)).astype(np.uint8)
         joined = cv2.morphologyEx(cv2.morphologyEx(marked, cv2.MORPH_CLOSE, close), cv2.MORPH_OPEN, opening)
         contours, _ = cv2.findContours(joined, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
