@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from basira.analytics.plates.regions import Box, Region, iou
+from basira.analytics.plates.regions import Box, Region, same_plate
 
 MIN_HEIGHT = 8
 """Lowest rectangle (full-resolution px) worth a second look; below it no recogniser reads a plate."""
@@ -77,7 +77,7 @@ def plate_like_boxes(gray: np.ndarray, limit: int, levels: tuple[float, ...] = S
                 continue
             if float(strokes[y : y + h, x : x + w].mean()) < 0.15:  # at the base level, comparable
                 continue
-            if all(iou((x, y, w, h), box) < 0.5 for box, _ in found):
+            if not any(same_plate((x, y, w, h), box) for box, _ in found):  # a fragment of a box found
                 found.append(((x, y, w, h), float(edges[y : y + h, x : x + w].mean()) / 255))
     found.sort(key=lambda item: item[1], reverse=True)
     return found[:limit]
