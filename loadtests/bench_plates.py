@@ -1,9 +1,10 @@
 """Plate-reading benchmark: Basira's engine beside the bare rapidocr library, per labelled set, on ONE core.
 
-Sets: every labelled directory under `../shared/data/plates/` (eu, br), a set of small plates in
-1080p frames made from `br` (`small_plates.py`), or the directories given with `--data` (any
-directory of `NAME.jpg` + `NAME.txt` = `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`). The engine is
-tuned on eu only; br and the small set are reported as unseen data.
+Sets: every labelled directory under `../shared/data/plates/` (eu, br), two sets of small plates in
+1080p frames made from `br` and from `eu` (`small_plates.py`), or the directories given with `--data` (any
+directory of `NAME.jpg` + `NAME.txt` = `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`). The engine's
+reading is tuned on eu, its small-plate finder on the small set made from br; the other sets are
+reported as unseen data.
 
 Each set is read by both, in the same run:
 - engine: the configured default plate engine (`basira.analytics.plates`);
@@ -42,7 +43,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_PLATES = REPO_ROOT / "../shared/data/plates"
-SMALL_SET = REPO_ROOT / "var/bench/plates-small-br"
+SMALL_SETS = {"br": REPO_ROOT / "var/bench/plates-small-br", "eu": REPO_ROOT / "var/bench/plates-small-eu"}
 DETECTION_IOU = 0.3
 HEIGHT_BANDS = ((0, 12), (12, 16), (16, 20), (20, 30), (30, 60), (60, 10_000))
 Box = tuple[int, int, int, int]
@@ -258,7 +259,8 @@ def default_sets() -> list[Path]:
     from small_plates import make_small_plate_set
 
     shared = sorted(p for p in SHARED_PLATES.iterdir() if p.is_dir() and any(p.glob("*.txt")))
-    small = [make_small_plate_set(SHARED_PLATES / "br", SMALL_SET)] if (SHARED_PLATES / "br").is_dir() else []
+    small = [make_small_plate_set(SHARED_PLATES / source, out) for source, out in SMALL_SETS.items()
+             if (SHARED_PLATES / source).is_dir()]
     return [*shared, *small]
 
 

@@ -7,7 +7,9 @@ surroundings scaled down so the plate is 12-24 px high and pasted at a random pl
 blurred and JPEG-compressed like a camera stream. Same label format as the shared sets, so
 `bench_plates.py --data` reads it like any other. Deterministic for a given seed.
 
-It is made from `br` by default, not from `eu`, which is the set the engine is tuned on.
+It is made from `br` by default, not from `eu`, which is the set the engine's reading is tuned on;
+`bench_plates.py` also makes one from `eu`, on which the small-plate finder (tuned on the `br` one) is
+not tuned.
 """
 
 from __future__ import annotations

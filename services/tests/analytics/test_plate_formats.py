@@ -189,3 +189,11 @@ def test_no_digit_is_forced_into_the_arabic_letter_of_a_moroccan_plate() -> None
     # is a 4, not an أ.
     assert all(f.country != "MA" for f in readings("123456", ["MA"]))
     assert any(f.country == "MA" for f in readings("123A5", ["MA"]))  # a letter actually read still fits
+
+
+@pytest.mark.parametrize("raw", ["GWAGEN", "BIMMIAN"])
+def test_a_confidently_read_vanity_plate_passes_through_unrepaired_with_every_layout(raw: str) -> None:
+    # Letters-only plates of designs repair was not written for (vanity plates, other countries' series)
+    # must not be cut and substituted into a national layout (GWAGEN -> W4GEN with all countries).
+    fit = best_fit(raw)
+    assert fit is not None and fit.text == raw

@@ -226,7 +226,7 @@ FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat("US", "digit, 3 letters, 3 digits", (D(1), L(3), D(3)), _joined("", " ")),
     PlateFormat("US", "3 letters, 4 digits", (L(3), D(4)), _joined("-")),
     PlateFormat("", "letters and digits", (A(2, 10),), _joined(), prior=0.7, min_digits=1),
-    PlateFormat("", "letters only", (L(4, 8),), _joined(), prior=0.5),
+    PlateFormat("", "letters only", (L(4, 8),), _joined(), prior=0.7),
 )
 """Every layout repair knows, in default preference order (earlier wins a tie): Morocco, Basira's home,
 first, then the others alphabetically by country code, then the generic fallbacks. A deployment puts

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from basira.analytics.plates.regions import Box, Region
+from basira.analytics.plates.regions import Box, Region, same_plate
 
 MIN_HEIGHT = 8
 """Lowest rectangle (full-resolution px) worth a second look; below it no recogniser reads a plate."""
@@ -31,6 +31,9 @@ small-plate bench set than 24 and cost more."""
 
 MAX_ZOOM = 3.0
 
+STROKE_LEVELS = (1.0, 2.0)
+"""Edge strengths, in multiples of the frame's 95th-percentile edge, at which strokes are marked."""
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -43,26 +46,39 @@ class Window:
     zoom: float
 
 
-def plate_like_boxes(gray: np.ndarray, limit: int) -> list[tuple[Box, float]]:
-    """Up to `limit` plate-shaped rectangles dense in vertical edges, with their density, densest first."""
+def plate_like_boxes(gray: np.ndarray, limit: int, levels: tuple[float, ...] = STROKE_LEVELS,
+                     ) -> list[tuple[Box, float]]:
+    """Up to `limit` plate-shaped rectangles dense in vertical edges, with their contrast, best first.
+
+    Contrast is the mean vertical-edge strength (0..1): black print on a white plate beats most clutter.
+
+    Strokes are thresholded at several edge strengths (STROKE_LEVELS): at the frame's usual level a
+    small plate's strokes often join the grille, lamps or bumper edges around it into one blob too big
+    to be a plate, while the plate's own black-on-white strokes are among the strongest edges of the
+    frame and stand alone at a higher level.
+    """
     height = gray.shape[0]
     edges = cv2.convertScaleAbs(cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3))
     step = max(1, height // 270)
-    threshold = max(40.0, float(np.percentile(edges[::step, ::step], 95)))
-    strokes = (edges > threshold).astype(np.uint8)
-    joined = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 3)))
-    joined = cv2.morphologyEx(joined, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3)))
-    contours, _ = cv2.findContours(joined, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    base = max(40.0, float(np.percentile(edges[::step, ::step], 95)))
+    strokes = (edges > base).astype(np.uint8)
+    close = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 3))
+    opening = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
     found: list[tuple[Box, float]] = []
-    for contour in contours:
-        x, y, w, h = cv2.boundingRect(contour)
-        if not MIN_HEIGHT <= h <= MAX_HEIGHT or not 2.5 <= w / h <= 10.0:
-            continue
-        if cv2.countNonZero(joined[y : y + h, x : x + w]) < 0.45 * w * h:
-            continue
-        density = float(strokes[y : y + h, x : x + w].mean())
-        if density >= 0.15:
-            found.append(((x, y, w, h), density))
+    for level in levels:
+        marked = strokes if level == 1 else (edges > min(250.0, base * level)).astype(np.uint8)
+        joined = cv2.morphologyEx(cv2.morphologyEx(marked, cv2.MORPH_CLOSE, close), cv2.MORPH_OPEN, opening)
+        contours, _ = cv2.findContours(joined, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in contours:
+            x, y, w, h = cv2.boundingRect(contour)
+            if not MIN_HEIGHT <= h <= MAX_HEIGHT or not 2.5 <= w / h <= 10.0:
+                continue
+            if cv2.countNonZero(joined[y : y + h, x : x + w]) < 0.45 * w * h:
+                continue
+            if float(strokes[y : y + h, x : x + w].mean()) < 0.15:  # at the base level, comparable
+                continue
+            if not any(same_plate((x, y, w, h), box) for box, _ in found):  # a fragment of a box found
+                found.append(((x, y, w, h), float(edges[y : y + h, x : x + w].mean()) / 255))
     found.sort(key=lambda item: item[1], reverse=True)
     return found[:limit]
 
