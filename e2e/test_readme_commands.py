@@ -47,6 +47,7 @@ CHECKED: dict[str, str] = {
     "make bench-plates": BENCHES,
     'make bench-plates PLATES_ARGS="--data DIR"': BENCHES,
     "make bench-gate": BENCHES,
+    "make bench-gate BENCH_ARGS=--compare-security": BENCHES,
     "make bench-search": BENCHES,
     "make bench-faces": BENCHES,
     "make bench-pipeline bench-nats bench-search bench-audit": BENCHES,
@@ -252,7 +253,8 @@ def test_benchmarks_and_capacity_run_as_written(tmp_path: Path) -> None:
         shutil.copy(label.with_suffix(".jpg"), plates / label.with_suffix(".jpg").name)
     small: dict[str, list[str]] = {
         "bench-policy": ["BENCH_ARGS=--seconds 0.3"],
-        "bench-gate": ["BENCH_ARGS=--seconds 0.5 --rates 100 --callers 2 --burst-seconds 0.5"],
+        "bench-gate": ["BENCH_ARGS=--seconds 0.5 --rates 100 --callers 2 --burst-seconds 0.5 "
+                                     "--compare-security"],
         "bench-audit": ["BENCH_ARGS=--records 2000 --fill-batch 1000 --samples 20 --single-appends 20"],
         "bench-nats": ["BENCH_ARGS=--messages 200 --frames 60"],
         "bench-search": ["SEARCH_PLATES_ARGS=--reads 20000 --plates 2000 --queries 20 --recall-queries 2",
