@@ -28,7 +28,7 @@ from basira.ingest.config import IngestSettings
 from basira.ingest.events import EventPublisher, RetryPolicy
 from basira.ingest.server import MIGRATIONS
 from basira.ingest.servicer import CameraServicer
-from basira.ingest.streams import StreamManager
+from basira.ingest.streams import StreamManager, StreamStats
 from basira.v1 import camera_pb2, events_pb2
 from services.tests.support.jetstream import read_all
 
@@ -181,17 +181,23 @@ async def _count_at_least(js: JetStreamContext, subject: str, n: int) -> bool:
     return await subject_count(js, "FRAMES", subject) >= n
 
 
-async def test_backpressure_slows_reading_instead_of_buffering(world: World, car_clip: Path) -> None:
-    prefix = await world.small_stream(max_msgs=3)
+async def _read_until_refused(world: World, clip: Path, suffix: str,
+                              prefix: str = "frames") -> tuple[str, StreamStats]:
+    """A file camera taking every frame as fast as it can read them, once JetStream first refused one."""
     settings = world.settings(file_realtime=False, motion_gate=False, offline_after_s=1.0)
     manager = world.manager(settings, prefix)
     servicer = CameraServicer(world.store, manager, settings)
-    cam = await world.register(servicer, "bp", str(car_clip), analysis_fps=30.0)  # every frame
+    cam = await world.register(servicer, suffix, str(clip), analysis_fps=30.0)  # every frame
     await servicer.StartStream(camera_pb2.StartStreamRequest(camera_id=cam), None)
-
     stats = manager.stats(cam)
     assert stats is not None
-    await eventually(lambda: stats.refusals > 0, what="the stream to fill")
+    await eventually(lambda: stats.refusals > 0, what="the camera's queue to fill")
+    return cam, stats
+
+
+async def test_backpressure_slows_reading_instead_of_buffering(world: World, car_clip: Path) -> None:
+    prefix = await world.small_stream(max_msgs=3)
+    cam, stats = await _read_until_refused(world, car_clip, "bp", prefix)
     reads_when_full = stats.reads
     await asyncio.sleep(1.0)
     # Nothing consumed: 3 frames published, one held in hand, and the file is not read further.
@@ -225,14 +231,7 @@ async def test_a_lagging_analytics_holds_back_only_its_camera(world: World, car_
     """On the real FRAMES stream: a camera nobody drains stops at its queue's cap and its file is not
     read further (its frames wait at ingest instead of expiring in the queue), while another camera's
     frames are still taken."""
-    settings = world.settings(file_realtime=False, motion_gate=False)
-    manager = world.manager(settings)
-    servicer = CameraServicer(world.store, manager, settings)
-    cam = await world.register(servicer, "lag", str(car_clip), analysis_fps=30.0)  # every frame
-    await servicer.StartStream(camera_pb2.StartStreamRequest(camera_id=cam), None)
-    stats = manager.stats(cam)
-    assert stats is not None
-    await eventually(lambda: stats.refusals > 0, what="the camera's queue to fill")
+    cam, stats = await _read_until_refused(world, car_clip, "lag")
     reads_when_full = stats.reads
     await asyncio.sleep(1.0)
     assert await subject_count(world.js, "FRAMES", f"frames.{cam}") == FRAMES_QUEUED_PER_CAMERA
