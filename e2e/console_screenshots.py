@@ -53,8 +53,11 @@ def take(endpoints_file: Path, plate: str, out: Path) -> None:
         context, page = sign_in(browser, platform, "oversight-auditor", path="/oversight")  # type: ignore[arg-type]
         filters = page.get_by_test_id("log-filters")
         filters.locator("input[name=action]").fill("evidence.view")
-        filters.get_by_role("button", name="Filter").click()
-        record = page.locator('[data-testid="log"] tbody tr').first
+        # the unfiltered page is on screen until the filtered one arrives: wait for it, or a click on a
+        # row of the old page loses its verdict when the table is redrawn
+        with page.expect_response(lambda r: "/api/audit/records" in r.url and "evidence.view" in r.url):
+            filters.get_by_role("button", name="Filter").click()
+        record = page.locator('[data-testid="log"] tbody tr[data-action="evidence.view"]').first
         record.wait_for()
         record.get_by_role("button", name="Verify").click()
         answer = record.get_by_test_id("verdict").or_(record.get_by_test_id("refusal"))
