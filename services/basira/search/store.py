@@ -232,18 +232,24 @@ class SearchStore:
                 "INSERT INTO search_face_holds (sighting_id, alert_id, confirmed) VALUES (%s, %s, %s)"
                 " ON CONFLICT (sighting_id) DO NOTHING", (sighting_id, alert_id, confirmed))
 
-    async def list_face_sightings(self, flt: SightingFilter, *, limit: int, cursor: PageCursor | None
-                                  ) -> list[SightingRow]:
-        """Face sightings newest first (seen, id descending) after `cursor`; `limit` rows at most."""
-        params: list[Any] = []
-        sql = f"SELECT {_FACE_COLUMNS}, 0.0 FROM search_faces WHERE true" + _filter_sql(flt, params)
+    async def _newest_first(self, sql: str, params: list[Any], cursor: PageCursor | None,
+                            limit: int) -> list[Any]:
+        """`sql`'s rows newest first (seen, id descending) after `cursor`, `limit` at most: one keyset
+        page, the same for plate and face sightings."""
         if cursor is not None:
             sql += " AND (seen, id) < (%s, %s)"
             params.extend([cursor.seen, cursor.id])
         sql += " ORDER BY seen DESC, id DESC LIMIT %s"
         params.append(limit)
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+            return await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+
+    async def list_face_sightings(self, flt: SightingFilter, *, limit: int, cursor: PageCursor | None
+                                  ) -> list[SightingRow]:
+        """Face sightings newest first (seen, id descending) after `cursor`; `limit` rows at most."""
+        params: list[Any] = []
+        sql = f"SELECT {_FACE_COLUMNS}, 0.0 FROM search_faces WHERE true" + _filter_sql(flt, params)
+        rows = await self._newest_first(sql, params, cursor, limit)
         return [_face_row(r) for r in rows]
 
     async def face_sighting(self, sighting_id: str) -> tuple[SightingRow, str, list[float]] | None:
@@ -292,13 +298,7 @@ class SearchStore:
                 sql += " AND plate_key = ANY(%s)"
                 params.append(list(plate_keys))
         sql += _filter_sql(flt, params)
-        if cursor is not None:
-            sql += " AND (seen, id) < (%s, %s)"
-            params.extend([cursor.seen, cursor.id])
-        sql += " ORDER BY seen DESC, id DESC LIMIT %s"
-        params.append(limit)
-        async with self.pool.connection() as conn:
-            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        rows = await self._newest_first(sql, params, cursor, limit)
         distances = distances or {}
         return [_row_to_sighting(r, distances.get(r[5], 0.0)) for r in rows]
 
