@@ -58,7 +58,7 @@ CHECKED: dict[str, str] = {
     "make policy-test": BUILT_BY_MAKE_TEST,
     "make console-web": BUILT_BY_MAKE_TEST,
     "make proto": "test_make_proto_regenerates_the_checked_in_stubs",
-    "basira up --tls": "e2e/test_tls.py::tls_platform",
+    "basira up --no-tls": "e2e/test_platform_lifecycle.py::test_up_serves_tls_unless_told_not_to",
     # OPA's own CLI (not installed here): the layout it takes is the bundle the policy service builds.
     "opa build -b policy/": "e2e/test_policy_bundles.py::test_every_service_decides_from_the_signed_bundle",
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,15 @@ class TlsFiles:
                     self.key.read_bytes() if self.key else None)
         except OSError as exc:
             raise ConfigError(f"cannot read a TLS file: {exc}") from exc
+
+
+def client_ssl_context(files: TlsFiles) -> ssl.SSLContext:
+    """A TLS client context (for NATS and HTTPS) verifying against the CA, presenting this party's
+    certificate when it has one."""
+    context = ssl.create_default_context(cafile=str(files.ca))
+    if files.cert and files.key:
+        context.load_cert_chain(str(files.cert), str(files.key))
+    return context
 
 
 def _write_private(path: Path, data: bytes) -> None:

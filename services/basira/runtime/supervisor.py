@@ -14,6 +14,8 @@ import signal
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from basira.common.metrics import free_port
 from basira.common.nats import CREDENTIALS_ENV, GATED_SERVICES, connect, ensure_streams
 from basira.common.nats_identity import OPERATOR, authorization_block, ensure_credentials
 from basira.common.record_signing import ensure_signing_key as ensure_record_key
-from basira.common.tls import TlsFiles, ensure_service_cert
+from basira.common.tls import TlsFiles, ensure_ca, ensure_service_cert
 from basira.policy.bundle import ensure_signing_key, public_key_path
 from basira.runtime import preflight
 from basira.runtime.nats_server import start_nats
@@ -72,8 +74,9 @@ class PlatformConfig:
     services: tuple[str, ...] = GRPC_SERVICES
     console: bool = True
     ready_timeout_s: float = 90.0
-    tls: bool = False
-    """gRPC over TLS with a local CA and per-service certificates (opt-in: --tls, BASIRA_TLS=1)."""
+    tls: bool = True
+    """gRPC and NATS over TLS with a local CA and per-service certificates (--no-tls or BASIRA_TLS=0:
+    plaintext, only for side-by-side measurements)."""
     nats_auth: bool = True
     """Per-service NATS identities on the embedded NATS (BASIRA_NATS_AUTH=0: open, for comparisons)."""
 
@@ -87,7 +90,7 @@ class PlatformConfig:
             database_url=env.get("BASIRA_DATABASE_URL", ""),
             policy_url=env.get("BASIRA_POLICY_URL", ""),
             oidc_url=env.get("BASIRA_OIDC_URL", ""),
-            tls=env.get("BASIRA_TLS", "") in ("1", "true", "yes"),
+            tls=env.get("BASIRA_TLS", "1") not in ("0", "false", "no"),
             nats_auth=env.get("BASIRA_NATS_AUTH", "1") not in ("0", "false", "no"),
         )
         for key, value in overrides.items():
@@ -109,6 +112,8 @@ class Platform:
     """True when the embedded NATS was started with per-service identities (see nats_env)."""
     records_signed: bool = False
     """True once start() has made every service's record signing key (see record_env)."""
+    certificates_made: bool = False
+    """True once start() has made the local CA (with TLS on), so tls_files may make certificates."""
     _restarts: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -155,6 +160,9 @@ class Platform:
         for name in GATED_SERVICES:  # each service's record key, before any service starts
             ensure_record_key(self.record_keys, name)
         self.records_signed = True
+        if c.tls:
+            ensure_ca(self.tls_dir)
+            self.certificates_made = True
         try:
             if not c.nats_url:
                 identities = {name: ensure_credentials(self.nats_identities, name)
@@ -213,6 +221,9 @@ class Platform:
             self.stop()
             raise
         (self.run_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
+        client = self.tls_files("basira-up")  # what the CLI's clients trust (basira.cli.session)
+        ca = str(client.ca) if client else ""
+        (self.run_dir / "client.json").write_text(json.dumps({"tls_ca": ca}) + "\n")
         return self.endpoints
 
     @property
@@ -239,12 +250,17 @@ class Platform:
             env["BASIRA_RECORD_KEYS_DIR"] = str(self.record_keys / "public")
         return env
 
+    @property
+    def tls_dir(self) -> Path:
+        """The local CA and every party's certificate (made on first start, reused afterwards)."""
+        return self.config.data_dir / "tls"
+
     def tls_files(self, name: str) -> TlsFiles | None:
-        """`name`'s certificate from the platform's local CA (made once), when TLS is on."""
-        if not self.config.tls:
+        """`name`'s certificate from the platform's local CA (made once), once start() made the CA.
+        Deployments that give no certificates (compose, Kubernetes behind a TLS ingress) get none."""
+        if not self.certificates_made:
             return None
-        return ensure_service_cert(self.config.data_dir / "tls", name, hosts=("127.0.0.1", "localhost",
-                                                                               self.config.host))
+        return ensure_service_cert(self.tls_dir, name, hosts=("127.0.0.1", "localhost", self.config.host))
 
     def tls_env(self, name: str) -> dict[str, str]:
         """A service serves with its certificate (BASIRA_TLS_CERT/KEY/CA) and calls others with it."""
@@ -259,6 +275,22 @@ class Platform:
         if tls is not None:
             env["BASIRA_TLS_CA"] = str(tls.ca)
         return env
+
+    @contextmanager
+    def client_settings(self) -> Iterator[None]:
+        """This process's own clients (a test's, a benchmark's) set as client_env() says while the block
+        runs; the environment is given back afterwards."""
+        wanted = self.client_env()
+        saved = {key: os.environ.get(key) for key in wanted}
+        os.environ.update(wanted)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def nats_env(self, name: str) -> dict[str, str]:
         """A service's NATS identity settings: its own credentials; the streams are the operator's."""
@@ -335,7 +367,7 @@ class Platform:
         for proc in reversed(self.processes):
             proc.stop()
         self.processes.clear()
-        for name in ("supervisor.pid", "endpoints.json"):
+        for name in ("supervisor.pid", "endpoints.json", "client.json"):
             (self.run_dir / name).unlink(missing_ok=True)
 
 
