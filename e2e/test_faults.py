@@ -40,7 +40,8 @@ def small_platform() -> Iterator[Platform]:
     config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
     running = Platform(config)
     running.start()
-    yield running
+    with running.client_settings():
+        yield running
     running.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
 
