@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from basira.common.errors import ConfigError
+from basira.common.rate_limits import Rate
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -87,6 +88,10 @@ class ServiceSettings(BaseSettings):
     oidc_client_id: str = Field("basira-services", description="This service's OIDC client id.")
     oidc_issuer: str = Field("", description="Expected `iss` when services reach Keycloak by an "
                              "internal URL; default: <oidc_url>/realms/<realm>.")
+    rate_limits: dict[str, Rate] = Field(
+        default_factory=dict, description="JSON {action: {per_minute, burst}} replacing entries of the "
+        "gate's default rate limits (basira.common.rate_limits; `auth.failure` limits failed "
+        "authentications per source address); per_minute 0 turns one off.")
     log_level: str = Field("INFO", description="Python logging level name.")
     def bundle_public_key(self) -> Path:
         """Where the policy bundle verification key is."""

@@ -32,6 +32,7 @@ from basira.common.logs import configure_logging
 from basira.common.metrics import start_metrics_server
 from basira.common.nats import connect, ensure_streams, require_streams, streams_used_by
 from basira.common.policy_client import PolicyClient
+from basira.common.rate_limits import RateLimits
 from basira.common.record_signing import load_private_key
 from basira.common.tls import TlsFiles
 from basira.policy.bundle import BundleError
@@ -90,7 +91,8 @@ class ServiceHost:
                                  client_id=s.oidc_client_id, issuer=s.oidc_issuer or None)
         signing_key = load_private_key(s.record_signing_key) if s.record_signing_key else None
         self.gate = Gate(self.name, verifier, await self._authorizer(),
-                         JetStreamAuditSink(self.js, self.name, signing_key=signing_key), self._resolvers)
+                         JetStreamAuditSink(self.js, self.name, signing_key=signing_key), self._resolvers,
+                         RateLimits(s.rate_limits))
 
     async def _authorizer(self) -> Any:
         """Decisions from the signed bundle in this process, or from an OPA sidecar's Data API."""
