@@ -370,16 +370,17 @@ class Outcome:
 
 
 async def invoke(channel: grpc.aio.Channel, method: MethodDescriptor, request: Message | list[Message],
-                 metadata: tuple[tuple[str, str], ...] | None) -> Outcome:
+                 metadata: tuple[tuple[str, str], ...] | None, *, raw_bytes: bool = False) -> Outcome:
     """Call `method` (unary, server- or client-streaming) and collect the outcome; never raises AioRpcError.
 
-    For a client-streaming method `request` is the list of messages to send.
+    For a client-streaming method `request` is the list of messages to send; with `raw_bytes` the
+    request (or each message) is sent as the bytes given, unparsed (fuzzing).
     """
     name = full_method(method)
     response_class = message_class(method.output_type)
 
     def serialize(message: Message) -> bytes:
-        return message.SerializeToString()
+        return message if raw_bytes else message.SerializeToString()  # type: ignore[return-value]
 
     try:
         if method.client_streaming:
