@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from typing import Any
 
 import grpc
 import nats
+import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client as NatsClient
@@ -34,6 +36,7 @@ from basira.common.channels import open_channel
 from basira.common.nats import GATED_SERVICES, Credentials, inbox_prefix
 from basira.common.record_signing import load_private_key, sign_record
 from basira.common.tls import TlsFiles, client_ssl_context, ensure_service_cert
+from basira.runtime.postgres_roles import SERVICE_MIGRATIONS, SERVICE_TABLES
 from basira.runtime.supervisor import GRPC_SERVICES, Platform
 from basira.v1 import audit_pb2, audit_pb2_grpc, common_pb2, search_pb2
 
@@ -351,3 +354,54 @@ def test_postgres_refuses_other_local_users(platform: Platform) -> None:
 
     assert attempt() == 0
     assert attempt(preexec_fn=as_nobody) == 3
+
+
+def test_each_service_reaches_only_its_own_tables(platform: Platform) -> None:
+    """A service taken over through its queries reads no other service's data, and the audit service
+    itself can only read and append the log (the control: each reads its own tables)."""
+    urls = platform.database_urls
+    assert set(urls) == {"audit", "ingest", "analytics", "search", "alerting"}
+
+    def refused(service: str, statement: str) -> bool:
+        with psycopg.connect(urls[service], autocommit=True) as conn:
+            try:
+                conn.execute(statement)
+            except psycopg.errors.InsufficientPrivilege:
+                return True
+            return False
+
+    for service, own in (("search", "search_sightings"), ("ingest", "ingest_cameras"),
+                         ("analytics", "watchlists_embeddings"), ("audit", "audit_leaves")):
+        assert not refused(service, f"SELECT count(*) FROM {own}"), service
+    assert refused("search", "SELECT count(*) FROM audit_leaves")
+    assert refused("ingest", "SELECT count(*) FROM watchlists_embeddings")
+    assert refused("alerting", "SELECT count(*) FROM search_faces")
+    for statement in ("UPDATE audit_leaves SET canonical = canonical", "DELETE FROM audit_leaves",
+                      "TRUNCATE audit_leaves", "ALTER TABLE audit_leaves DISABLE TRIGGER ALL",
+                      "DROP TABLE audit_nodes", "CREATE TABLE audit_shadow (v text)"):
+        assert refused("audit", statement), statement
+
+
+def test_every_table_a_service_makes_carries_its_prefix() -> None:
+    """Tables are handed to their service's role by prefix: a table without it would be nobody's."""
+    from basira.alerting.server import MIGRATIONS as ALERTING
+    from basira.analytics.server import WATCHLIST_MIGRATIONS
+    from basira.audit.server import MIGRATIONS as AUDIT
+    from basira.ingest.server import MIGRATIONS as INGEST
+    from basira.search.server import MIGRATIONS as SEARCH
+
+    directories = {"audit": AUDIT, "ingest": INGEST, "analytics": WATCHLIST_MIGRATIONS, "search": SEARCH,
+                   "alerting": ALERTING}
+    assert {s: d for s, (_, d) in SERVICE_MIGRATIONS.items()} == directories
+    for service, (_, directory) in SERVICE_MIGRATIONS.items():
+        for path in directory.glob("*.sql"):
+            made = re.findall(r"CREATE (?:TABLE|(?:MATERIALIZED )?VIEW|SEQUENCE)(?: IF NOT EXISTS)? (\w+)",
+                              path.read_text(), re.IGNORECASE)
+            stray = [name for name in made if not name.startswith(SERVICE_TABLES[service])]
+            assert not stray, f"{path.name}: {stray} lack {SERVICE_TABLES[service]}"
+
+
+def test_postgres_takes_no_login_without_its_password(platform: Platform) -> None:
+    without = platform.endpoints["postgres"].split("&passfile=", 1)[0]
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(without, connect_timeout=10).close()

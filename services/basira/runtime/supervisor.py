@@ -32,7 +32,8 @@ from basira.common.tls import TlsFiles, ensure_ca, ensure_service_cert
 from basira.policy.bundle import ensure_signing_key, public_key_path
 from basira.runtime import preflight
 from basira.runtime.nats_server import start_nats
-from basira.runtime.postgres import start_postgres
+from basira.runtime.postgres import passfile_dir, start_postgres
+from basira.runtime.postgres_roles import prepare_service_databases
 from basira.runtime.processes import ManagedProcess
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class Platform:
     """True when the embedded NATS was started with per-service identities (see nats_env)."""
     records_signed: bool = False
     """True once start() has made every service's record signing key (see record_env)."""
+    database_urls: dict[str, str] = field(default_factory=dict)
+    """Each service's own login to the embedded PostgreSQL (postgres_roles); external ones: the URL given."""
     certificates_made: bool = False
     """True once start() has made the local CA (with TLS on), so tls_files may make certificates."""
     _restarts: dict[str, list[float]] = field(default_factory=dict)
@@ -179,6 +182,8 @@ class Platform:
             if not c.database_url:
                 proc, c.database_url = start_postgres(c.data_dir)
                 self.processes.append(proc)
+                self.database_urls = prepare_service_databases(c.database_url, passfile_dir(c.data_dir),
+                                                               tuple(DATABASE_SERVICES & set(c.services)))
             self.endpoints["postgres"] = c.database_url
             if not c.oidc_url:
                 port = self._port("identity")
@@ -316,7 +321,7 @@ class Platform:
         if self.policy_source == "bundle":
             env["BASIRA_POLICY_PUBLIC_KEY"] = str(public_key_path(self.signing_key))
         if name in DATABASE_SERVICES:
-            env["BASIRA_DATABASE_URL"] = c.database_url
+            env["BASIRA_DATABASE_URL"] = self.database_urls.get(name, c.database_url)
         env.update(self.nats_env(name))
         env.update(self.record_env(name))
         env.update(self.tls_env(name))
