@@ -11,12 +11,14 @@ record a service publishes in another service's name never reaches the log.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import re
 import ssl
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,7 +37,7 @@ from basira.common.access_record import AccessRecord
 from basira.common.channels import open_channel
 from basira.common.nats import GATED_SERVICES, Credentials, inbox_prefix
 from basira.common.record_signing import load_private_key, sign_record
-from basira.common.tls import TlsFiles, client_ssl_context, ensure_service_cert
+from basira.common.tls import TlsFiles, client_ssl_context, ensure_service_cert, https_client_context
 from basira.runtime.postgres_roles import SERVICE_MIGRATIONS, SERVICE_TABLES
 from basira.runtime.supervisor import GRPC_SERVICES, Platform
 from basira.v1 import audit_pb2, audit_pb2_grpc, common_pb2, search_pb2
@@ -140,6 +142,19 @@ def test_nats_refuses_a_plaintext_client_even_with_credentials(platform: Platfor
         return "connected"
 
     assert asyncio.run(attempt()) != "connected"
+
+
+@pytest.mark.parametrize(("part", "path"), [("identity", "/realms/basira/.well-known/openid-configuration"),
+                                            ("policy", "/health")])
+def test_the_issuer_and_the_policy_service_serve_https_only(platform: Platform, part: str,
+                                                            path: str) -> None:
+    """Passwords, tokens and policy travel encrypted: plain HTTP gets no answer."""
+    url = platform.endpoints[part]
+    assert url.startswith("https://"), url
+    with urllib.request.urlopen(url + path, timeout=10, context=https_client_context()) as reply:
+        assert reply.status == 200
+    with pytest.raises((OSError, http.client.HTTPException)):
+        urllib.request.urlopen("http://" + url.removeprefix("https://") + path, timeout=10).close()
 
 
 @pytest.mark.parametrize("service", GRPC_SERVICES)

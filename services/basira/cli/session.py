@@ -11,7 +11,7 @@ import grpc
 
 from basira.common.channels import open_channel
 from basira.common.errors import ConfigError
-from basira.common.tls import CA_ENV
+from basira.common.tls import CA_ENV, https_verify
 
 
 def load_endpoints(data_dir: Path) -> dict[str, str]:
@@ -37,7 +37,8 @@ def password_token(oidc_url: str, username: str, password: str, *, realm: str = 
     """An access token from Keycloak (or the dev issuer) via the password grant, using python-keycloak."""
     from keycloak import KeycloakOpenID
 
-    client = KeycloakOpenID(server_url=oidc_url.rstrip("/") + "/", realm_name=realm, client_id=client_id)
+    client = KeycloakOpenID(server_url=oidc_url.rstrip("/") + "/", realm_name=realm, client_id=client_id,
+                            verify=https_verify())
     token: str = client.token(username, password)["access_token"]
     return token
 

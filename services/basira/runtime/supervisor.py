@@ -28,7 +28,7 @@ from basira.common.metrics import free_port
 from basira.common.nats import CREDENTIALS_ENV, GATED_SERVICES, connect, ensure_streams
 from basira.common.nats_identity import OPERATOR, authorization_block, ensure_credentials
 from basira.common.record_signing import ensure_signing_key as ensure_record_key
-from basira.common.tls import TlsFiles, ensure_ca, ensure_service_cert
+from basira.common.tls import TlsFiles, client_ssl_context, ensure_ca, ensure_service_cert
 from basira.policy.bundle import ensure_signing_key, public_key_path
 from basira.runtime import preflight
 from basira.runtime.nats_server import start_nats
@@ -189,10 +189,11 @@ class Platform:
                 port = self._port("identity")
                 proc = self._spawn("identity", [sys.executable, "-m", "basira.identity", "--realm-file",
                                                 str(c.realm_file), "--data-dir", str(c.data_dir),
-                                                "--host", c.host, "--port", str(port)])
-                c.oidc_url = f"http://{c.host}:{port}"
+                                                "--host", c.host, "--port", str(port)],
+                                   self.tls_env("identity"))
+                c.oidc_url = f"{self.http_scheme}://{c.host}:{port}"
                 _wait_http(f"{c.oidc_url}/realms/basira/.well-known/openid-configuration", proc,
-                           c.ready_timeout_s)
+                           c.ready_timeout_s, self.tls_files("basira-up"))
             self.endpoints["identity"] = c.oidc_url
             if not c.policy_url:
                 port = self._port("policy")
@@ -204,8 +205,8 @@ class Platform:
                                    {**self.nats_env("policy"), **self.record_env("policy"),
                                     **self.tls_env("policy")})
                 self.policy_source = "bundle"
-                c.policy_url = f"http://{c.host}:{port}"
-                _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s)
+                c.policy_url = f"{self.http_scheme}://{c.host}:{port}"
+                _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s, self.tls_files("basira-up"))
             self.endpoints["policy"] = c.policy_url
             started: list[tuple[str, ManagedProcess, int]] = []
             for name in c.services:
@@ -254,6 +255,11 @@ class Platform:
         if name == "audit":
             env["BASIRA_RECORD_KEYS_DIR"] = str(self.record_keys / "public")
         return env
+
+    @property
+    def http_scheme(self) -> str:
+        """The embedded identity issuer and policy service serve HTTPS when TLS is on."""
+        return "https" if self.certificates_made else "http"
 
     @property
     def tls_dir(self) -> Path:
@@ -395,13 +401,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _wait_http(url: str, proc: ManagedProcess, timeout_s: float) -> None:
+def _wait_http(url: str, proc: ManagedProcess, timeout_s: float, tls: TlsFiles | None = None) -> None:
+    """Until `url` answers 200 (HTTPS verified against `tls`'s CA, when given)."""
+    context = client_ssl_context(tls) if tls else None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not proc.alive():
             raise Unavailable(f"{proc.name} exited at start; its log ends with:\n{proc.log_tail()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:
                 if response.status == 200:
                     return
         except OSError:
