@@ -3,12 +3,18 @@ plaintext on a health-only port no one else reaches, and cert-manager's Certific
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
+import grpc
 import pytest
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 
-from basira.common.tls import CA_ENV, CERT_ENV, KEY_ENV
+from basira.common.channels import channel_credentials
+from basira.common.tls import CA_ENV, CERT_ENV, KEY_ENV, TlsFiles
 from basira.console.config import ConsoleSettings
 from basira.runtime.supervisor import CONSOLE_BACKENDS, GRPC_SERVICES
 
@@ -174,3 +180,59 @@ def test_the_cert_manager_component_renders_with_the_base(tmp_path: Path) -> Non
     rendered = {d["spec"]["secretName"] for d in docs if d["kind"] == "Certificate"}
     assert {tls_secret(docs, pod) for pod in PODS} | {INGRESS_SECRET} == rendered
     assert not named(docs, "Secret"), "the component issues Secrets; it must not ship any"
+
+
+# -- the recipe for operators without cert-manager ----------------------------------------------------
+
+
+def _template_recipe() -> str:
+    """The shell commands in templates/secret-tls.yaml's comment, uncommented."""
+    lines = (K8S / "templates" / "secret-tls.yaml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("#   openssl req -x509"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("#   issue ingress"))
+    return "\n".join(line.removeprefix("#").removeprefix("   ") for line in lines[start:end + 1])
+
+
+async def _health(target_port: int, dial_as: str, client: TlsFiles) -> grpc.StatusCode:
+    credentials = channel_credentials(client)
+    assert credentials is not None
+    async with grpc.aio.secure_channel(f"127.0.0.1:{target_port}", credentials,
+                                       options=[("grpc.ssl_target_name_override", dial_as)]) as channel:
+        try:
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+    return grpc.StatusCode.OK
+
+
+async def test_the_templates_openssl_recipe_makes_certificates_mutual_tls_accepts(tmp_path: Path) -> None:
+    """The console reaches a service by its Service name with the recipe's certificates, the ingress
+    by the long name; a caller without a certificate, or a server under another name, is refused."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    script = "kubectl() { echo \"$@\" >> kubectl.log; }\n" + _template_recipe()
+    made = subprocess.run(["bash", "-euc", script], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    created = (tmp_path / "kubectl.log").read_text()
+    for pod in (*PODS, "ingress"):
+        assert f"secret generic basira-{pod}-tls --type=kubernetes.io/tls --from-file=ca.crt " in created
+
+    def files(name: str) -> TlsFiles:
+        return TlsFiles(tmp_path / "ca.crt", tmp_path / f"{name}.crt", tmp_path / f"{name}.key")
+
+    ca, cert, key = files("search").read()
+    assert cert is not None and key is not None
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)
+    served = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=ca, require_client_auth=True))
+    await server.start()
+    try:
+        assert await _health(served, "basira-search", files("console")) == grpc.StatusCode.OK
+        assert await _health(served, "basira-search.basira.svc", files("ingress")) == grpc.StatusCode.OK
+        anonymous = TlsFiles(tmp_path / "ca.crt")
+        assert await _health(served, "basira-search", anonymous) == grpc.StatusCode.UNAVAILABLE
+        assert await _health(served, "basira-audit", files("console")) == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await server.stop(0)
