@@ -50,6 +50,7 @@ CHECKED: dict[str, str] = {
     "make bench-gate BENCH_ARGS=--compare-security": BENCHES,
     "make bench-search": BENCHES,
     "make bench-faces": BENCHES,
+    "make bench-pipeline": BENCHES,
     "make bench-pipeline bench-nats bench-search bench-audit": BENCHES,
     "make capacity": BENCHES,
     "make test": BUILT_BY_MAKE_TEST,  # this file runs inside it

@@ -46,6 +46,9 @@ class ServiceSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the gRPC server binds to.")
     grpc_port: int = Field(0, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 picks one.")
+    health_port: int = Field(
+        0, ge=0, le=65535, description="Plaintext port serving only grpc.health.v1 (no API) for probes "
+        "that cannot speak TLS, e.g. the kubelet's gRPC probes; 0: none.")
     data_dir: Path = Field(Path("var"), description="Directory for this platform's data and keys.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server with JetStream.")
     nats_credentials: Path | None = Field(
