@@ -56,6 +56,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
     if "console" in endpoints:
         print(f"Web console: {endpoints['console']}/  (sign in as a development user, e.g. police-operator "
               "/ police-operator-dev-password; every user is listed in infra/keycloak/README.md)")
+        if endpoints.get("identity", "").startswith("https://"):
+            print(f"  Its sign-in page is HTTPS from the platform's own CA: import "
+                  f"{platform.tls_dir / 'ca.pem'} in your browser, or accept the certificate once.")
     print(f"Logs: {config.data_dir / 'logs'}   Stop: Ctrl-C or `basira down --data-dir {args.data_dir}`",
           flush=True)
     try:
