@@ -336,8 +336,10 @@ class RapidPlateEngine:
         candidates += stacked_candidates([*lines, *candidates])
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if self._letters is not None else None
         reads: list[PlateRead] = []
+        seen: dict[tuple[int, int, int, int], DecodedText] = {}  # a stacked plate's lines are candidates too
         for region in candidates:
-            line_reads = [self.recognise(image, line) for line in (region.lines or (region,))]
+            line_reads = [seen.get(line.box) or seen.setdefault(line.box, self.recognise(image, line))
+                          for line in (region.lines or (region,))]
             decoded = _joined(line_reads)
             if not decoded.text:
                 continue
