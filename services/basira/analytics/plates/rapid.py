@@ -7,9 +7,12 @@ and read by the recogniser alone; the recogniser's per-frame probabilities are f
 (lower case onto upper case, Arabic letters and digits of Moroccan plates onto their Latin keys,
 everything else onto a separator) before greedy CTC decoding; the text is fitted to the configured
 countries' layouts (`formats.repair`, which may drop characters read with little confidence);
-overlapping candidates keep the most confident read, the others' texts (and runner-up layout fits)
-becoming its alternatives. Frames the detector sees much shrunk (1080p, 4K) also get a second,
-enlarged look at plate-like places (`small`), for plates too small for the first pass.
+a read that may be a Moroccan or Iraqi plate also gets reads with its Arabic series letter, found in
+the image and classified (`series`); two lines stacked one above the other make one more candidate,
+read top line first (`regions.stacked_candidates`); overlapping candidates keep the most confident
+read, the others' texts (and runner-up layout fits) becoming its alternatives. Frames the detector
+sees much shrunk (1080p, 4K) also get a second, enlarged look at plate-like places (`small`), for
+plates too small for the first pass.
 
 Measured CPU on one core (eu set, 640 px detector input, ~100 ms an image): detector ~2/3, recogniser
 ~3/10 (1.6 candidates an image), layout repair ~4 %.

@@ -9,8 +9,10 @@ looked for where the layout puts it, relative to what the recogniser did read:
   the recogniser left there or in place of its third character, on one line or at the end of a
   stacked plate's first line.
 Each place found is cut from the image, trimmed to its ink and scored by ArabicLetterClassifier;
-its best letters, put in the read with the recogniser's digits and fitted to the layout, become reads
-whose confidence is the mean of the characters' probabilities (the letter's included) times the fit.
+its best letters of the layout's series (probabilities renormalised over that series), put in the
+read with the recogniser's digits and fitted to the layout, become reads whose confidence is the mean
+of the characters' probabilities (the letter's included) times the fit (plus BARS_BONUS where bars
+were seen, minus the cost of characters a guessed place leaves out).
 The caller ranks them against the recogniser's own read, so a plate of another layout keeps its read.
 """
 
@@ -236,7 +238,9 @@ def series_reads(grey: np.ndarray, lines: Sequence[Box], glyphs: Sequence[Glyph]
     for (place, _), probabilities in zip(places, scores, strict=True):
         letters = [(latin, float(probabilities[i])) for i in np.argsort(-probabilities)
                    if (latin := _allowed(place.country, classifier.letters[i])) is not None]
-        for latin, probability in letters[:LETTER_CHOICES]:
+        in_series = max(sum(p for _, p in letters), 1e-6)  # the layout says which letters can be there
+        for latin, share in letters[:LETTER_CHOICES]:
+            probability = share / in_series
             chars = [*place.before, Glyph(latin, 0.0, 0, {latin: probability}), *place.after]
             raw = "".join(g.ch for g in chars)
             per_char = [g.probabilities for g in chars]
