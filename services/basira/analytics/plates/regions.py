@@ -117,8 +117,8 @@ def stacked(top: Region, bottom: Region) -> bool:
     """True if `bottom` is the next line of a two-line plate whose first line is `top`.
 
     Lines of like height (ratio ≤ 1.8) and width (≤ 2.5), sharing ≥ 60 % of the narrower one's
-    width, with at most 0.8 × the lower height between them (or a little overlap, the boxes being
-    grown by the detector's unclipping).
+    width, with at most 0.8 × the lower height between them (or an overlap of up to half of it,
+    the boxes being grown by the detector's unclipping).
     """
     if bottom.y <= top.y:
         return False
@@ -126,7 +126,7 @@ def stacked(top: Region, bottom: Region) -> bool:
     shared = min(top.x + top.w, bottom.x + bottom.w) - max(top.x, bottom.x)
     gap = bottom.y - (top.y + top.h)
     return (max(top.h, bottom.h) <= 1.8 * low_h and max(top.w, bottom.w) <= 2.5 * low_w
-            and shared >= 0.6 * low_w and -0.35 * low_h <= gap <= 0.8 * low_h)
+            and shared >= 0.6 * low_w and -0.5 * low_h <= gap <= 0.8 * low_h)
 
 
 def stacked_candidates(lines: Sequence[Region], limit: int = MAX_STACKED) -> list[Region]:
