@@ -82,6 +82,7 @@ class Tally:
     characters: int = 0
     false_reads: int = 0
     bands: dict[str, list[int]] = field(default_factory=dict)
+    kinds: dict[str, list[int]] = field(default_factory=dict)
     ms: list[float] = field(default_factory=list)
     cpu_ms: list[float] = field(default_factory=list)
     ms_4k: list[float] = field(default_factory=list)
@@ -96,6 +97,8 @@ class Tally:
             "cer": round(self.edits / self.characters, 4),
             "false_reads_per_image": round(self.false_reads / self.n, 3),
             "detection_by_height_px": {band: f"{hit}/{total}" for band, (hit, total) in self.bands.items()},
+            **({"exact_by_kind": {k: f"{hit}/{total}" for k, (hit, total) in sorted(self.kinds.items())}}
+               if self.kinds else {}),
             "ms_mean": round(statistics.fmean(self.ms), 1),
             "ms_p95": round(percentile(self.ms, 0.95), 1),
             "cpu_ms_mean": round(statistics.fmean(self.cpu_ms), 1),
@@ -201,7 +204,9 @@ def _centre_inside(box: Box, truth: Box) -> bool:
 
 
 def score_set(name: str, who: str, labels: list[Label], images: list[Any],
-              read: Callable[[Any], list[Reading]], frames_4k: int, quiet: bool) -> Tally:
+              read: Callable[[Any], list[Reading]], frames_4k: int, quiet: bool,
+              by_kind: bool = False) -> Tally:
+    """Score one reader on one set; `by_kind`: also exact reads per image-name prefix (ma-, iq-, iq2-)."""
     import cv2
 
     from basira.common.plate_text import plate_distance
@@ -225,6 +230,10 @@ def score_set(name: str, who: str, labels: list[Label], images: list[Any],
         tally.n += 1
         tally.detected += bool(on_plate)
         tally.exact += best == label.plate
+        if by_kind:
+            kind = tally.kinds.setdefault(label.image.name.split("-")[0], [0, 0])
+            kind[0] += best == label.plate
+            kind[1] += 1
         tally.top3 += bool(on_plate) and label.plate in on_plate[0].texts[:3]
         tally.exact_o0 += best.replace("O", "0") == label.plate.replace("O", "0")
         tally.edits += plate_distance(best, label.plate, confusable_tolerant=False)
@@ -328,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         images = [cv2.imread(str(label.image), cv2.IMREAD_COLOR) for label in labels]
         name = data.resolve().name
         for who, read in readers.items():
-            tally = score_set(name, who, labels, images, read, args.frames_4k, args.quiet)
+            tally = score_set(name, who, labels, images, read, args.frames_4k, args.quiet,
+                              by_kind=data.resolve() == RENDERED_SET.resolve())
             figures[f"{name}/{who}"] = tally.figures()
     columns = ("det", "exact", "top3", "O=0", "CER", "cpu ms", "p95", "4K ms")
     print(f"{'set/reader':<26}" + "".join(f"{c:>8}" for c in columns))
@@ -337,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:<26}" + "".join(f"{r:>8.1%}" for r in rates) + f"{f['cer']:>8.3f}"
               + "".join(f"{f.get(k, 0):>8.0f}" for k in ("cpu_ms_mean", "cpu_ms_p95", "ms_4k_mean")))
         print(f"{'':<26} by height: {f['detection_by_height_px']}")
+        if "exact_by_kind" in f:
+            print(f"{'':<26} exact by kind: {f['exact_by_kind']}")
     letters = rendered_letter_rate()
     print(f"rendered Arabic series letters (unseen fonts and damage): {letters}")
     report(args.name, {
