@@ -17,8 +17,8 @@ from basira.common.tls import CA_ENV, https_verify
 def load_endpoints(data_dir: Path) -> dict[str, str]:
     """Endpoints written by `basira up`; raises ConfigError if no platform runs from `data_dir`.
 
-    This process's gRPC clients then trust the platform's local CA (when it serves TLS, as it does by
-    default), unless BASIRA_TLS_CA already names one.
+    This process's clients then trust that platform's local CA (when it serves TLS, as it does by
+    default): the platform addressed is the one whose certificates count.
     """
     run = data_dir.resolve() / "run"
     path = run / "endpoints.json"
@@ -28,7 +28,7 @@ def load_endpoints(data_dir: Path) -> dict[str, str]:
     client = run / "client.json"
     ca = json.loads(client.read_text()).get("tls_ca", "") if client.exists() else ""
     if ca:
-        os.environ.setdefault(CA_ENV, ca)
+        os.environ[CA_ENV] = ca
     return endpoints
 
 
