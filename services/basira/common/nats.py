@@ -110,6 +110,9 @@ STREAMS: tuple[StreamSpec, ...] = (
                writers=("analytics",), readers=("analytics", "search", "alerting")),
     StreamSpec("COUNTS", ("counts.>",), max_age_s=7 * DAY,
                writers=("analytics",), readers=("search", "alerting")),
+    # Each camera's open minute of counts (basira.analytics.count_checkpoints): the last one per camera.
+    StreamSpec("COUNTING", ("counting.open.>",), max_age_s=DAY, max_msgs_per_subject=1,
+               writers=("analytics",), readers=("analytics",)),
     StreamSpec("MATCHES", ("match.candidate.>",), max_age_s=7 * DAY,
                writers=("analytics",), readers=("alerting",)),
     # Search reads alerts only to keep confirmed face matches as evidence past the short face retention.
@@ -288,9 +291,12 @@ class PullConsumer:
 
     def __init__(self, js: JetStreamContext, stream: str, subject: str, durable: str, handler: Handler,
                  *, batch: int = 16, ack_wait_s: float = 30.0, max_deliver: int = 5,
-                 nak_delay_s: float = 1.0, deliver_new_only: bool = False) -> None:
+                 nak_delay_s: float = 1.0, deliver_new_only: bool = False, keep_alive_s: float = 0.0) -> None:
         self.js, self.stream, self.subject, self.durable = js, stream, subject, durable
         self.handler, self.batch, self.nak_delay_s = handler, batch, nak_delay_s
+        if keep_alive_s and keep_alive_s >= ack_wait_s:
+            raise ValueError(f"keep_alive_s ({keep_alive_s}) must be below ack_wait_s ({ack_wait_s})")
+        self.keep_alive_s = keep_alive_s
         self.config = ConsumerConfig(
             durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ack_wait_s,
             max_deliver=max_deliver, filter_subject=subject,
@@ -316,12 +322,16 @@ class PullConsumer:
                 await sub.unsubscribe()
 
     async def _handle(self, msg: Msg) -> None:
+        keep_alive = asyncio.create_task(self._keep_alive(msg)) if self.keep_alive_s > 0 else None
         try:
             outcome = await self.handler(msg)
         except Exception:
             log.exception("handler failed; message will be redelivered",
                           extra={"subject": msg.subject, "consumer": self.durable})
             outcome = Outcome.NAK
+        finally:
+            if keep_alive is not None:
+                keep_alive.cancel()
         EVENTS_TOTAL.labels(self.stream, outcome.value).inc()
         if outcome is Outcome.ACK:
             await msg.ack()
@@ -329,6 +339,15 @@ class PullConsumer:
             await msg.nak(delay=self.nak_delay_s)
         else:
             await msg.term()
+
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """While a handler works, tell JetStream every `keep_alive_s` that the message is in progress:
+        a short ack wait then redelivers a dead worker's messages soon, without redelivering slow ones."""
+        while True:
+            await asyncio.sleep(self.keep_alive_s)
+            with contextlib.suppress(nats.errors.Error):
+                await msg.in_progress()
 
 
 class ConcurrentPullConsumer(PullConsumer):
