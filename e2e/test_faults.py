@@ -9,6 +9,7 @@ Its own small platform (audit and search only), so killing its NATS disturbs no 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -23,9 +24,18 @@ import grpc
 import pytest
 
 from basira.common.channels import open_channel
+from basira.common.nats import connect, publish
 from basira.runtime.processes import ManagedProcess
 from basira.runtime.supervisor import Platform, PlatformConfig
-from basira.v1 import audit_pb2, audit_pb2_grpc, common_pb2, search_pb2, search_pb2_grpc
+from basira.v1 import (
+    analytics_pb2,
+    audit_pb2,
+    audit_pb2_grpc,
+    common_pb2,
+    events_pb2,
+    search_pb2,
+    search_pb2_grpc,
+)
 
 from .clients import metadata, wait_until
 
@@ -228,3 +238,81 @@ def test_the_audit_store_refusing_writes_loses_no_record(small_platform: Platfor
             db.execute("DROP TRIGGER faults_refuse ON audit_leaves")
     wait_until(caller.all_answered_logged_once, 60, "every answered call in the log once the store is back")
     assert {p.name: p.pid for p in small_platform.processes} == pids, "a part had to be restarted"
+
+
+def test_a_full_evidence_store_keeps_the_platform_working_and_loses_no_sighting(
+        small_platform: Platform, shared_data: Path) -> None:
+    """Evidence snapshots live in PostgreSQL (search_snapshots): its disk full (a trigger answering
+    SQLSTATE 53100 disk_full, as PostgreSQL does) must hold the sightings back, not drop them, while
+    searches go on; once there is room again, each sighting lands with its evidence."""
+    import psycopg
+
+    photo = shared_data / PLATE_PHOTO
+    plate = photo.with_suffix(".txt").read_text().split("\t")[-1].strip()
+    camera = f"cam-fault-disk-{uuid.uuid4().hex[:6]}"
+    events = [plate_detection(camera, plate, photo.read_bytes()) for _ in range(3)]
+    log_file = small_platform.config.data_dir / "logs" / "search.log"
+    caller = Caller(small_platform)
+    with psycopg.connect(small_platform.endpoints["postgres"], autocommit=True) as db:
+        db.execute("CREATE OR REPLACE FUNCTION faults_disk_full() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' "
+                   "USING ERRCODE = 'disk_full'; END $$")
+        db.execute("CREATE TRIGGER faults_disk_full BEFORE INSERT ON search_snapshots "
+                   "FOR EACH ROW EXECUTE FUNCTION faults_disk_full()")
+        try:
+            refusals_before = log_file.read_text().count("No space left on device")
+
+            async def send(js) -> None:  # type: ignore[no-untyped-def]
+                for event in events:
+                    await publish(js, f"detections.plate.{camera}", event.SerializeToString(), event.id)
+
+            nats_call(small_platform, send)
+            # Past the five deliveries a consumer used to allow: each sighting refused five times over.
+            wait_until(lambda: log_file.read_text().count("No space left on device") - refusals_before
+                       >= 5 * len(events), 60, "the search service to report the full disk")
+            assert caller.call() == grpc.StatusCode.OK, caller.details  # searches go on meanwhile
+        finally:
+            db.execute("DROP TRIGGER faults_disk_full ON search_snapshots")
+    search = search_pb2_grpc.SearchServiceStub(open_channel(small_platform.endpoints["search"]))
+    access = common_pb2.AccessContext(purpose="stolen-vehicle", case_id="CASE-2026-0042")
+    request = search_pb2.SearchPlatesRequest(plate=plate, mode=search_pb2.PLATE_MATCH_MODE_EXACT,
+                                             access=access)
+    investigator = metadata(small_platform, USER)
+
+    def landed() -> list[search_pb2.Sighting]:
+        found = search.SearchPlates(request, metadata=investigator).sightings
+        return [s for s in found if s.camera_id == camera]
+
+    wait_until(lambda: len(landed()) == len(events), 60, "every held-back sighting once there is room")
+    for sighting in landed():
+        evidence = search.GetEvidence(search_pb2.GetEvidenceRequest(snapshot_id=sighting.snapshot_id,
+                                                                    access=access), metadata=investigator)
+        assert evidence.image and evidence.camera_id == camera
+
+
+PLATE_PHOTO = "plates/eu/eu3.jpg"
+
+
+def plate_detection(camera: str, plate: str, jpeg: bytes) -> events_pb2.PlateDetectionEvent:
+    """What analytics publishes for one plate read in one frame (police camera in the medina)."""
+    frame = f"{camera}-{uuid.uuid4().hex[:8]}"
+    event = events_pb2.PlateDetectionEvent(
+        id=f"{frame}:plate:0", frame_id=frame, camera_id=camera, zone="medina", owner_agency="police",
+        plate=analytics_pb2.PlateReading(text=plate, display=plate, confidence=0.95),
+        snapshot_jpeg=jpeg, snapshot_id=frame)
+    event.captured.GetCurrentTime()
+    event.frame_published.GetCurrentTime()
+    return event
+
+
+def nats_call(platform: Platform, query):  # type: ignore[no-untyped-def]
+    """Run `query(js)` on a fresh connection as the operator (the test's NATS client)."""
+
+    async def run():  # type: ignore[no-untyped-def]
+        nc, js = await connect(platform.endpoints["nats"], "faults-test")
+        try:
+            return await query(js)
+        finally:
+            await nc.close()
+
+    return asyncio.run(run())

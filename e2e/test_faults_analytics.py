@@ -9,7 +9,6 @@ other test.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -24,12 +23,11 @@ from nats.js.errors import NotFoundError
 
 from basira.analytics.count_checkpoints import COUNTING_STREAM, checkpoint_subject, decode_checkpoint
 from basira.analytics.counting import CountCheckpoint
-from basira.common.nats import connect
 from basira.runtime.supervisor import Platform, PlatformConfig
 from basira.v1 import camera_pb2, camera_pb2_grpc, events_pb2
 
 from .clients import channel, metadata, register_camera, wait_until
-from .test_faults import process
+from .test_faults import nats_call, process
 
 pytestmark = pytest.mark.integration
 
@@ -56,19 +54,6 @@ def pipeline_platform() -> Iterator[Platform]:
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def nats_call(platform: Platform, query):  # type: ignore[no-untyped-def]
-    """Run `query(js)` on a fresh operator connection (the test's NATS client)."""
-
-    async def run():  # type: ignore[no-untyped-def]
-        nc, js = await connect(platform.endpoints["nats"], "faults-test")
-        try:
-            return await query(js)
-        finally:
-            await nc.close()
-
-    return asyncio.run(run())
 
 
 def checkpoint(platform: Platform) -> CountCheckpoint | None:
