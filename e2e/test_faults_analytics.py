@@ -152,3 +152,8 @@ def test_analytics_killed_mid_stream_loses_no_count(pipeline_platform: Platform,
     ids += [events_pb2.PlateSightingEvent.FromString(d).id
             for d in published(platform, f"detections.sighting.{CAMERA}")]
     assert len(ids) == len(set(ids)), "a plate detection or sighting published twice"
+
+    async def ack_wait(js) -> float:  # type: ignore[no-untyped-def]
+        return float((await js.consumer_info("FRAMES", "analytics-frames")).config.ack_wait)
+
+    assert nats_call(platform, ack_wait) <= 20, "a dead worker's frames must come back well within 60 s"
