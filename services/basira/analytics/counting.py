@@ -36,7 +36,6 @@ Box = tuple[int, int, int, int]
 Line = tuple[Point, Point]
 
 _TARGET_MEDIAN = 110.0
-_MAX_REMEMBERED = 2048  # counted capture times kept per camera before the old ones are pruned
 
 
 class Counter(Protocol):
@@ -316,8 +315,9 @@ class _CameraState:
     """The minute an idle spell closed: a later frame of that same minute carries it on (cumulative)."""
     floor: datetime | None = None
     """Frames captured at or before this were counted before a restart (the checkpoint's last frame)."""
-    counted: set[datetime] = field(default_factory=set)
-    """Capture times counted here lately (a redelivered frame is not counted twice)."""
+    counted: dict[datetime, None] = field(default_factory=dict)
+    """Capture times counted here within the reorder window, in counting order (a redelivered frame
+    is not counted twice); an insertion-ordered dict, so the oldest are dropped from its front."""
 
 
 class CameraCounting:
@@ -333,7 +333,7 @@ class CameraCounting:
     """
 
     def __init__(self, make_counter: Callable[[], Counter], *, idle_close_s: float = 90.0,
-                 forget_after_s: float = 600.0, reorder_s: float = 120.0) -> None:
+                 forget_after_s: float = 600.0, reorder_s: float = 90.0) -> None:
         self.make_counter = make_counter
         self.idle_close_s, self.forget_after_s = idle_close_s, forget_after_s
         self.reorder = timedelta(seconds=reorder_s)
@@ -365,9 +365,10 @@ class CameraCounting:
         bucket.frames += 1
         newest = captured if state.last_captured is None else max(captured, state.last_captured)
         state.last_captured, state.last_seen_s = newest, now_s
-        state.counted.add(captured)
-        if len(state.counted) > _MAX_REMEMBERED:
-            state.counted = {t for t in state.counted if t >= newest - self.reorder}
+        state.counted[captured] = None
+        cutoff = newest - self.reorder
+        while (oldest := next(iter(state.counted))) < cutoff:
+            del state.counted[oldest]
         state.version += 1
         return closed
 

@@ -151,3 +151,12 @@ def test_frames_coming_back_out_of_order_after_a_restart_are_counted_once() -> N
         restarted.observe("cam-1", "z", MINUTE + timedelta(seconds=second), image, now_s=1)
     (bucket,) = restarted.close_all()
     assert bucket.frames == 4
+
+
+def test_a_frame_older_than_the_reorder_window_is_not_counted() -> None:
+    counting = CameraCounting(OnePerFrame, reorder_s=30)
+    image = np.zeros((8, 8, 3), np.uint8)
+    for second in (0, 40, 5, 20):  # 5 is older than 40 - 30: a straggler; 20 is within the window
+        counting.observe("cam-1", "z", MINUTE + timedelta(seconds=second), image, now_s=0)
+    (bucket,) = counting.close_all()
+    assert bucket.frames == 3
