@@ -143,5 +143,6 @@ bench: bench-policy bench-gate bench-audit bench-plates bench-pipeline bench-con
 clean:  ## remove the environment and generated data (not your var/ data: use `rm -rf var`)
 	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache
 
-fuzz: $(STAMP)  ## the fuzz properties with many more examples (request parsers, record signatures, verifier)
-	BASIRA_FUZZ_EXAMPLES=3000 $(VENV)/bin/pytest -q services/tests/common/test_request_bounds.py
+fuzz: $(STAMP)  ## the fuzz properties and the gate's mutation fuzzing with many more examples
+	BASIRA_FUZZ_EXAMPLES=3000 $(VENV)/bin/pytest -q services/tests/common/test_request_bounds.py \
+		services/tests/gate/test_gate_fuzz.py

@@ -31,11 +31,11 @@ def platform() -> Iterator[Platform]:
     config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
     running = Platform(config)
     running.start()
-    # The tests' own NATS clients connect as the operator (services each have their own identity).
-    os.environ["BASIRA_NATS_CREDENTIALS"] = str(running.nats_credentials("operator"))
+    # The tests' own clients trust the platform's CA, and connect to NATS as the operator (services
+    # each have their own identity).
     pids = [proc.pid for proc in running.processes]
-    yield running
-    os.environ.pop("BASIRA_NATS_CREDENTIALS", None)
+    with running.client_settings():
+        yield running
     running.stop()
     left = [pid for pid in pids if psutil.pid_exists(pid)
             and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]

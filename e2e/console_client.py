@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
+from basira.common.tls import https_verification
 from basira.runtime.supervisor import Platform
 
 FORM_ACTION = re.compile(r'<form id="kc-form-login" method="post" action="([^"]+)"')
@@ -43,7 +44,8 @@ class ConsoleUser:
         # Browsers treat http://127.0.0.1 as a secure context: Secure cookies work there.
         secure = [self.url, self.platform.endpoints["identity"]]
         jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=secure)
-        self.http = aiohttp.ClientSession(cookie_jar=jar)
+        self.http = aiohttp.ClientSession(cookie_jar=jar,  # the issuer is HTTPS with the platform's CA
+                                          connector=aiohttp.TCPConnector(ssl=https_verification()))
 
     @property
     def url(self) -> str:

@@ -1,5 +1,6 @@
 """The attacks of issue 10 replayed against the platform as `basira up` starts it: each must fail.
 
+Every wire is TLS: a plaintext gRPC or NATS client, or one trusting another CA, gets no connection.
 An attacker on the same machine without credentials cannot connect to NATS at all. One with a stolen
 service identity (here: search's) can publish only that service's subjects: not another service's
 access records, alerts, match candidates or frames, and it cannot read frames or access records. The
@@ -10,10 +11,14 @@ record a service publishes in another service's name never reaches the log.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
+import re
+import ssl
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,14 +27,19 @@ from typing import Any
 
 import grpc
 import nats
+import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import APIError, NotFoundError
 
 from basira.common.access_record import AccessRecord
+from basira.common.channels import open_channel
 from basira.common.nats import GATED_SERVICES, Credentials, inbox_prefix
 from basira.common.record_signing import load_private_key, sign_record
-from basira.runtime.supervisor import Platform
+from basira.common.tls import TlsFiles, client_ssl_context, ensure_service_cert, https_client_context
+from basira.runtime.postgres_roles import SERVICE_MIGRATIONS, SERVICE_TABLES
+from basira.runtime.supervisor import GRPC_SERVICES, Platform
 from basira.v1 import audit_pb2, audit_pb2_grpc, common_pb2, search_pb2
 
 from .clients import channel, metadata, wait_until
@@ -51,11 +61,18 @@ async def connected_as(platform: Platform, identity: str) -> AsyncIterator[tuple
     creds = Credentials.load(platform.nats_credentials(identity))
     nc = await nats.connect(platform.endpoints["nats"], user=creds.user, password=creds.password,
                             inbox_prefix=inbox_prefix(creds.user), error_cb=on_error,
-                            max_reconnect_attempts=0)
+                            max_reconnect_attempts=0, tls=platform_tls(platform))
     try:
         yield nc, errors
     finally:
         await nc.close()
+
+
+def platform_tls(platform: Platform) -> ssl.SSLContext:
+    """What any local user can have: the platform's CA certificate (public), no client certificate."""
+    files = platform.tls_files("basira-up")
+    assert files is not None, "the platform runs without TLS"
+    return client_ssl_context(TlsFiles(files.ca))
 
 
 async def refused_publish(nc: NatsClient, subject: str, payload: bytes) -> bool:
@@ -103,10 +120,60 @@ def test_nats_refuses_a_client_without_credentials(platform: Platform) -> None:
 
         with pytest.raises(Exception):  # noqa: B017 - nats-py raises its own or a timeout
             await asyncio.wait_for(nats.connect(platform.endpoints["nats"], allow_reconnect=False,
-                                                max_reconnect_attempts=0, error_cb=on_error), 10)
+                                                max_reconnect_attempts=0, error_cb=on_error,
+                                                tls=platform_tls(platform)), 10)
         return " ".join(errors)
 
     assert "authorization violation" in asyncio.run(attempt()).lower()
+
+
+def test_nats_refuses_a_plaintext_client_even_with_credentials(platform: Platform) -> None:
+    """A stolen identity is no use in clear text: the server takes TLS clients only."""
+    creds = Credentials.load(platform.nats_credentials("search"))
+
+    async def attempt() -> str:
+        try:
+            plain = await asyncio.wait_for(nats.connect(
+                platform.endpoints["nats"], user=creds.user, password=creds.password,
+                allow_reconnect=False, max_reconnect_attempts=0), 10)
+        except Exception as exc:  # nats-py raises several kinds here
+            return type(exc).__name__
+        await plain.close()
+        return "connected"
+
+    assert asyncio.run(attempt()) != "connected"
+
+
+@pytest.mark.parametrize(("part", "path"), [("identity", "/realms/basira/.well-known/openid-configuration"),
+                                            ("policy", "/health")])
+def test_the_issuer_and_the_policy_service_serve_https_only(platform: Platform, part: str,
+                                                            path: str) -> None:
+    """Passwords, tokens and policy travel encrypted: plain HTTP gets no answer."""
+    url = platform.endpoints[part]
+    assert url.startswith("https://"), url
+    with urllib.request.urlopen(url + path, timeout=10, context=https_client_context()) as reply:
+        assert reply.status == 200
+    with pytest.raises((OSError, http.client.HTTPException)):
+        urllib.request.urlopen("http://" + url.removeprefix("https://") + path, timeout=10).close()
+
+
+@pytest.mark.parametrize("service", GRPC_SERVICES)
+def test_grpc_serves_no_plaintext_and_no_foreign_ca(platform: Platform, service: str,
+                                                    tmp_path: Path) -> None:
+    """Tokens and answers never cross the wire in clear: a plaintext caller, or one that trusts
+    another CA (a man in the middle's), gets no connection, while one trusting the platform's CA does."""
+    target = platform.endpoints[service]
+    health = health_pb2.HealthCheckRequest()
+    with grpc.insecure_channel(target) as plain, pytest.raises(grpc.RpcError) as refused:
+        health_pb2_grpc.HealthStub(plain).Check(health, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    foreign = ensure_service_cert(tmp_path, "intruder")
+    with open_channel(target, tls=TlsFiles(foreign.ca)) as other, pytest.raises(grpc.RpcError) as refused:
+        health_pb2_grpc.HealthStub(other).Check(health, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    with open_channel(target) as trusted:  # this session's clients trust the platform's CA
+        reply = health_pb2_grpc.HealthStub(trusted).Check(health, timeout=10)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def test_a_service_identity_publishes_only_its_own_subjects(platform: Platform) -> None:
@@ -302,3 +369,54 @@ def test_postgres_refuses_other_local_users(platform: Platform) -> None:
 
     assert attempt() == 0
     assert attempt(preexec_fn=as_nobody) == 3
+
+
+def test_each_service_reaches_only_its_own_tables(platform: Platform) -> None:
+    """A service taken over through its queries reads no other service's data, and the audit service
+    itself can only read and append the log (the control: each reads its own tables)."""
+    urls = platform.database_urls
+    assert set(urls) == {"audit", "ingest", "analytics", "search", "alerting"}
+
+    def refused(service: str, statement: str) -> bool:
+        with psycopg.connect(urls[service], autocommit=True) as conn:
+            try:
+                conn.execute(statement)
+            except psycopg.errors.InsufficientPrivilege:
+                return True
+            return False
+
+    for service, own in (("search", "search_sightings"), ("ingest", "ingest_cameras"),
+                         ("analytics", "watchlists_embeddings"), ("audit", "audit_leaves")):
+        assert not refused(service, f"SELECT count(*) FROM {own}"), service
+    assert refused("search", "SELECT count(*) FROM audit_leaves")
+    assert refused("ingest", "SELECT count(*) FROM watchlists_embeddings")
+    assert refused("alerting", "SELECT count(*) FROM search_faces")
+    for statement in ("UPDATE audit_leaves SET canonical = canonical", "DELETE FROM audit_leaves",
+                      "TRUNCATE audit_leaves", "ALTER TABLE audit_leaves DISABLE TRIGGER ALL",
+                      "DROP TABLE audit_nodes", "CREATE TABLE audit_shadow (v text)"):
+        assert refused("audit", statement), statement
+
+
+def test_every_table_a_service_makes_carries_its_prefix() -> None:
+    """Tables are handed to their service's role by prefix: a table without it would be nobody's."""
+    from basira.alerting.server import MIGRATIONS as ALERTING
+    from basira.analytics.server import WATCHLIST_MIGRATIONS
+    from basira.audit.server import MIGRATIONS as AUDIT
+    from basira.ingest.server import MIGRATIONS as INGEST
+    from basira.search.server import MIGRATIONS as SEARCH
+
+    directories = {"audit": AUDIT, "ingest": INGEST, "analytics": WATCHLIST_MIGRATIONS, "search": SEARCH,
+                   "alerting": ALERTING}
+    assert {s: d for s, (_, d) in SERVICE_MIGRATIONS.items()} == directories
+    for service, (_, directory) in SERVICE_MIGRATIONS.items():
+        for path in directory.glob("*.sql"):
+            made = re.findall(r"CREATE (?:TABLE|(?:MATERIALIZED )?VIEW|SEQUENCE)(?: IF NOT EXISTS)? (\w+)",
+                              path.read_text(), re.IGNORECASE)
+            stray = [name for name in made if not name.startswith(SERVICE_TABLES[service])]
+            assert not stray, f"{path.name}: {stray} lack {SERVICE_TABLES[service]}"
+
+
+def test_postgres_takes_no_login_without_its_password(platform: Platform) -> None:
+    without = platform.endpoints["postgres"].split("&passfile=", 1)[0]
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(without, connect_timeout=10).close()

@@ -47,8 +47,8 @@ def pipeline_platform() -> Iterator[Platform]:
     running = Platform(config)
     try:
         running.start()
-        os.environ.update(running.client_env())  # our gRPC and NATS clients follow its TLS and identity
-        yield running
+        with running.client_settings():  # our gRPC and NATS clients follow its TLS and identity
+            yield running
     finally:
         running.stop()
         os.environ.clear()

@@ -13,6 +13,7 @@ import psutil
 import psycopg
 import pytest
 
+from basira.cli.main import build_parser, up_config
 from basira.common.channels import open_channel
 from basira.common.errors import ConfigError
 from basira.runtime.supervisor import Platform, PlatformConfig
@@ -36,6 +37,8 @@ def test_stop_leaves_no_process_and_second_start_reuses_data(scratch_dir: Path) 
         conn.execute("CREATE TABLE kept (v text)")
         conn.execute("INSERT INTO kept VALUES ('still here')")
     first.stop()
+    certificates = {path.name: path.read_bytes() for path in first.tls_dir.glob("*.pem")}
+    assert {"ca.pem", "nats.pem"} <= set(certificates)
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
                    for pid in pids)
 
@@ -44,6 +47,7 @@ def test_stop_leaves_no_process_and_second_start_reuses_data(scratch_dir: Path) 
     try:
         with psycopg.connect(second.endpoints["postgres"]) as conn:
             assert conn.execute("SELECT v FROM kept").fetchone() == ("still here",)
+        assert all((second.tls_dir / name).read_bytes() == pem for name, pem in certificates.items())
     finally:
         second.stop()
 
@@ -93,6 +97,17 @@ def test_cli_reports_bad_configuration_in_one_line(tmp_path: Path) -> None:
     assert "not writable" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_up_serves_tls_unless_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TLS is the default of `basira up` (and so of `make demo`); plaintext only when asked for."""
+    monkeypatch.delenv("BASIRA_TLS", raising=False)
+    parser = build_parser()
+    assert up_config(parser.parse_args(["up"])).tls is True
+    assert up_config(parser.parse_args(["up", "--no-tls"])).tls is False
+    monkeypatch.setenv("BASIRA_TLS", "0")
+    assert up_config(parser.parse_args(["up"])).tls is False
+    assert up_config(parser.parse_args(["up", "--tls"])).tls is True
+
+
 def test_a_crashed_service_is_restarted_and_serves_again(scratch_dir: Path) -> None:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -110,7 +125,8 @@ def test_a_crashed_service_is_restarted_and_serves_again(scratch_dir: Path) -> N
 
         def serving() -> bool:
             try:
-                with open_channel(platform.endpoints["search"]) as channel:
+                with open_channel(platform.endpoints["search"],
+                                  tls=platform.tls_files("basira-up")) as channel:
                     reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
                                                                       timeout=2)
                 return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

@@ -19,6 +19,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from basira.common.access_record import AccessRecord
 from basira.common.nats import connect
+from basira.common.tls import TlsFiles, https_client_context, server_ssl_context
 from basira.policy.api import BUNDLE_PATH, start_server
 from basira.policy.engine import load_policy_dir
 from basira.policy.store import PolicyStore
@@ -75,7 +76,8 @@ def wait_in_logs(platform: Platform, text: str, services: tuple[str, ...], timeo
 
 
 def served_revision(platform: Platform) -> str:
-    with urllib.request.urlopen(platform.endpoints["policy"] + "/v1/data/basira/authz/revision") as reply:
+    with urllib.request.urlopen(platform.endpoints["policy"] + "/v1/data/basira/authz/revision",
+                                context=https_client_context()) as reply:
         return str(json.loads(reply.read())["result"])
 
 
@@ -86,7 +88,7 @@ def edit(platform: Platform, method: str, body: Any | None, user: str = "privacy
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": token, "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request) as reply:
+        with urllib.request.urlopen(request, context=https_client_context()) as reply:
             return int(reply.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
@@ -168,14 +170,16 @@ def test_policy_edit_reaches_every_service_within_seconds(platform: Platform) ->
     wait_in_logs(platform, f"policy bundle revision {before} active", GRPC_SERVICES, 15)
 
 
-async def serve_rogue_bundles(port: int, policy_dir: Path, seconds: float) -> None:
-    """A bundle server on the policy service's port whose bundles another key signed."""
+async def serve_rogue_bundles(port: int, policy_dir: Path, seconds: float, tls: TlsFiles | None) -> None:
+    """A bundle server on the policy service's port whose bundles another key signed. It has the
+    policy service's TLS certificate (the worst case: HTTPS alone would turn any other server away)."""
     policy_set = load_policy_dir(policy_dir)
     data = json.loads(json.dumps(dict(policy_set.data)))
     data["basira"]["agencies"]["traffic"]["agreement"]["data_classes"].append("biometric")
     store = PolicyStore(type(policy_set)(modules=policy_set.modules, data=data),
                         signing_key=jwk.JWK.generate(kty="EC", crv="P-256"))
-    runner, _ = await start_server(store, "127.0.0.1", port)
+    runner, _ = await start_server(store, "127.0.0.1", port,
+                                   ssl_context=server_ssl_context(tls) if tls else None)
     try:
         await asyncio.sleep(seconds)
     finally:
@@ -203,11 +207,13 @@ def test_a_bundle_with_a_bad_signature_is_refused_and_logged(platform: Platform)
         except OSError:
             time.sleep(0.2)
     assert served_revision(platform) == revision
-    assert urllib.request.urlopen(platform.endpoints["policy"] + BUNDLE_PATH).status == 200
+    assert urllib.request.urlopen(platform.endpoints["policy"] + BUNDLE_PATH,
+                                  context=https_client_context()).status == 200
 
 
 async def _rogue_until_refused(platform: Platform, port: int, refused: str, before: dict[str, int]) -> float:
-    server = asyncio.create_task(serve_rogue_bundles(port, platform.config.policy_dir, 60))
+    server = asyncio.create_task(serve_rogue_bundles(port, platform.config.policy_dir, 60,
+                                                     platform.tls_files("policy")))
     started = time.monotonic()
     try:
         while True:

@@ -50,6 +50,7 @@ CHECKED: dict[str, str] = {
     "make bench-gate BENCH_ARGS=--compare-security": BENCHES,
     "make bench-search": BENCHES,
     "make bench-faces": BENCHES,
+    "make bench-pipeline": BENCHES,
     "make bench-pipeline bench-nats bench-search bench-audit": BENCHES,
     "make capacity": BENCHES,
     "make test": BUILT_BY_MAKE_TEST,  # this file runs inside it
@@ -58,7 +59,7 @@ CHECKED: dict[str, str] = {
     "make policy-test": BUILT_BY_MAKE_TEST,
     "make console-web": BUILT_BY_MAKE_TEST,
     "make proto": "test_make_proto_regenerates_the_checked_in_stubs",
-    "basira up --tls": "e2e/test_tls.py::tls_platform",
+    "basira up --no-tls": "e2e/test_platform_lifecycle.py::test_up_serves_tls_unless_told_not_to",
     # OPA's own CLI (not installed here): the layout it takes is the bundle the policy service builds.
     "opa build -b policy/": "e2e/test_policy_bundles.py::test_every_service_decides_from_the_signed_bundle",
 }

@@ -149,7 +149,8 @@ def main() -> int:
     platform = Platform(config)
     platform.start()
     try:
-        figures = asyncio.run(measure(platform, args))
+        with platform.client_settings():
+            figures = asyncio.run(measure(platform, args))
     except grpc.RpcError as exc:
         print(f"bench-console failed: {exc}", file=sys.stderr)
         return 1

@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     platform = Platform(config)
     platform.start()
     try:
-        figures = measure(platform, args.alerts)
+        with platform.client_settings():
+            figures = measure(platform, args.alerts)
     finally:
         platform.stop()
     report("console_ui", figures)

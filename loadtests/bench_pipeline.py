@@ -212,22 +212,19 @@ def run(frames: int, alerts: int, *, tls: bool | None = None, nats_auth: bool | 
     platform = Platform(config)
     print(f"starting the platform (TLS {config.tls}, NATS auth {config.nats_auth}) ...", flush=True)
     platform.start()
-    saved = dict(os.environ)
-    os.environ.update(platform.client_env())  # this process's own NATS and gRPC clients
     try:
-        cams = camera_pb2_grpc.CameraServiceStub(open_channel(platform.endpoints["ingest"]))
-        admin = _meta(platform, "police-admin")
-        for camera in ("bwc-police-01", "bwc-police-02"):
-            cams.RegisterCamera(camera_pb2.RegisterCameraRequest(camera=camera_pb2.Camera(
-                id=camera, name=camera, kind=camera_pb2.CAMERA_KIND_BODY_WORN, zone="medina",
-                owner_agency="police", analysis_fps=30)), metadata=admin)
-        figures: dict[str, float] = {}
-        figures.update(throughput(platform, "bwc-police-01", frames))
-        figures.update(latency(platform, "bwc-police-02", alerts))
+        with platform.client_settings():  # this process's own NATS and gRPC clients
+            cams = camera_pb2_grpc.CameraServiceStub(open_channel(platform.endpoints["ingest"]))
+            admin = _meta(platform, "police-admin")
+            for camera in ("bwc-police-01", "bwc-police-02"):
+                cams.RegisterCamera(camera_pb2.RegisterCameraRequest(camera=camera_pb2.Camera(
+                    id=camera, name=camera, kind=camera_pb2.CAMERA_KIND_BODY_WORN, zone="medina",
+                    owner_agency="police", analysis_fps=30)), metadata=admin)
+            figures: dict[str, float] = {}
+            figures.update(throughput(platform, "bwc-police-01", frames))
+            figures.update(latency(platform, "bwc-police-02", alerts))
     finally:
         platform.stop()
-        os.environ.clear()
-        os.environ.update(saved)
     return figures
 
 

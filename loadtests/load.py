@@ -178,7 +178,8 @@ def platform_endpoints(data_dir: Path | None) -> Iterator[dict[str, str]]:
     print("starting the platform ...", flush=True)
     platform.start()
     try:
-        yield dict(platform.endpoints)
+        with platform.client_settings():  # this process's and locust's clients (it inherits them)
+            yield dict(platform.endpoints)
     finally:
         platform.stop()
 

@@ -35,6 +35,7 @@ from locust import User, between, events, task
 from locust.env import Environment
 
 from basira.cli.session import bearer_metadata, dev_user_token
+from basira.common.channels import open_channel
 from basira.v1 import (
     alert_pb2,
     alert_pb2_grpc,
@@ -120,7 +121,7 @@ class GrpcUser(User):
 
     def channel(self, service: str) -> grpc.Channel:
         if service not in self._channels:
-            self._channels[service] = grpc.insecure_channel(
+            self._channels[service] = open_channel(  # TLS when the platform serves it (BASIRA_TLS_CA)
                 ENDPOINTS[service], options=[("grpc.max_send_message_length", 32 << 20)])
         return self._channels[service]
 

@@ -6,29 +6,39 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from basira.common.channels import open_channel
 from basira.common.errors import BasiraError, ConfigError
 
+if TYPE_CHECKING:
+    from basira.runtime.supervisor import PlatformConfig
+
 EXIT_USAGE, EXIT_FAILED = 2, 1
 
 
-def _cmd_up(args: argparse.Namespace) -> int:
-    from basira.runtime.supervisor import Platform, PlatformConfig
+def up_config(args: argparse.Namespace) -> PlatformConfig:
+    """`basira up`'s options over the BASIRA_* environment over the defaults."""
+    from basira.runtime.supervisor import PlatformConfig
 
     ports = {name: int(port) for name, port in (p.split("=", 1) for p in args.port or [])}
     config = PlatformConfig.from_env(data_dir=args.data_dir, nats_url=args.nats_url,
                                      database_url=args.database_url, policy_url=args.opa_url,
-                                     oidc_url=args.oidc_url, tls=args.tls or None)
+                                     oidc_url=args.oidc_url, tls=args.tls)
     config.ports.update(ports)
+    return config
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from basira.runtime.supervisor import Platform
+
+    config = up_config(args)
     platform = Platform(config)
     stopping = False
 
@@ -46,14 +56,14 @@ def _cmd_up(args: argparse.Namespace) -> int:
     if "console" in endpoints:
         print(f"Web console: {endpoints['console']}/  (sign in as a development user, e.g. police-operator "
               "/ police-operator-dev-password; every user is listed in infra/keycloak/README.md)")
+        if endpoints.get("identity", "").startswith("https://"):
+            print(f"  Its sign-in page is HTTPS from the platform's own CA: import "
+                  f"{platform.tls_dir / 'ca.pem'} in your browser, or accept the certificate once.")
     print(f"Logs: {config.data_dir / 'logs'}   Stop: Ctrl-C or `basira down --data-dir {args.data_dir}`",
           flush=True)
     try:
         if args.demo:
             from basira.cli.demo import run_demo
-
-            if config.tls:  # the demo's own clients verify the services against the local CA
-                os.environ.setdefault("BASIRA_TLS_CA", str(config.data_dir / "tls" / "ca.pem"))
 
             run_demo(config.data_dir, seconds=args.demo_seconds, should_stop=lambda: stopping)
             if args.demo_seconds:
@@ -141,9 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", action="append", metavar="NAME=PORT",
                     help="fix a port, e.g. --port search=7003 (names: nats, identity, policy, audit, "
                     "ingest, analytics, search, alerting); default: free ports")
-    up.add_argument("--tls", action="store_true", help="serve gRPC over TLS with a local CA and a "
-                    "certificate per service under <data dir>/tls (clients then set "
-                    "BASIRA_TLS_CA=<data dir>/tls/ca.pem)")
+    up.add_argument("--tls", action=argparse.BooleanOptionalAction, default=None,
+                    help="gRPC and NATS over TLS with a local CA and a certificate per service under "
+                    "<data dir>/tls (the default; `basira` commands trust it by themselves, other clients "
+                    "set BASIRA_TLS_CA=<data dir>/tls/ca.pem). --no-tls (or BASIRA_TLS=0): plaintext, "
+                    "only for side-by-side measurements")
     up.add_argument("--demo", action="store_true", help="register the sample cameras and show frames "
                     "flowing through the platform")
     up.add_argument("--demo-seconds", type=float, default=0,

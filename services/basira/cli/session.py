@@ -11,14 +11,24 @@ import grpc
 
 from basira.common.channels import open_channel
 from basira.common.errors import ConfigError
+from basira.common.tls import CA_ENV, https_verify
 
 
 def load_endpoints(data_dir: Path) -> dict[str, str]:
-    """Endpoints written by `basira up`; raises ConfigError if no platform runs from `data_dir`."""
-    path = data_dir.resolve() / "run" / "endpoints.json"
+    """Endpoints written by `basira up`; raises ConfigError if no platform runs from `data_dir`.
+
+    This process's gRPC clients then trust the platform's local CA (when it serves TLS, as it does by
+    default), unless BASIRA_TLS_CA already names one.
+    """
+    run = data_dir.resolve() / "run"
+    path = run / "endpoints.json"
     if not path.exists():
         raise ConfigError(f"no running platform found in {data_dir} (start one with `basira up`)")
     endpoints: dict[str, str] = json.loads(path.read_text())
+    client = run / "client.json"
+    ca = json.loads(client.read_text()).get("tls_ca", "") if client.exists() else ""
+    if ca:
+        os.environ.setdefault(CA_ENV, ca)
     return endpoints
 
 
@@ -27,7 +37,8 @@ def password_token(oidc_url: str, username: str, password: str, *, realm: str = 
     """An access token from Keycloak (or the dev issuer) via the password grant, using python-keycloak."""
     from keycloak import KeycloakOpenID
 
-    client = KeycloakOpenID(server_url=oidc_url.rstrip("/") + "/", realm_name=realm, client_id=client_id)
+    client = KeycloakOpenID(server_url=oidc_url.rstrip("/") + "/", realm_name=realm, client_id=client_id,
+                            verify=https_verify())
     token: str = client.token(username, password)["access_token"]
     return token
 

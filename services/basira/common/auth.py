@@ -29,6 +29,7 @@ from keycloak import KeycloakOpenID
 from keycloak.exceptions import KeycloakError
 
 from basira.common.errors import Unauthenticated, Unavailable
+from basira.common.tls import https_verify
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ class TokenVerifier:
         self.issuer = issuer or f"{base}/realms/{realm}"
         self.audience = audience
         self._openid = openid or KeycloakOpenID(server_url=base + "/", realm_name=realm,
-                                                client_id=client_id, timeout=timeout_s)
+                                                client_id=client_id, timeout=timeout_s,
+                                                verify=https_verify())
         self._leeway = leeway_s
         self._unknown_kid_refresh = unknown_kid_refresh_s
         self._failure_backoff = failure_backoff_s

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from basira.common.errors import ConfigError
+from basira.common.rate_limits import Rate
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
@@ -45,6 +46,9 @@ class ServiceSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the gRPC server binds to.")
     grpc_port: int = Field(0, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus /metrics port; 0 picks one.")
+    health_port: int = Field(
+        0, ge=0, le=65535, description="Plaintext port serving only grpc.health.v1 (no API) for probes "
+        "that cannot speak TLS, e.g. the kubelet's gRPC probes; 0: none.")
     data_dir: Path = Field(Path("var"), description="Directory for this platform's data and keys.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server with JetStream.")
     nats_credentials: Path | None = Field(
@@ -87,6 +91,10 @@ class ServiceSettings(BaseSettings):
     oidc_client_id: str = Field("basira-services", description="This service's OIDC client id.")
     oidc_issuer: str = Field("", description="Expected `iss` when services reach Keycloak by an "
                              "internal URL; default: <oidc_url>/realms/<realm>.")
+    rate_limits: dict[str, Rate] = Field(
+        default_factory=dict, description="JSON {action: {per_minute, burst}} replacing entries of the "
+        "gate's default rate limits (basira.common.rate_limits; `auth.failure` limits failed "
+        "authentications per source address); per_minute 0 turns one off.")
     log_level: str = Field("INFO", description="Python logging level name.")
     def bundle_public_key(self) -> Path:
         """Where the policy bundle verification key is."""

@@ -12,7 +12,7 @@ from basira.common.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
-_MIGRATIONS_TABLE = """
+MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     service text NOT NULL,
     version text NOT NULL,
@@ -76,7 +76,11 @@ async def migrate(pool: AsyncConnectionPool, service: str, directory: Path) -> l
     async with pool.connection() as conn, conn.transaction():
         # Services start together: serialise them before even creating the bookkeeping table.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('basira-migrate'))")
-        await conn.execute(_MIGRATIONS_TABLE)
+        # A service that logs in with row rights only (basira.runtime.postgres_roles) may not create
+        # tables: only make the bookkeeping table when it is missing.
+        if (await (await conn.execute("SELECT to_regclass('schema_migrations')")).fetchone() or [None])[0] \
+                is None:
+            await conn.execute(MIGRATIONS_TABLE)
         rows = await (await conn.execute(
             "SELECT version FROM schema_migrations WHERE service = %s", (service,))).fetchall()
         done = {r[0] for r in rows}

@@ -45,6 +45,16 @@ class TooLarge(BasiraError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class RateLimited(BasiraError):
+    """A caller went over a rate limit (failed authentications, expensive searches); retry later."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Unauthenticated(BasiraError):
     code = grpc.StatusCode.UNAUTHENTICATED
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
-from google.protobuf import any_pb2, descriptor_pool
+from google.protobuf import any_pb2, descriptor_pool, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -27,6 +27,7 @@ from basira.common.errors import (
     InternalError,
     InvalidInput,
     PermissionDenied,
+    RateLimited,
     Unauthenticated,
     Unavailable,
     Unimplemented,
@@ -41,6 +42,7 @@ from basira.common.policy_input import (
     resource_from_request,
     result_count,
 )
+from basira.common.rate_limits import FAILED_AUTHENTICATION, Admission, RateLimits
 from basira.common.request_bounds import decode_request
 from basira.v1 import options_pb2
 
@@ -118,7 +120,11 @@ def _lookup_access_rule(full_method: str) -> AccessRule | None:
 def status_for(error: BasiraError, *, reasons: Sequence[str] = (), revision: str = "") -> grpc.Status:
     """A rich gRPC status: the code, a message a person can act on, and ErrorInfo/BadRequest details."""
     detail = any_pb2.Any()
-    if isinstance(error, InvalidInput) and error.field:
+    if isinstance(error, RateLimited):
+        wait = duration_pb2.Duration()
+        wait.FromNanoseconds(int(error.retry_after_s * 1e9))
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=wait))
+    elif isinstance(error, InvalidInput) and error.field:
         detail.Pack(error_details_pb2.BadRequest(field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.message)]))
     else:
@@ -151,6 +157,7 @@ class Gate:
     authorizer: Authorizer
     audit: AuditSink
     resolvers: dict[str, ResourceResolver] = field(default_factory=dict)
+    limits: RateLimits = field(default_factory=RateLimits)
 
     async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Subject:
         return await self.verifier.verify(bearer_token(metadata))
@@ -309,10 +316,24 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
         try:
             return await self.gate.authenticate(context.invocation_metadata())  # type: ignore[arg-type]
         except Unauthenticated as exc:
-            await self.gate.record(self.gate.access_record(
-                ANONYMOUS, action, {}, policy_context, allowed=False,
-                reasons=[f"unauthenticated: {exc.message}"], method=method, status="UNAUTHENTICATED"))
-            raise
+            source = policy_context.get("source_ip") or "an unknown address"
+            admission, retry_s = self.gate.limits.failed_authentication(source)
+            if admission is Admission.ALLOWED:
+                await self.gate.record(self.gate.access_record(
+                    ANONYMOUS, action, {}, policy_context, allowed=False,
+                    reasons=[f"unauthenticated: {exc.message}"], method=method, status="UNAUTHENTICATED"))
+                raise
+            GATE_DECISIONS.labels(action, "rate_limited").inc()
+            limit = self.gate.limits.describe(FAILED_AUTHENTICATION)
+            if admission is Admission.FIRST_REFUSAL:  # one record per flood, not one per attempt
+                await self.gate.record(self.gate.access_record(
+                    ANONYMOUS, action, {}, policy_context, allowed=False, method=method,
+                    status="RESOURCE_EXHAUSTED", reasons=[
+                        f"rate limited: failed authentications from {source} over {limit}; further "
+                        "failures from it are refused without a record each until it slows down",
+                        f"unauthenticated: {exc.message}"]))
+            raise RateLimited(f"too many failed authentications from {source} ({limit}); retry in "
+                              f"{retry_s:.0f} s with a valid token", retry_s) from exc
 
     async def _admit(self, method: str, rule: AccessRule | None, request: Message,
                      context: grpc.aio.ServicerContext, subject: Subject | None = None
@@ -328,6 +349,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                 reasons=["this RPC has no access rule in its contract"], method=method,
                 status="PERMISSION_DENIED"))
             raise PermissionDenied(f"{method} has no access rule; refused")
+        await self._limit(method, rule, subject, policy_context)
         resource = await self.gate.resolve(method, request, subject, rule)
         decision = await self.gate.authorise(subject, rule.action, resource, policy_context, method=method)
         current_subject.set(subject)
@@ -335,6 +357,22 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
         current_context.set(policy_context)
         request_fields.set({"user": subject.user, "agency": subject.agency, "action": rule.action})
         return subject, decision, resource, policy_context
+
+    async def _limit(self, method: str, rule: AccessRule, subject: Subject,
+                     policy_context: dict[str, Any]) -> None:
+        """Hold back a user over the rate of an expensive action; the first refusal of a run is logged."""
+        admission, retry_s = self.gate.limits.act(rule.action, subject.user)
+        if admission is Admission.ALLOWED:
+            return
+        GATE_DECISIONS.labels(rule.action, "rate_limited").inc()
+        limit = self.gate.limits.describe(rule.action)
+        if admission is Admission.FIRST_REFUSAL:
+            await self.gate.record(self.gate.access_record(
+                subject, rule.action, {}, policy_context, allowed=False, method=method,
+                status="RESOURCE_EXHAUSTED", reasons=[
+                    f"rate limited: {rule.action} by {subject.user} over {limit}; further calls are "
+                    "refused without a record each until the rate drops"]))
+        raise RateLimited(f"{rule.action}: more than {limit}; retry in {retry_s:.0f} s", retry_s)
 
     async def _abort(self, context: grpc.aio.ServicerContext, method: str, error: BasiraError) -> None:
         RPC_TOTAL.labels(method, error.code.name).inc()

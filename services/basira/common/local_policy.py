@@ -32,6 +32,7 @@ from prometheus_client import Counter
 
 from basira.common.errors import BasiraError, Unavailable
 from basira.common.policy_client import Decision, normalise_policy_input, parse_decision
+from basira.common.tls import https_verification
 from basira.policy.bundle import BundleError, load_public_key, read_bundle
 from basira.policy.engine import BUNDLE_NAME, CompiledPolicy, PolicySet
 
@@ -206,7 +207,7 @@ class BundleAuthorizer:
     async def start(self, first_bundle_timeout_s: float = 10.0) -> None:
         """Start polling; wait up to `first_bundle_timeout_s` for a first verified bundle (decisions
         fail closed until one arrives, whatever the wait)."""
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=https_verification()))
         self._poller = asyncio.create_task(self._poll(), name="policy-bundle-poll")
         try:
             await asyncio.wait_for(self._activated.wait(), first_bundle_timeout_s)

@@ -12,7 +12,6 @@ import enum
 import json
 import logging
 import os
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from basira.common.errors import ConfigError, Unavailable
 from basira.common.metrics import EVENTS_TOTAL
-from basira.common.tls import TlsFiles
+from basira.common.tls import TlsFiles, client_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +190,7 @@ async def connect(url: str, name: str, *, timeout_s: float = 5.0, credentials: P
         identity = {"user": creds.user, "password": creds.password, "inbox_prefix": inbox}
     files = tls or TlsFiles.from_env()
     if files is not None:
-        context = ssl.create_default_context(cafile=str(files.ca))
-        if files.cert and files.key:
-            context.load_cert_chain(str(files.cert), str(files.key))
-        identity["tls"] = context
+        identity["tls"] = client_ssl_context(files)
     try:
         # Once connected, reconnect forever; but nats-py also retries the *first* connect forever
         # with that setting, so bound the first connect here: a dead URL must fail start-up.

@@ -6,7 +6,7 @@ key. Pure functions, no I/O.
 
 Canonical key: upper-case Latin letters A-Z and digits 0-9 only, in the plate's left-to-right visual
 order. Separators (spaces, dashes, dots, pipes, colons, slashes) are dropped, Arabic-Indic digits become
-0-9, and the Arabic letters used on Moroccan plates become their Latin equivalents (table below), so
+0-9, and the Arabic series letters of Moroccan and Iraqi plates become Latin letters (tables below), so
 `12345|ب|6`, `12345-B-6` and `12345 b 6` all have the key `12345B6`. The Moroccan layout
 (digits | letter | region) stays unambiguous in the key because the letter separates the two digit runs.
 """
@@ -55,6 +55,21 @@ Published Latin equivalents agree on A, B, D, H, T, Y; for و they differ (W in 
 E in some tables, O in others). The key uses W; `MOROCCAN_LATIN_ALIASES` accepts E as و when a Latin
 transcription is parsed as a Moroccan plate.
 """
+
+IRAQI_LETTERS: dict[str, str] = {
+    "ز": "Z", "ح": "X", "ك": "K", "ل": "L", "م": "M", "ن": "N", "س": "S", "ع": "E", "ف": "F",
+    "ص": "C", "ق": "Q", "ر": "R",
+}
+"""The other Arabic series letters of Iraqi plates → Latin letter of the canonical key.
+
+Basira's own convention, one Latin letter per Arabic letter so a key keeps one character per plate
+character: the usual transliteration where it is one letter and free (ز Z, ك K …); ع E (as in the
+Buckwalter scheme), and ح X, ص C because their usual spellings (H, S) already stand for ه and س.
+Officers may type the Arabic letter; the key is what hotlists and search compare.
+"""
+
+SERIES_LETTERS: dict[str, str] = MOROCCAN_LETTERS | IRAQI_LETTERS
+"""Every Arabic series letter a plate may carry → its Latin key letter."""
 
 LATIN_TO_MOROCCAN: dict[str, str] = {
     "A": "أ", "B": "ب", "D": "د", "H": "هـ", "W": "و", "T": "ط", "Y": "ي", "J": "ج",
@@ -112,7 +127,7 @@ def normalize_plate(text: str) -> str:
 
     Raises PlateTextError if `text` is not a str, has no letter or digit, is longer than
     MAX_PLATE_LENGTH characters once normalised, or contains a character that is neither a separator,
-    a Latin letter, a digit (Western or Arabic-Indic) nor a Moroccan series letter.
+    a Latin letter, a digit (Western or Arabic-Indic) nor an Arabic series letter (SERIES_LETTERS).
     """
     if not isinstance(text, str):
         raise PlateTextError(f"plate text must be a string, got {type(text).__name__}")
@@ -122,8 +137,8 @@ def normalize_plate(text: str) -> str:
             continue
         if ch in ARABIC_INDIC_DIGITS:
             out.append(ARABIC_INDIC_DIGITS[ch])
-        elif ch in MOROCCAN_LETTERS:
-            out.append(MOROCCAN_LETTERS[ch])
+        elif ch in SERIES_LETTERS:
+            out.append(SERIES_LETTERS[ch])
         elif ch.isascii() and ch.isalnum():
             out.append(ch.upper())
         else:

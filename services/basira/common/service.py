@@ -33,6 +33,7 @@ from basira.common.logs import configure_logging
 from basira.common.metrics import start_metrics_server
 from basira.common.nats import connect, ensure_streams, require_streams, streams_used_by
 from basira.common.policy_client import PolicyClient
+from basira.common.rate_limits import RateLimits
 from basira.common.record_signing import load_private_key
 from basira.common.tls import TlsFiles
 from basira.policy.bundle import BundleError
@@ -56,9 +57,11 @@ class ServiceHost:
     gate: Gate | None = None
     server: grpc.aio.Server | None = None
     health: health_async.HealthServicer | None = None
+    health_server: grpc.aio.Server | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     grpc_port: int = 0
     metrics_port: int = 0
+    health_port: int = 0
     _service_names: list[str] = field(default_factory=list)
     _loops: list[Loop] = field(default_factory=list)
     _resolvers: dict[str, ResourceResolver] = field(default_factory=dict)
@@ -91,7 +94,8 @@ class ServiceHost:
                                  client_id=s.oidc_client_id, issuer=s.oidc_issuer or None)
         signing_key = load_private_key(s.record_signing_key) if s.record_signing_key else None
         self.gate = Gate(self.name, verifier, await self._authorizer(),
-                         JetStreamAuditSink(self.js, self.name, signing_key=signing_key), self._resolvers)
+                         JetStreamAuditSink(self.js, self.name, signing_key=signing_key), self._resolvers,
+                         RateLimits(s.rate_limits))
 
     async def _authorizer(self) -> Any:
         """Decisions from the signed bundle in this process, or from an OPA sidecar's Data API."""
@@ -153,23 +157,49 @@ class ServiceHost:
         for name in ["", *self._service_names]:
             await self.health.set(name, status)
 
+    def _bind(self, server: grpc.aio.Server, port: int, credentials: grpc.ServerCredentials | None) -> int:
+        """The port `server` listens on (`port`, or a free one for 0); ConfigError if it cannot."""
+        address = f"{self.settings.host}:{port}"
+        try:
+            bound = (server.add_secure_port(address, credentials) if credentials is not None
+                     else server.add_insecure_port(address))
+        except RuntimeError:  # newer grpcio raises where older ones returned 0
+            bound = 0
+        if bound == 0:
+            from basira.common.errors import ConfigError
+            raise ConfigError(f"{self.name}: cannot listen on {address} (port taken?)")
+        return bound
+
+    def _server_credentials(self) -> grpc.ServerCredentials | None:
+        """TLS (mutual when tls_require_client_cert) when the three TLS files are set; else none."""
+        s = self.settings
+        if not (s.tls_cert and s.tls_key and s.tls_ca):
+            return None
+        ca, cert, key = TlsFiles(s.tls_ca, s.tls_cert, s.tls_key).read()
+        assert cert is not None and key is not None
+        return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
+                                           require_client_auth=s.tls_require_client_cert)
+
+    def _build_health_server(self) -> None:
+        """The plaintext probe port (health_port): the same health state as the main server, so it
+        says NOT_SERVING while starting and draining too, and no other service, so the APIs are
+        never reachable without TLS. For probes that cannot speak TLS (the kubelet's gRPC probes)."""
+        assert self.health is not None
+        if not self.settings.health_port:
+            return
+        self.health_server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.health_server)
+        self.health_port = self._bind(self.health_server, self.settings.health_port, None)
+
     async def serve(self) -> None:
         """Serve until SIGTERM/SIGINT or `stop` is set; then drain with the grace period."""
         assert self.server is not None and self.health is not None
         s = self.settings
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        address = f"{s.host}:{s.grpc_port}"
-        if s.tls_cert and s.tls_key and s.tls_ca:
-            ca, cert, key = TlsFiles(s.tls_ca, s.tls_cert, s.tls_key).read()
-            assert cert is not None and key is not None
-            credentials = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
-                                                      require_client_auth=s.tls_require_client_cert)
-            self.grpc_port = self.server.add_secure_port(address, credentials)
-        else:
-            self.grpc_port = self.server.add_insecure_port(address)
-        if self.grpc_port == 0:
-            from basira.common.errors import ConfigError
-            raise ConfigError(f"{self.name}: cannot listen on {s.host}:{s.grpc_port} (port taken?)")
+        self.grpc_port = self._bind(self.server, s.grpc_port, self._server_credentials())
+        self._build_health_server()
+        if self.health_server is not None:
+            await self.health_server.start()
         await self.server.start()
         self.metrics_port = start_metrics_server(s.host, s.metrics_port)
         tasks: list[asyncio.Task[None]] = [
@@ -178,11 +208,15 @@ class ServiceHost:
         if s.ready_file:
             s.ready_file.parent.mkdir(parents=True, exist_ok=True)
             s.ready_file.write_text(json.dumps({"grpc_port": self.grpc_port,
-                                                "metrics_port": self.metrics_port}))
-        log.info("serving", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port})
+                                                "metrics_port": self.metrics_port,
+                                                "health_port": self.health_port}))
+        log.info("serving", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port,
+                                   "health_port": self.health_port})
         await self.stop.wait()
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(s.grace_period_s)
+        if self.health_server is not None:  # after the drain, so probes see NOT_SERVING through it
+            await self.health_server.stop(0)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

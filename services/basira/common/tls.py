@@ -1,9 +1,10 @@
-"""Transport security for gRPC (opt-in): a local CA, one certificate per service, the settings to use them.
+"""Transport security: a local CA, one certificate per service, the settings to use them.
 
-`basira up --tls` (or BASIRA_TLS=1) makes a CA under `<data dir>/tls` on first start and a certificate
-per service signed by it (reused afterwards), then every service serves TLS and every client the
-platform starts verifies it against the CA, presenting its own certificate where it has one (mutual
-TLS between services and from the console). Production gives the same three paths from its own PKI
+`basira up` (unless --no-tls) makes a CA under `<data dir>/tls` on first start and a certificate per
+service signed by it (reused afterwards), then every service serves gRPC over TLS, NATS takes TLS
+clients only, the identity issuer and the policy service serve HTTPS, and every client the platform
+starts verifies them against the CA, presenting its own certificate where it has one (mutual TLS
+between services and from the console). Production gives the same three paths from its own PKI
 (mounted secrets or cert-manager): BASIRA_TLS_CA, BASIRA_TLS_CERT, BASIRA_TLS_KEY.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,42 @@ class TlsFiles:
                     self.key.read_bytes() if self.key else None)
         except OSError as exc:
             raise ConfigError(f"cannot read a TLS file: {exc}") from exc
+
+
+def client_ssl_context(files: TlsFiles) -> ssl.SSLContext:
+    """A TLS client context (for NATS and HTTPS) verifying against the CA, presenting this party's
+    certificate when it has one."""
+    context = ssl.create_default_context(cafile=str(files.ca))
+    if files.cert and files.key:
+        context.load_cert_chain(str(files.cert), str(files.key))
+    return context
+
+
+def server_ssl_context(files: TlsFiles) -> ssl.SSLContext:
+    """A TLS server context (for the HTTPS of the identity issuer and the policy service)."""
+    if files.cert is None or files.key is None:
+        raise ConfigError("serving HTTPS needs BASIRA_TLS_CERT and BASIRA_TLS_KEY")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(files.cert), str(files.key))
+    return context
+
+
+def https_client_context() -> ssl.SSLContext | None:
+    """How this process verifies HTTPS servers: the platform's CA when BASIRA_TLS_CA names one,
+    else None (the system's CAs)."""
+    files = TlsFiles.from_env()
+    return client_ssl_context(files) if files else None
+
+
+def https_verification() -> ssl.SSLContext | bool:
+    """The same for aiohttp (`ssl=`): the platform's CA, else True (the system's CAs)."""
+    return https_client_context() or True
+
+
+def https_verify() -> bool | str:
+    """The same for python-keycloak (`verify`): the platform's CA file, else the system's CAs."""
+    files = TlsFiles.from_env()
+    return str(files.ca) if files else True
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -21,6 +21,7 @@ from basira.common.config import load_settings
 from basira.common.errors import ConfigError
 from basira.common.logs import configure_logging
 from basira.common.service import install_signal_handlers
+from basira.common.tls import https_verification
 from basira.console import auth, command_room, investigations, lists, oversight, policy_view, static
 from basira.console.config import ConsoleSettings
 from basira.console.context import CONSOLE, Console, console_of
@@ -90,7 +91,8 @@ class ConsoleService:
 
     async def start(self) -> ConsoleService:
         s = self.settings
-        self._http = aiohttp.ClientSession()
+        # The issuer over HTTPS, verified against the platform's CA when one is configured.
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=https_verification()))
         oidc = OidcClient(self._http, server_url=s.oidc_url, realm=s.oidc_realm,
                           client_id=s.console_client_id,
                           client_secret=s.console_client_secret.get_secret_value(),

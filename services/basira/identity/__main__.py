@@ -11,6 +11,7 @@ import signal
 import sys
 
 from basira.common.errors import ConfigError
+from basira.common.tls import TlsFiles, server_ssl_context
 from basira.identity.realm import PasswordCredential
 from basira.identity.server import DEFAULT_REALM_FILE, start_issuer
 
@@ -24,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8180, help="0 picks a free port (printed at start)")
     p.add_argument("--public-url", default=None,
-                   help="base URL put in `iss` (default http://<host>:<port>)")
+                   help="base URL put in `iss` (default http(s)://<host>:<port>; HTTPS when BASIRA_TLS_CERT "
+                   "and BASIRA_TLS_KEY are set)")
     p.add_argument("--token-lifetime", type=int, default=None,
                    help="access token lifetime in seconds (default: the realm's accessTokenLifespan)")
     p.add_argument("--hash-password", action="store_true",
@@ -33,8 +35,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    tls = TlsFiles.from_env()  # HTTPS with the certificate basira up gives (BASIRA_TLS_CERT/KEY)
     app = await start_issuer(args.realm_file, args.data_dir, host=args.host, port=args.port,
-                             public_url=args.public_url, token_lifetime_s=args.token_lifetime)
+                             public_url=args.public_url, token_lifetime_s=args.token_lifetime,
+                             ssl_context=server_ssl_context(tls) if tls and tls.cert else None)
     print(json.dumps({"event": "identity.listening", "url": app.url, "issuer": app.issuer,
                       "port": app.port, "kid": app.kid}), flush=True)
     stop = asyncio.Event()

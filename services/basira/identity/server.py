@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 import time
 from collections import Counter
@@ -68,10 +69,11 @@ class IssuerApp:
 
     def __init__(self, realm_file: str | Path = DEFAULT_REALM_FILE, data_dir: str | Path = "var", *,
                  host: str = "127.0.0.1", port: int = 0, public_url: str | None = None,
-                 token_lifetime_s: int | None = None) -> None:
+                 token_lifetime_s: int | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
         """Load the realm and the signing key (made on first start); raises ConfigError if invalid.
 
-        `public_url` fixes the `iss` base (default `http://<host>:<bound port>`);
+        `public_url` fixes the `iss` base (default `http(s)://<host>:<bound port>`, HTTPS with an
+        `ssl_context`);
         `token_lifetime_s` overrides the realm's accessTokenLifespan (300 s in basira-realm.json).
         """
         if token_lifetime_s is not None and token_lifetime_s <= 0:
@@ -91,6 +93,7 @@ class IssuerApp:
         self._host = host
         self._port = port
         self._public_url = public_url.rstrip("/") if public_url else None
+        self._ssl_context = ssl_context
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -120,14 +123,15 @@ class IssuerApp:
     async def start(self) -> IssuerApp:
         runner = web.AppRunner(build_app(self.state), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
+        site = web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl_context)
         await site.start()
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         host = "localhost" if self._host in ("0.0.0.0", "::", "") else self._host
         if ":" in host:
             host = f"[{host}]"
-        self.state.base_url = self._public_url or f"http://{host}:{self.port}"
+        scheme = "https" if self._ssl_context else "http"
+        self.state.base_url = self._public_url or f"{scheme}://{host}:{self.port}"
         log.info("identity issuer for realm %s at %s (kid %s)", self.realm, self.issuer, self.kid)
         return self
 
@@ -167,10 +171,11 @@ class IssuerApp:
 
 async def start_issuer(realm_file: str | Path = DEFAULT_REALM_FILE, data_dir: str | Path = "var", *,
                        host: str = "127.0.0.1", port: int = 0, public_url: str | None = None,
-                       token_lifetime_s: int | None = None) -> IssuerApp:
+                       token_lifetime_s: int | None = None, ssl_context: ssl.SSLContext | None = None
+                       ) -> IssuerApp:
     """Start an issuer and return it once it listens (`.port` holds the bound port)."""
     return await IssuerApp(realm_file, data_dir, host=host, port=port, public_url=public_url,
-                           token_lifetime_s=token_lifetime_s).start()
+                           token_lifetime_s=token_lifetime_s, ssl_context=ssl_context).start()
 
 
 @contextmanager

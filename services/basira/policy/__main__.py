@@ -29,6 +29,7 @@ from basira.common.errors import InvalidInput, Unavailable
 from basira.common.gate import Gate
 from basira.common.nats import connect, ensure_streams, require_streams, streams_used_by
 from basira.common.record_signing import load_private_key
+from basira.common.tls import TlsFiles, server_ssl_context
 from basira.policy.api import start_server
 from basira.policy.bundle import bundle_files, ensure_signing_key
 from basira.policy.config import PolicySettings
@@ -65,9 +66,11 @@ async def serve(settings: PolicySettings) -> None:
     key = ensure_signing_key(settings.signing_key) if settings.signing_key else None
     store = PolicyStore.from_directory(settings.policy_dir, signing_key=key)
     editor, nc = await edit_gate(settings, store)
-    runner, port = await start_server(store, settings.host, settings.port, editor=editor)
-    log.info("policy service on http://%s:%d, revision %s%s", settings.host, port, store.revision,
-             ", serving signed bundles" if key else "")
+    tls = TlsFiles.from_env()  # HTTPS with the certificate basira up gives (BASIRA_TLS_CERT/KEY)
+    context = server_ssl_context(tls) if tls and tls.cert else None
+    runner, port = await start_server(store, settings.host, settings.port, editor=editor, ssl_context=context)
+    log.info("policy service on %s://%s:%d, revision %s%s", "https" if context else "http", settings.host,
+             port, store.revision, ", serving signed bundles" if key else "")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

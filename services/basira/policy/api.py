@@ -23,6 +23,7 @@ import importlib.metadata
 import json
 import logging
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -408,12 +409,13 @@ def create_app(store: PolicyStore, editor: EditGate | None = None) -> web.Applic
     return app
 
 
-async def start_server(store: PolicyStore, host: str, port: int,
-                       editor: EditGate | None = None) -> tuple[web.AppRunner, int]:
-    """Serve `store` on host:port (0 picks a free port); returns the runner and the bound port."""
+async def start_server(store: PolicyStore, host: str, port: int, editor: EditGate | None = None,
+                       ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+    """Serve `store` on host:port (0 picks a free port; HTTPS with an `ssl_context`); returns the
+    runner and the bound port."""
     runner = web.AppRunner(create_app(store, editor), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     server = site._server
     sockets = getattr(server, "sockets", None) or []

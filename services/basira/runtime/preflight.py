@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from basira.common.errors import ConfigError
+from basira.common.tls import https_client_context
 
 
 def check_data_dir(path: Path) -> None:
@@ -61,7 +62,7 @@ def check_tcp_reachable(url: str, what: str, timeout_s: float = 3.0) -> None:
 def check_http_health(url: str, what: str, timeout_s: float = 3.0) -> None:
     """GET the URL; raises ConfigError unless it answers 2xx."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with urllib.request.urlopen(url, timeout=timeout_s, context=https_client_context()) as response:
             if not 200 <= response.status < 300:
                 raise ConfigError(f"{what} at {url} answered HTTP {response.status}")
     except OSError as exc:

@@ -14,6 +14,8 @@ import signal
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +28,12 @@ from basira.common.metrics import free_port
 from basira.common.nats import CREDENTIALS_ENV, GATED_SERVICES, connect, ensure_streams
 from basira.common.nats_identity import OPERATOR, authorization_block, ensure_credentials
 from basira.common.record_signing import ensure_signing_key as ensure_record_key
-from basira.common.tls import TlsFiles, ensure_service_cert
+from basira.common.tls import TlsFiles, client_ssl_context, ensure_ca, ensure_service_cert
 from basira.policy.bundle import ensure_signing_key, public_key_path
 from basira.runtime import preflight
 from basira.runtime.nats_server import start_nats
-from basira.runtime.postgres import start_postgres
+from basira.runtime.postgres import passfile_dir, start_postgres
+from basira.runtime.postgres_roles import prepare_service_databases
 from basira.runtime.processes import ManagedProcess
 
 log = logging.getLogger(__name__)
@@ -72,8 +75,9 @@ class PlatformConfig:
     services: tuple[str, ...] = GRPC_SERVICES
     console: bool = True
     ready_timeout_s: float = 90.0
-    tls: bool = False
-    """gRPC over TLS with a local CA and per-service certificates (opt-in: --tls, BASIRA_TLS=1)."""
+    tls: bool = True
+    """gRPC and NATS over TLS with a local CA and per-service certificates (--no-tls or BASIRA_TLS=0:
+    plaintext, only for side-by-side measurements)."""
     nats_auth: bool = True
     """Per-service NATS identities on the embedded NATS (BASIRA_NATS_AUTH=0: open, for comparisons)."""
 
@@ -87,7 +91,7 @@ class PlatformConfig:
             database_url=env.get("BASIRA_DATABASE_URL", ""),
             policy_url=env.get("BASIRA_POLICY_URL", ""),
             oidc_url=env.get("BASIRA_OIDC_URL", ""),
-            tls=env.get("BASIRA_TLS", "") in ("1", "true", "yes"),
+            tls=env.get("BASIRA_TLS", "1") not in ("0", "false", "no"),
             nats_auth=env.get("BASIRA_NATS_AUTH", "1") not in ("0", "false", "no"),
         )
         for key, value in overrides.items():
@@ -109,6 +113,10 @@ class Platform:
     """True when the embedded NATS was started with per-service identities (see nats_env)."""
     records_signed: bool = False
     """True once start() has made every service's record signing key (see record_env)."""
+    database_urls: dict[str, str] = field(default_factory=dict)
+    """Each service's own login to the embedded PostgreSQL (postgres_roles); external ones: the URL given."""
+    certificates_made: bool = False
+    """True once start() has made the local CA (with TLS on), so tls_files may make certificates."""
     _restarts: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -155,6 +163,9 @@ class Platform:
         for name in GATED_SERVICES:  # each service's record key, before any service starts
             ensure_record_key(self.record_keys, name)
         self.records_signed = True
+        if c.tls:
+            ensure_ca(self.tls_dir)
+            self.certificates_made = True
         try:
             if not c.nats_url:
                 identities = {name: ensure_credentials(self.nats_identities, name)
@@ -171,15 +182,18 @@ class Platform:
             if not c.database_url:
                 proc, c.database_url = start_postgres(c.data_dir)
                 self.processes.append(proc)
+                self.database_urls = prepare_service_databases(c.database_url, passfile_dir(c.data_dir),
+                                                               tuple(DATABASE_SERVICES & set(c.services)))
             self.endpoints["postgres"] = c.database_url
             if not c.oidc_url:
                 port = self._port("identity")
                 proc = self._spawn("identity", [sys.executable, "-m", "basira.identity", "--realm-file",
                                                 str(c.realm_file), "--data-dir", str(c.data_dir),
-                                                "--host", c.host, "--port", str(port)])
-                c.oidc_url = f"http://{c.host}:{port}"
+                                                "--host", c.host, "--port", str(port)],
+                                   self.tls_env("identity"))
+                c.oidc_url = f"{self.http_scheme}://{c.host}:{port}"
                 _wait_http(f"{c.oidc_url}/realms/basira/.well-known/openid-configuration", proc,
-                           c.ready_timeout_s)
+                           c.ready_timeout_s, self.tls_files("basira-up"))
             self.endpoints["identity"] = c.oidc_url
             if not c.policy_url:
                 port = self._port("policy")
@@ -191,8 +205,8 @@ class Platform:
                                    {**self.nats_env("policy"), **self.record_env("policy"),
                                     **self.tls_env("policy")})
                 self.policy_source = "bundle"
-                c.policy_url = f"http://{c.host}:{port}"
-                _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s)
+                c.policy_url = f"{self.http_scheme}://{c.host}:{port}"
+                _wait_http(f"{c.policy_url}/health", proc, c.ready_timeout_s, self.tls_files("basira-up"))
             self.endpoints["policy"] = c.policy_url
             started: list[tuple[str, ManagedProcess, int]] = []
             for name in c.services:
@@ -213,6 +227,9 @@ class Platform:
             self.stop()
             raise
         (self.run_dir / "endpoints.json").write_text(json.dumps(self.endpoints, indent=2) + "\n")
+        client = self.tls_files("basira-up")  # what the CLI's clients trust (basira.cli.session)
+        ca = str(client.ca) if client else ""
+        (self.run_dir / "client.json").write_text(json.dumps({"tls_ca": ca}) + "\n")
         return self.endpoints
 
     @property
@@ -239,12 +256,22 @@ class Platform:
             env["BASIRA_RECORD_KEYS_DIR"] = str(self.record_keys / "public")
         return env
 
+    @property
+    def http_scheme(self) -> str:
+        """The embedded identity issuer and policy service serve HTTPS when TLS is on."""
+        return "https" if self.certificates_made else "http"
+
+    @property
+    def tls_dir(self) -> Path:
+        """The local CA and every party's certificate (made on first start, reused afterwards)."""
+        return self.config.data_dir / "tls"
+
     def tls_files(self, name: str) -> TlsFiles | None:
-        """`name`'s certificate from the platform's local CA (made once), when TLS is on."""
-        if not self.config.tls:
+        """`name`'s certificate from the platform's local CA (made once), once start() made the CA.
+        Deployments that give no certificates (compose, Kubernetes behind a TLS ingress) get none."""
+        if not self.certificates_made:
             return None
-        return ensure_service_cert(self.config.data_dir / "tls", name, hosts=("127.0.0.1", "localhost",
-                                                                               self.config.host))
+        return ensure_service_cert(self.tls_dir, name, hosts=("127.0.0.1", "localhost", self.config.host))
 
     def tls_env(self, name: str) -> dict[str, str]:
         """A service serves with its certificate (BASIRA_TLS_CERT/KEY/CA) and calls others with it."""
@@ -259,6 +286,22 @@ class Platform:
         if tls is not None:
             env["BASIRA_TLS_CA"] = str(tls.ca)
         return env
+
+    @contextmanager
+    def client_settings(self) -> Iterator[None]:
+        """This process's own clients (a test's, a benchmark's) set as client_env() says while the block
+        runs; the environment is given back afterwards."""
+        wanted = self.client_env()
+        saved = {key: os.environ.get(key) for key in wanted}
+        os.environ.update(wanted)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def nats_env(self, name: str) -> dict[str, str]:
         """A service's NATS identity settings: its own credentials; the streams are the operator's."""
@@ -284,7 +327,7 @@ class Platform:
         if self.policy_source == "bundle":
             env["BASIRA_POLICY_PUBLIC_KEY"] = str(public_key_path(self.signing_key))
         if name in DATABASE_SERVICES:
-            env["BASIRA_DATABASE_URL"] = c.database_url
+            env["BASIRA_DATABASE_URL"] = self.database_urls.get(name, c.database_url)
         env.update(self.nats_env(name))
         env.update(self.record_env(name))
         env.update(self.tls_env(name))
@@ -335,7 +378,7 @@ class Platform:
         for proc in reversed(self.processes):
             proc.stop()
         self.processes.clear()
-        for name in ("supervisor.pid", "endpoints.json"):
+        for name in ("supervisor.pid", "endpoints.json", "client.json"):
             (self.run_dir / name).unlink(missing_ok=True)
 
 
@@ -358,13 +401,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _wait_http(url: str, proc: ManagedProcess, timeout_s: float) -> None:
+def _wait_http(url: str, proc: ManagedProcess, timeout_s: float, tls: TlsFiles | None = None) -> None:
+    """Until `url` answers 200 (HTTPS verified against `tls`'s CA, when given)."""
+    context = client_ssl_context(tls) if tls else None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not proc.alive():
             raise Unavailable(f"{proc.name} exited at start; its log ends with:\n{proc.log_tail()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:
                 if response.status == 200:
                     return
         except OSError:

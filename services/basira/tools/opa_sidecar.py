@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from basira.common.tls import https_client_context
 from basira.policy.bundle import ROOTS, load_public_key, read_bundle
 from basira.policy.engine import BUNDLE_NAME
 from basira.tools.opa_oracle import Oracle
@@ -26,7 +27,7 @@ from basira.tools.opa_oracle import Oracle
 
 def load_bundle(oracle: Oracle, bundle_url: str, public_key: Path) -> str:
     """Download, verify and load the bundle into OPA; returns its revision (raises BundleError)."""
-    with urllib.request.urlopen(bundle_url, timeout=10) as reply:
+    with urllib.request.urlopen(bundle_url, timeout=10, context=https_client_context()) as reply:
         policy_set = read_bundle(reply.read(), load_public_key(public_key))
     data = json.loads(json.dumps(dict(policy_set.data)))
     manifest = {"revision": policy_set.revision, "roots": ROOTS}

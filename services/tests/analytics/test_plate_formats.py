@@ -191,6 +191,12 @@ def test_no_digit_is_forced_into_the_arabic_letter_of_a_moroccan_plate() -> None
     assert any(f.country == "MA" for f in readings("123A5", ["MA"]))  # a letter actually read still fits
 
 
+def test_no_digit_is_forced_into_the_series_letter_of_an_iraqi_plate() -> None:
+    # 17 | ع | 48213 read with the letter as an 8 is not 17B48213: the engine classifies the letter.
+    assert all(f.country != "IQ" for f in readings("17848213", ["IQ"]))
+    assert any(f.country == "IQ" for f in readings("17E48213", ["IQ"]))
+
+
 @pytest.mark.parametrize("raw", ["GWAGEN", "BIMMIAN"])
 def test_a_confidently_read_vanity_plate_passes_through_unrepaired_with_every_layout(raw: str) -> None:
     # Letters-only plates of designs repair was not written for (vanity plates, other countries' series)

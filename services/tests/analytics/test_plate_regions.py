@@ -10,7 +10,21 @@ from basira.analytics.plates.regions import (
     plate_candidates,
     same_line,
     same_plate,
+    stacked,
+    stacked_candidates,
 )
+
+
+def test_two_lines_of_a_stacked_plate_make_one_candidate_read_top_first() -> None:
+    top = Region(100, 200, 60, 30, 0.8)
+    bottom = Region(95, 236, 80, 32, 0.9)
+    beside = Region(300, 236, 80, 32, 0.9)  # another text, not under the first line
+    far_below = Region(100, 320, 60, 30, 0.9)
+    assert stacked(top, bottom) and not stacked(bottom, top)
+    assert not stacked(top, beside) and not stacked(top, far_below)
+    pairs = stacked_candidates([bottom, beside, top, far_below])
+    assert [p.lines for p in pairs] == [(top, bottom)]
+    assert pairs[0].box == (95, 200, 80, 68) and pairs[0].score == 0.8
 
 
 def test_pieces_of_one_plate_are_joined_into_a_run() -> None:

@@ -36,6 +36,7 @@ from basira.common.plate_text import (
         ("12345 | ب | 6", "12345B6"),
         ("١٢٣٤٥ | ب | ٦", "12345B6"),  # Arabic-Indic digits
         ("۱۲۳۴۵-ب-۶", "12345B6"),  # Eastern Arabic-Indic (Persian) digits
+        ("17 ع 48213", "17E48213"),  # an Iraqi series letter (IRAQI_LETTERS)
         ("4567 | هـ | 26", "4567H26"),  # هـ: hā' with tatweel, as printed
         ("\u200f12345\u200f|\u200fأ\u200f|\u200f1", "12345A1"),  # right-to-left marks from RTL text
     ],
@@ -58,7 +59,7 @@ def test_arabic_and_latin_moroccan_forms_share_a_key() -> None:
         (" - . | ", "no letter or digit"),
         ("AB@123", "'@'"),
         ("京A12345", "'京'"),
-        ("12345|ع|6", "'ع'"),  # an Arabic letter no Moroccan series uses
+        ("12345|ش|6", "'ش'"),  # an Arabic letter no plate series uses
         ("ÄB123", "'Ä'"),
         ("A" * (MAX_PLATE_LENGTH + 1), "more than"),
     ],

@@ -35,6 +35,7 @@ from basira.common.auth import TokenVerifier
 from basira.common.gate import Gate, GateInterceptor, ResourceResolver
 from basira.common.nats import connect, ensure_streams
 from basira.common.policy_client import PolicyClient
+from basira.common.rate_limits import RateLimits
 from basira.identity import DEFAULT_REALM_FILE, IssuerApp, start_issuer
 from basira.policy.api import start_server
 from basira.policy.engine import load_policy_dir
@@ -320,10 +321,13 @@ class Harness:
 
 async def start_harness(nats_url: str, data_dir: Path, *, service: str | None = None,
                         policy_url: str | None = None, policy_timeout_s: float = 1.0,
-                        resolvers: Mapping[str, ResourceResolver] = SERVICE_RESOLVERS) -> Harness:
+                        resolvers: Mapping[str, ResourceResolver] = SERVICE_RESOLVERS,
+                        limits: RateLimits | None = None) -> Harness:
     """Start the issuer (port 0), the policy service over `policy/` (port 0, unless `policy_url` names
     one already running), connect NATS (streams ensured) and serve every contract behind the gate,
     whose resource resolvers are `resolvers` (full method -> resolver; the services' pure ones).
+    Rate limits are off unless `limits` are given: the tests and the benchmark call far faster than
+    any person (test_gate_rate_limits.py gives them).
     """
     service = service or f"gate-test-{uuid.uuid4().hex[:8]}"
     issuer = await start_issuer(DEFAULT_REALM_FILE, data_dir)
@@ -339,7 +343,8 @@ async def start_harness(nats_url: str, data_dir: Path, *, service: str | None = 
     verifier = TokenVerifier(issuer.url, REALM, AUDIENCE, client_id="basira-services")
     await verifier.prefetch()
     gate = Gate(service, verifier, PolicyClient(policy_url, timeout=policy_timeout_s),
-                JetStreamAuditSink(js, service), resolvers=dict(resolvers))
+                JetStreamAuditSink(js, service), resolvers=dict(resolvers),
+                limits=limits or RateLimits.off())
     recorder = Recorder()
     server = grpc.aio.server(interceptors=[GateInterceptor(gate)])
     add_recording_servicers(server, recorder)
@@ -365,16 +370,17 @@ class Outcome:
 
 
 async def invoke(channel: grpc.aio.Channel, method: MethodDescriptor, request: Message | list[Message],
-                 metadata: tuple[tuple[str, str], ...] | None) -> Outcome:
+                 metadata: tuple[tuple[str, str], ...] | None, *, raw_bytes: bool = False) -> Outcome:
     """Call `method` (unary, server- or client-streaming) and collect the outcome; never raises AioRpcError.
 
-    For a client-streaming method `request` is the list of messages to send.
+    For a client-streaming method `request` is the list of messages to send; with `raw_bytes` the
+    request (or each message) is sent as the bytes given, unparsed (fuzzing).
     """
     name = full_method(method)
     response_class = message_class(method.output_type)
 
     def serialize(message: Message) -> bytes:
-        return message.SerializeToString()
+        return message if raw_bytes else message.SerializeToString()  # type: ignore[return-value]
 
     try:
         if method.client_streaming:

@@ -120,6 +120,24 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def secret_files(deployment: Doc) -> dict[Path, tuple[str, str, bool]]:
+    """Every file the main container reads from a Secret volume: path → (Secret, key, read-only).
+
+    A volume without `items` projects every key; its keys are then the template's.
+    """
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    files: dict[Path, tuple[str, str, bool]] = {}
+    for mount in main_container(deployment).get("volumeMounts", []):
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            continue
+        name = secret["secretName"]
+        items = secret.get("items") or [{"key": k, "path": k} for k in secret_templates()[name]["stringData"]]
+        for item in items:
+            files[Path(mount["mountPath"]) / item["path"]] = (name, item["key"], bool(mount.get("readOnly")))
+    return files
+
+
 def prestop_seconds(container: Doc) -> float:
     command = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     return float(command[1]) if command[:1] == ["sleep"] else 0.0
@@ -193,12 +211,15 @@ def test_every_basira_variable_names_a_setting(base: list[Doc], service: str) ->
 
 
 @pytest.mark.parametrize("service", GRPC_SERVICES)
-def test_probes_are_grpc_health_checks_on_the_grpc_port(base: list[Doc], service: str) -> None:
+def test_probes_are_grpc_health_checks_on_the_plaintext_health_port(base: list[Doc], service: str) -> None:
+    """The kubelet's gRPC probes cannot speak TLS: they ask the service's health-only port."""
     container = main_container(deployment_of(base, service))
-    grpc_port = port(container, "grpc")
+    health_port = port(container, "health")
+    assert health_port != port(container, "grpc")
+    assert int(environment(container, base)["BASIRA_HEALTH_PORT"]) == health_port
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert probe in container, f"{service} has no {probe}"
-        assert container[probe]["grpc"]["port"] == grpc_port, f"{service} {probe}"
+        assert container[probe]["grpc"]["port"] == health_port, f"{service} {probe}"
         assert not {"httpGet", "tcpSocket", "exec"} & set(container[probe]), f"{service} {probe}"
 
 
@@ -279,17 +300,10 @@ def test_every_secret_a_pod_uses_has_a_template_with_its_keys(base: list[Doc], s
 def test_audit_runs_one_writer_and_reads_its_key_from_the_secret(base: list[Doc]) -> None:
     deployment = deployment_of(base, "audit")
     assert deployment["spec"]["replicas"] == 1
-    container = main_container(deployment)
-    key_path = Path(environment(container, base)["BASIRA_DATA_DIR"]) / KEY_FILE
-    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-    mounted = []
-    for mount in container["volumeMounts"]:
-        secret = volumes[mount["name"]].get("secret")
-        if secret is None:
-            continue
-        for item in secret["items"]:
-            mounted.append((Path(mount["mountPath"]) / item["path"], mount.get("readOnly", False)))
-    assert (key_path, True) in mounted, f"the key must be mounted read-only at {key_path}; got {mounted}"
+    key_path = Path(environment(main_container(deployment), base)["BASIRA_DATA_DIR"]) / KEY_FILE
+    mounted = secret_files(deployment)
+    assert key_path in mounted and mounted[key_path][2], (
+        f"the key must be mounted read-only at {key_path}; got {sorted(map(str, mounted))}")
 
 
 @pytest.mark.parametrize("service", [s for s in GRPC_SERVICES if s != "audit"])
@@ -356,12 +370,17 @@ def test_the_base_renders_to_the_listed_resources(base: list[Doc]) -> None:
     assert rendered == {(d["kind"], d["metadata"]["name"]) for d in base}
 
 
-def test_the_gpu_component_puts_analytics_on_gpu_nodes(tmp_path: Path) -> None:
-    base_path = os.path.relpath(K8S, tmp_path)
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+def kustomize_with(component: str, overlay: Path) -> list[Doc]:
+    """The base rendered with `components/<component>`, through an overlay written in `overlay`."""
+    base_path = os.path.relpath(K8S, overlay)
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": [base_path], "components": [f"{base_path}/components/analytics-gpu"]}))
-    docs = kustomize(tmp_path)
+        "resources": [base_path], "components": [f"{base_path}/components/{component}"]}))
+    return kustomize(overlay)
+
+
+def test_the_gpu_component_puts_analytics_on_gpu_nodes(tmp_path: Path) -> None:
+    docs = kustomize_with("analytics-gpu", tmp_path)
     pod = deployment_of(docs, "analytics")["spec"]["template"]["spec"]
     assert pod["nodeSelector"] and pod["tolerations"]
     (container,) = pod["containers"]

@@ -14,7 +14,8 @@ A fit's score is the layout's prior minus its costs, in [0, 1]; the caller multi
 recogniser's confidence.
 
 The layouts cover Morocco (Basira's home), Iraq's 2021 national series (governorate code, series
-letter, five digits; from public descriptions, not yet checked on labelled photos), the current series
+letter, five digits; from public descriptions, not yet checked on labelled photos; the letter, Arabic
+on the plate, is classified by the engine, never repaired from a Latin look-alike), the current series
 of common European countries and the commonest US layouts, plus generic fallbacks for vanity and
 unknown plates. They are strict about
 letters a country never issues (no I/O/U on French plates, no G/O/Q/W in the Czech series letter),
@@ -76,8 +77,9 @@ def _no(excluded: str, base: str = LETTERS) -> str:
 class Group:
     """A run of `low`..`high` characters, each one of `allowed`; a sticker group's text is discarded.
 
-    `repairable` False: no look-alike may be forced into the slot (a Moroccan series letter is Arabic:
-    a Latin recogniser's 4 or 7 there is never an أ or a ط misread, so 12345 must not become 123A5).
+    `repairable` False: no look-alike may be forced into the slot (a Moroccan or Iraqi series letter is
+    Arabic: a Latin recogniser's 4 or 7 there is never an أ or a ط misread, so 12345 must not become
+    123A5; the engine classifies the letter itself, see `series`).
     """
 
     allowed: str
@@ -217,7 +219,8 @@ FORMATS: tuple[PlateFormat, ...] = (
                 _joined("", " "), prior=0.9),
     PlateFormat("HR", "district series", (L(2), D(3, 4), L(1, 2)), _joined(" ", "-"), prior=0.9,
                 band_codes=("HR",)),
-    PlateFormat("IQ", "2021 national series", (D(2), L(1), D(5)), _joined(" ", " "), prior=0.95,
+    PlateFormat("IQ", "2021 national series", (D(2), Group(LETTERS, 1, 1, repairable=False), D(5)),
+                _joined(" ", " "), prior=0.95,
                 band_codes=("IRQ", "IQ")),
     PlateFormat("IT", "1994 series", (L(2, allowed=_no("IOQU")), D(3), L(2, allowed=_no("IOQU"))),
                 _joined(" ", ""), band_codes=("I",)),

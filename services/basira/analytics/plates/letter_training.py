@@ -1,7 +1,8 @@
 """Train the Arabic series-letter classifier (`letters.py`) on rendered letters; write its ONNX weights.
 
 Training letters are rendered from TRAIN_FONTS with plate-camera damage (rotation, perspective,
-Gaussian blur, rendering at 7-20 px then enlarging, noise, JPEG). The test set uses TEST_FONTS, which
+Gaussian blur, the margins the engine's letter crops have, sometimes with a bar's edge, rendering at
+7-24 px then enlarging, noise, JPEG). The test set uses TEST_FONTS, which
 training never sees, and other damage (shear, motion blur, salt-and-pepper noise, 6-16 px): a
 letter learnt rather than a font memorised. Fonts come from Debian packages (fonts-noto-core,
 fonts-dejavu-core, fonts-dejavu-extra; licences in models/FONTS.md) found under FONT_DIRS; nothing
@@ -67,9 +68,29 @@ def _train_damage(glyph: np.ndarray, rng: random.Random) -> np.ndarray:
     dst = np.array([[rng.uniform(-d, d) + x, rng.uniform(-d, d) + y] for x, y in src.tolist()], np.float32)
     out = cv2.warpPerspective(out, cv2.getPerspectiveTransform(src, dst), (w, h), borderValue=255)
     out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.1, 1.5))
-    target = rng.randint(7, 20)
+    out = _reframe(out, rng)
+    h, w = out.shape
+    target = rng.randint(7, 24)
     small = cv2.resize(out, (max(4, round(w * target / h)), target), interpolation=cv2.INTER_AREA)
     return _camera(small, rng, jpeg=True)
+
+
+def _reframe(glyph: np.ndarray, rng: random.Random) -> np.ndarray:
+    """The margin as the engine's letter crops have it: tighter or looser, sometimes a bar's edge in it."""
+    h, w = glyph.shape
+    top, bottom, left, right = (round(rng.uniform(-0.06, 0.12) * side) for side in (h, h, w, w))
+    framed = cv2.copyMakeBorder(glyph, max(0, top), max(0, bottom), max(0, left), max(0, right),
+                                cv2.BORDER_CONSTANT, value=255)
+    rows, cols = framed.shape
+    framed = framed[max(0, -top) : rows - max(0, -bottom), max(0, -left) : cols - max(0, -right)]
+    if rng.random() < 0.2:  # a bar's edge left at one side
+        edge = max(1, framed.shape[1] // 20)
+        framed = framed.copy()
+        if rng.random() < 0.5:
+            framed[:, :edge] = np.minimum(framed[:, :edge], 60)
+        else:
+            framed[:, -edge:] = np.minimum(framed[:, -edge:], 60)
+    return framed
 
 
 def _test_damage(glyph: np.ndarray, rng: random.Random) -> np.ndarray:
@@ -180,7 +201,7 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODEL_PATH, help="ONNX file to write (%(default)s)")
-    parser.add_argument("--per-font", type=int, default=60, help="damaged copies per letter and font")
+    parser.add_argument("--per-font", type=int, default=150, help="damaged copies per letter and font")
     args = parser.parse_args(argv)
     x, y = rendered_set(TRAIN_FONTS, args.per_font, SEED, test=False)
     params = train(x, y)

@@ -6,8 +6,7 @@ says which of LETTERS it is. Its ONNX weights (`models/arabic_letters.onnx`, a t
 on a 32×32 grey glyph) are trained by `letter_training.py` in this package, with a fixed seed, on
 letters rendered from fonts of Debian packages (licences in `models/FONTS.md`); it is measured on
 letters rendered from other fonts with other distortions (`make bench-plates` reports it).
-It is not yet called by the engine's read path: finding the letter's place in a plate read is the
-next step (see the issue's closing note).
+The engine calls it on the place `series.letter_places` finds for the letter in a plate read.
 """
 
 from __future__ import annotations

@@ -7,9 +7,12 @@ and read by the recogniser alone; the recogniser's per-frame probabilities are f
 (lower case onto upper case, Arabic letters and digits of Moroccan plates onto their Latin keys,
 everything else onto a separator) before greedy CTC decoding; the text is fitted to the configured
 countries' layouts (`formats.repair`, which may drop characters read with little confidence);
-overlapping candidates keep the most confident read, the others' texts (and runner-up layout fits)
-becoming its alternatives. Frames the detector sees much shrunk (1080p, 4K) also get a second,
-enlarged look at plate-like places (`small`), for plates too small for the first pass.
+a read that may be a Moroccan or Iraqi plate also gets reads with its Arabic series letter, found in
+the image and classified (`series`); two lines stacked one above the other make one more candidate,
+read top line first (`regions.stacked_candidates`); overlapping candidates keep the most confident
+read, the others' texts (and runner-up layout fits) becoming its alternatives. Frames the detector
+sees much shrunk (1080p, 4K) also get a second, enlarged look at plate-like places (`small`), for
+plates too small for the first pass.
 
 Measured CPU on one core (eu set, 640 px detector input, ~100 ms an image): detector ~2/3, recogniser
 ~3/10 (1.6 candidates an image), layout repair ~4 %.
@@ -39,7 +42,9 @@ from basira.analytics.plates.engine import (
     register_plate_engine,
 )
 from basira.analytics.plates.formats import COUNTRIES, readings
-from basira.analytics.plates.regions import Region, group_per_plate, iou, plate_candidates
+from basira.analytics.plates.letters import ArabicLetterClassifier
+from basira.analytics.plates.regions import Region, group_per_plate, iou, plate_candidates, stacked_candidates
+from basira.analytics.plates.series import SERIES_COUNTRIES, Glyph, series_reads
 from basira.analytics.plates.small import from_mosaic, mosaic, plate_like_boxes, zoom_windows
 from basira.common.errors import ConfigError
 from basira.common.plate_text import ARABIC_INDIC_DIGITS, MOROCCAN_LETTERS
@@ -115,10 +120,15 @@ class RapidPlateEngineConfig(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class DecodedText:
-    """Greedy CTC text and, per character, the plate-character probabilities at its most certain frame."""
+    """Greedy CTC text and, per character, the plate-character probabilities at its most certain frame.
+
+    positions: per character, where that frame lies: a fraction (0..1) of the recogniser's input
+    width from `decode`, the x in image pixels once `recognise` has placed it in the image.
+    """
 
     text: str
     probabilities: tuple[dict[str, float], ...]
+    positions: tuple[float, ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -185,7 +195,17 @@ class CharacterFold:
             {ch: p for ch, p in zip(PLATE_ALPHABET, folded[frame, 1:-1].tolist(), strict=True) if p >= 1e-4}
             for frame in peaks
         )
-        return DecodedText("".join(chars), probabilities)
+        positions = tuple((frame + 0.5) / len(best) for frame in peaks)
+        return DecodedText("".join(chars), probabilities, positions)
+
+
+def _joined(line_reads: Sequence[DecodedText]) -> DecodedText:
+    """The reads of a plate's lines as one read, top line first."""
+    if len(line_reads) == 1:
+        return line_reads[0]
+    return DecodedText("".join(r.text for r in line_reads),
+                       tuple(p for r in line_reads for p in r.probabilities),
+                       tuple(x for r in line_reads for x in r.positions))
 
 
 def with_alternatives(group: Sequence[PlateRead]) -> PlateRead:
@@ -270,6 +290,9 @@ class RapidPlateEngine:
             raise ConfigError(f"recogniser {rec_path} has {classes} classes but {len(characters)} characters "
                               "(CTC blank + keys + space)")
         self._fold = CharacterFold.for_characters(characters)
+        enabled = self.config.countries or COUNTRIES
+        self._letter_countries = tuple(c for c in enabled if c in SERIES_COUNTRIES)
+        self._letters = ArabicLetterClassifier() if self._letter_countries else None
 
     @staticmethod
     def _model_paths(model_dir: Path | None) -> tuple[Path, Path, Path | None]:
@@ -312,23 +335,53 @@ class RapidPlateEngine:
         small = self.detect_small(image, found)
         small_candidates = plate_candidates(small, self.config.small_plate_windows, _MIN_TEXT_HEIGHT)
         candidates += [c for c in small_candidates if all(iou(c.box, kept.box) < 0.9 for kept in candidates)]
+        lines = [r for r in (*found, *small) if r.h >= _MIN_TEXT_HEIGHT]
+        candidates += stacked_candidates([*lines, *candidates])
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if self._letters is not None else None
         reads: list[PlateRead] = []
+        seen: dict[tuple[int, int, int, int], DecodedText] = {}  # a stacked plate's lines are candidates too
         for region in candidates:
-            decoded = self.recognise(image, region)
+            line_reads = [seen.get(line.box) or seen.setdefault(line.box, self.recognise(image, line))
+                          for line in (region.lines or (region,))]
+            decoded = _joined(line_reads)
             if not decoded.text:
                 continue
-            fits = readings(decoded.text, self.config.countries, decoded.probabilities)
-            if not fits:
-                continue
-            confidence = decoded.confidence * fits[0].score
-            if confidence >= self.config.min_confidence:
-                alternatives = tuple(PlateAlternative(f.text, f.display, f.country,
-                                                      round(decoded.confidence * f.score, 4))
-                                     for f in fits[1 : 1 + MAX_ALTERNATIVES])
-                reads.append(PlateRead(fits[0].text, fits[0].display, fits[0].country, round(confidence, 4),
-                                       region.box, alternatives))
+            reads += self._fitted(decoded, region)
+            if grey is not None and self._digit_like(decoded.text):
+                glyphs = [Glyph(ch, x, index, p) for index, line in enumerate(line_reads)
+                          for ch, x, p in zip(line.text, line.positions, line.probabilities, strict=True)]
+                line_boxes = [line.box for line in (region.lines or (region,))]
+                reads += self._with_letter(grey, line_boxes, glyphs, region)
         return [with_alternatives(group) for group in
                 group_per_plate(reads, box=lambda r: r.box, confidence=lambda r: r.confidence)]
+
+    def _fitted(self, decoded: DecodedText, region: Region) -> list[PlateRead]:
+        """The recogniser's read of `region` fitted to the layouts: [] or one read with its runners-up."""
+        fits = readings(decoded.text, self.config.countries, decoded.probabilities)
+        if not fits:
+            return []
+        confidence = decoded.confidence * fits[0].score
+        if confidence < self.config.min_confidence:
+            return []
+        alternatives = tuple(
+            PlateAlternative(f.text, f.display, f.country, round(decoded.confidence * f.score, 4))
+            for f in fits[1 : 1 + MAX_ALTERNATIVES])
+        return [PlateRead(fits[0].text, fits[0].display, fits[0].country, round(confidence, 4), region.box,
+                          alternatives)]
+
+    @staticmethod
+    def _digit_like(text: str) -> bool:
+        """A read that may be a Moroccan or Iraqi plate: three digits or more, at most two others."""
+        digits = sum(ch.isdigit() for ch in text)
+        return digits >= 3 and len(text) - digits <= 2
+
+    def _with_letter(self, grey: np.ndarray, lines: list[tuple[int, int, int, int]], glyphs: list[Glyph],
+                     region: Region) -> list[PlateRead]:
+        """Reads of `region` with an Arabic series letter found and classified (see `series`)."""
+        assert self._letters is not None
+        found = series_reads(grey, lines, glyphs, self._letter_countries, self._letters)
+        return [PlateRead(r.fit.text, r.fit.display, r.fit.country, r.confidence, region.box)
+                for r in found if r.confidence >= self.config.min_confidence]
 
     def detect_small(self, image: np.ndarray, found: list[Region]) -> list[Region]:
         """Text boxes from a second, enlarged look at plate-like places the downscaled pass left empty.
@@ -392,7 +445,8 @@ class RapidPlateEngine:
         width = max(_REC_HEIGHT, min(math.ceil(_REC_HEIGHT * (x1 - x0) / (y1 - y0)), _REC_MAX_WIDTH))
         resized = cv2.resize(crop, (width, _REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
         probs = self._rec.run(None, {self._rec_input: _to_blob(resized)})[0][0]
-        return self._fold.decode(probs)
+        decoded = self._fold.decode(probs)
+        return replace(decoded, positions=tuple(x0 + f * (x1 - x0) for f in decoded.positions))
 
 
 register_plate_engine("rapidocr", RapidPlateEngineConfig, RapidPlateEngine)

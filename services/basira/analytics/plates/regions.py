@@ -4,6 +4,8 @@ A text detector splits a plate into pieces (the EU band's country code, the dist
 parts separated by a seal) or misses a thin character at its end. Candidates are therefore the single
 boxes plus every run of neighbouring boxes on one line, filtered by shape and ranked by how much they
 look like a one-line plate; reads of overlapping candidates are later reduced to the best one.
+Two-line (stacked) plates give one box a line: a line above another of like size, overlapping it
+sideways, also makes a candidate whose `lines` are read top line first (`stacked_candidates`).
 Boxes are (x, y, width, height) in image pixels.
 """
 
@@ -25,13 +27,17 @@ MAX_ASPECT = 12.0
 
 @dataclass(frozen=True, slots=True)
 class Region:
-    """A text box in image pixels with the detector's mean probability inside it (0..1)."""
+    """A text box in image pixels with the detector's mean probability inside it (0..1).
+
+    lines: for a stacked candidate, its lines top to bottom (each read on its own); () for one line.
+    """
 
     x: int
     y: int
     w: int
     h: int
     score: float
+    lines: tuple[Region, ...] = ()
 
     @property
     def box(self) -> Box:
@@ -100,6 +106,41 @@ def plate_candidates(regions: Sequence[Region], limit: int, min_height: int = 6)
             break
         if all(iou(candidate.box, kept.box) < 0.9 for kept in chosen):
             chosen.append(candidate)
+    return chosen
+
+
+MAX_STACKED = 2
+"""Most two-line candidates read per image (each costs two recogniser runs)."""
+
+
+def stacked(top: Region, bottom: Region) -> bool:
+    """True if `bottom` is the next line of a two-line plate whose first line is `top`.
+
+    Lines of like height (ratio ≤ 1.8) and width (≤ 2.5), sharing ≥ 60 % of the narrower one's
+    width, with at most 0.8 × the lower height between them (or an overlap of up to half of it,
+    the boxes being grown by the detector's unclipping).
+    """
+    if bottom.y <= top.y:
+        return False
+    low_h, low_w = min(top.h, bottom.h), min(top.w, bottom.w)
+    shared = min(top.x + top.w, bottom.x + bottom.w) - max(top.x, bottom.x)
+    gap = bottom.y - (top.y + top.h)
+    return (max(top.h, bottom.h) <= 1.8 * low_h and max(top.w, bottom.w) <= 2.5 * low_w
+            and shared >= 0.6 * low_w and -0.5 * low_h <= gap <= 0.8 * low_h)
+
+
+def stacked_candidates(lines: Sequence[Region], limit: int = MAX_STACKED) -> list[Region]:
+    """Up to `limit` two-line candidates from one-line candidates `lines`, most certain first.
+
+    Each is the union of its two lines, with `lines` = (top, bottom); its score is the weaker line's.
+    """
+    pairs = [Region(*union(top, bottom).box, min(top.score, bottom.score), (top, bottom))
+             for top in lines for bottom in lines if top is not bottom and stacked(top, bottom)]
+    pairs.sort(key=lambda r: r.score * math.log1p(r.w * r.h), reverse=True)
+    chosen: list[Region] = []
+    for pair in pairs:
+        if len(chosen) < limit and all(iou(pair.box, kept.box) < 0.5 for kept in chosen):
+            chosen.append(pair)
     return chosen
 
 
