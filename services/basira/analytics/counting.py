@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import cv2
@@ -289,27 +289,54 @@ class CountBucket:
     frames: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class CountCheckpoint:
+    """What a restarted worker needs to resume one camera's counting where a killed one stopped.
+
+    `version` rises with every change of the camera's state, so a stale copy never replaces a newer
+    one; `unpublished` holds closed minutes their worker had not published yet (the caller fills it).
+    """
+
+    camera_id: str
+    version: int
+    bucket: CountBucket | None
+    last_captured: datetime | None
+    unpublished: tuple[CountBucket, ...] = ()
+
+
 @dataclass(slots=True)
 class _CameraState:
     counter: Counter
     bucket: CountBucket | None = None
     last_captured: datetime | None = None
     last_seen_s: float = 0.0
+    version: int = 0
+    idle_closed: CountBucket | None = None
+    """The minute an idle spell closed: a later frame of that same minute carries it on (cumulative)."""
+    floor: datetime | None = None
+    """Frames captured at or before this were counted before a restart (the checkpoint's last frame)."""
+    counted: dict[datetime, None] = field(default_factory=dict)
+    """Capture times counted here within the reorder window, in counting order (a redelivered frame
+    is not counted twice); an insertion-ordered dict, so the oldest are dropped from its front."""
 
 
 class CameraCounting:
     """One counter and one open minute bucket per camera; frames must arrive in capture order.
 
     A bucket closes when a frame of a later minute arrives, or when the camera sent nothing for
-    `idle_close_s` seconds (by the caller's monotonic clock). Frames captured at or before the
-    camera's last counted frame (redeliveries, stragglers) are ignored, so nothing is counted twice.
+    `idle_close_s` seconds (by the caller's monotonic clock); a frame of the same minute after an idle
+    close carries that bucket on, so the minute's next event holds the whole minute. A frame already
+    counted (a redelivery) is ignored, as is one more than `reorder_s` older than the newest counted
+    or one of a minute already closed by a later minute; a frame older than the newest counted is
+    otherwise counted (after a restart, a killed worker's frames come back behind newer ones).
     Cameras silent for `forget_after_s` lose their state. Not thread-safe: call from one thread.
     """
 
     def __init__(self, make_counter: Callable[[], Counter], *, idle_close_s: float = 90.0,
-                 forget_after_s: float = 600.0) -> None:
+                 forget_after_s: float = 600.0, reorder_s: float = 90.0) -> None:
         self.make_counter = make_counter
         self.idle_close_s, self.forget_after_s = idle_close_s, forget_after_s
+        self.reorder = timedelta(seconds=reorder_s)
         self._cameras: dict[str, _CameraState] = {}
 
     def observe(self, camera_id: str, zone: str, captured: datetime, frame_bgr: np.ndarray,
@@ -318,21 +345,53 @@ class CameraCounting:
         state = self._cameras.get(camera_id)
         if state is None:
             state = self._cameras[camera_id] = _CameraState(self.make_counter())
-        if state.last_captured is not None and captured <= state.last_captured:
+        minute = minute_of(captured)
+        if (captured in state.counted or (state.floor is not None and captured <= state.floor)
+                or (state.last_captured is not None and captured < state.last_captured - self.reorder)
+                or (state.bucket is not None and minute < state.bucket.minute)):
             return []
         closed: list[CountBucket] = []
-        minute = minute_of(captured)
         if state.bucket is not None and minute > state.bucket.minute:
             closed.append(state.bucket)
             state.bucket = None
         counts = state.counter.update(frame_bgr, captured.timestamp())
         if state.bucket is None:
-            state.bucket = CountBucket(camera_id, zone, minute)
-        state.bucket.vehicles += counts.vehicles
-        state.bucket.persons += counts.persons
-        state.bucket.frames += 1
-        state.last_captured, state.last_seen_s = captured, now_s
+            carried = state.idle_closed if state.idle_closed and state.idle_closed.minute == minute else None
+            state.bucket = replace(carried) if carried else CountBucket(camera_id, zone, minute)
+            state.idle_closed = None
+        bucket = state.bucket
+        bucket.vehicles += counts.vehicles
+        bucket.persons += counts.persons
+        bucket.frames += 1
+        newest = captured if state.last_captured is None else max(captured, state.last_captured)
+        state.last_captured, state.last_seen_s = newest, now_s
+        state.counted[captured] = None
+        cutoff = newest - self.reorder
+        while (oldest := next(iter(state.counted))) < cutoff:
+            del state.counted[oldest]
+        state.version += 1
         return closed
+
+    def checkpoint(self, camera_id: str) -> CountCheckpoint | None:
+        """A copy of the camera's open minute and last counted frame; None for an unknown camera."""
+        state = self._cameras.get(camera_id)
+        if state is None:
+            return None
+        bucket = replace(state.bucket) if state.bucket is not None else None
+        return CountCheckpoint(camera_id, state.version, bucket, state.last_captured)
+
+    def restore(self, checkpoint: CountCheckpoint, now_s: float) -> bool:
+        """Resume a camera from a checkpoint (its open minute goes on; frames captured at or before its
+        last counted frame are ignored as already counted). The tracker starts afresh: objects in view
+        at the crash may be counted again. Ignored (False) when the camera already has live state.
+        """
+        if checkpoint.camera_id in self._cameras:
+            return False
+        bucket = replace(checkpoint.bucket) if checkpoint.bucket is not None else None
+        self._cameras[checkpoint.camera_id] = _CameraState(
+            self.make_counter(), bucket=bucket, last_captured=checkpoint.last_captured,
+            last_seen_s=now_s, version=checkpoint.version, floor=checkpoint.last_captured)
+        return True
 
     def close_idle(self, now_s: float) -> list[CountBucket]:
         """Close the buckets of cameras silent for `idle_close_s`; forget long-silent cameras."""
@@ -341,7 +400,8 @@ class CameraCounting:
             idle = now_s - state.last_seen_s
             if state.bucket is not None and idle >= self.idle_close_s:
                 closed.append(state.bucket)
-                state.bucket = None
+                state.idle_closed, state.bucket = replace(state.bucket), None
+                state.version += 1
             if idle >= self.forget_after_s:
                 del self._cameras[camera_id]
         return closed
@@ -350,5 +410,7 @@ class CameraCounting:
         """Close every open bucket (at shutdown)."""
         closed = [s.bucket for s in self._cameras.values() if s.bucket is not None]
         for state in self._cameras.values():
-            state.bucket = None
+            if state.bucket is not None:
+                state.bucket = None
+                state.version += 1
         return closed

@@ -10,9 +10,15 @@ so copies split the frames. Within a copy up to `max_in_flight` frames are handl
 and counting run on one ordered thread (a camera's frames must reach its counter in order), plate
 reading on the engine threads. Poison frames are terminated, refused publishes are retried (NAK).
 
-Counting keeps per-camera state in this process: when several copies split one camera's frames, each
-counts its share, and their minute buckets share one event id, so only the first copy's count survives.
-Run one copy per camera group (or one copy) where counts matter.
+Counting keeps per-camera state in this process, checkpointed to JetStream (`count_checkpoints`) before
+each frame is acked, so a killed worker's open minute is resumed by its restart, not lost. When several
+copies split one camera's frames, each counts its share, and their minute buckets share one event id,
+so only the first copy's count survives. Run one copy per camera group (or one copy) where counts
+matter.
+
+Frames are acked within FRAMES_ACK_WAIT_S of delivery, or redelivered to another worker: a worker killed
+mid-frame has its frames handled again well before the stream's 60 s max age expires them. A slow frame
+(a busy machine) is kept alive with in-progress acks instead.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC
 
 import numpy as np
 from nats.aio.msg import Msg
@@ -30,7 +38,8 @@ from nats.js import JetStreamContext
 from prometheus_client import Counter as MetricCounter
 from prometheus_client import Histogram
 
-from basira.analytics.counting import CameraCounting, CountBucket
+from basira.analytics.count_checkpoints import CheckpointStore
+from basira.analytics.counting import CameraCounting, CountBucket, CountCheckpoint
 from basira.analytics.engines import EngineThreads
 from basira.analytics.face_events import FaceDetections
 from basira.analytics.pipeline import (
@@ -58,6 +67,8 @@ FRAMES_STREAM = "FRAMES"
 FRAMES_SUBJECT = "frames.>"
 FRAMES_DURABLE = "analytics-frames"
 MAX_PENDING_COUNTS = 10_000
+FRAMES_ACK_WAIT_S = 10.0
+FRAMES_KEEP_ALIVE_S = 3.0
 
 FRAME_SECONDS = Histogram("basira_analytics_frame_seconds", "Time to handle one frame (decode, count, read "
                           "plates, publish).", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
@@ -73,10 +84,11 @@ class FrameWorker:
                  counting: CameraCounting, *, limits: FrameLimits | None = None, max_in_flight: int = 4,
                  previews: PreviewPublisher | None = None, faces: FaceDetections | None = None,
                  passages: PassageTracker | None = None, idle_check_s: float = 5.0,
+                 checkpoints: CheckpointStore | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.js, self.plates, self.threads, self.counting = js, plates, threads, counting
-        self.previews, self.faces = previews, faces
+        self.previews, self.faces, self.checkpoints = previews, faces, checkpoints
         self.limits = limits or FrameLimits()
         self.max_in_flight, self.idle_check_s = max_in_flight, idle_check_s
         self._monotonic = monotonic
@@ -88,13 +100,49 @@ class FrameWorker:
         self._passage_scope: dict[str, tuple[str, str]] = {}  # passage id → (zone, owner agency)
         self._pending_sightings: list[events_pb2.PlateSightingEvent] = []
 
-    def _decode_and_count(self, frame: events_pb2.FrameEvent) -> tuple[np.ndarray, list[CountBucket]]:
-        """Runs on the ordered thread: frames reach the counters in the order they were fetched."""
+    def _decode_and_count(self, frame: events_pb2.FrameEvent
+                          ) -> tuple[np.ndarray, list[CountBucket], CountCheckpoint | None]:
+        """Runs on the ordered thread: frames reach the counters in the order they were fetched.
+        Returns the image, the minutes this frame closed, and the camera's state just after it."""
         image = decode_image(frame.jpeg, self.limits)
         when = frame_time(frame)
         if when is None:
-            return image, []
-        return image, self.counting.observe(frame.camera_id, frame.zone, when, image, self._monotonic())
+            return image, [], None
+        closed = self.counting.observe(frame.camera_id, frame.zone, when, image, self._monotonic())
+        return image, closed, self.counting.checkpoint(frame.camera_id)
+
+    async def resume_counts(self) -> int:
+        """Before the first frame: resume every camera's checkpointed minute and publish the closed
+        minutes a killed worker left unpublished. Returns how many cameras were resumed; raises
+        Unavailable when the checkpoints cannot be read."""
+        if self.checkpoints is None:
+            return 0
+        loop = asyncio.get_running_loop()
+        resumed = 0
+        for checkpoint in await self.checkpoints.load_all():
+            if await loop.run_in_executor(self._ordered, self.counting.restore, checkpoint,
+                                          self._monotonic()):
+                resumed += 1
+                self._queue_counts(list(checkpoint.unpublished))
+        await self.flush_counts()
+        if resumed:
+            log.info("count minutes resumed from checkpoints", extra={"cameras": resumed})
+        return resumed
+
+    async def _save_checkpoint(self, checkpoint: CountCheckpoint | None) -> bool:
+        """Store a camera's state with its closed minutes not yet published; False if JetStream refused."""
+        if self.checkpoints is None or checkpoint is None:
+            return True
+        unpublished = tuple(CountBucket(e.camera_id, e.zone, e.minute.ToDatetime(tzinfo=UTC), e.vehicles,
+                                        e.persons, e.frames)
+                            for e in self._pending if e.camera_id == checkpoint.camera_id)
+        try:
+            await self.checkpoints.save(replace(checkpoint, unpublished=unpublished))
+        except Unavailable as exc:
+            log.warning("counts not checkpointed; frame will be retried: %s", exc.message,
+                        extra={"camera": checkpoint.camera_id})
+            return False
+        return True
 
     async def handle(self, msg: Msg) -> Outcome:
         """ACK when done; TERM for frames that can never be processed; NAK when a publish is refused."""
@@ -106,12 +154,16 @@ class FrameWorker:
             return Outcome.TERM
         loop = asyncio.get_running_loop()
         try:
-            image, closed = await loop.run_in_executor(self._ordered, self._decode_and_count, frame)
+            image, closed, checkpoint = await loop.run_in_executor(self._ordered, self._decode_and_count,
+                                                                   frame)
         except (InvalidInput, TooLarge) as exc:
             log.warning("undecodable frame dropped: %s", exc.message,
                         extra={"frame": frame.id, "camera": frame.camera_id})
             return Outcome.TERM
         self._queue_counts(closed)
+        await self.flush_counts()
+        if not await self._save_checkpoint(checkpoint):
+            return Outcome.NAK  # counted in memory; the redelivery is not counted again but checkpoints
         reads = await self.threads.run(self.plates.read, image)
         when = frame_time(frame)
         seen = when.timestamp() if when is not None else self._wall_clock()
@@ -150,8 +202,10 @@ class FrameWorker:
             while self._pending:
                 event = self._pending[0]
                 try:
+                    # A minute carried on after an idle close is published again, fuller: its
+                    # frames tell the revisions apart (the same revision again is still dropped).
                     await publish(self.js, count_subject(event.camera_id), event.SerializeToString(),
-                                  event.id)
+                                  f"{event.id}:{event.frames}")
                 except Unavailable as exc:
                     log.warning("count event not published yet: %s", exc.message, extra={"count": event.id})
                     return
@@ -165,14 +219,25 @@ class FrameWorker:
                 await asyncio.wait_for(stop.wait(), timeout=self.idle_check_s)
             if stop.is_set():
                 break
-            self._queue_counts(await loop.run_in_executor(self._ordered, self.counting.close_idle,
-                                                          self._monotonic()))
+            closed = await loop.run_in_executor(self._ordered, self.counting.close_idle, self._monotonic())
+            self._queue_counts(closed)
             await self.flush_counts()
+            await self._checkpoint_cameras({bucket.camera_id for bucket in closed})
             await self.end_quiet_passages()
-        self._queue_counts(await loop.run_in_executor(self._ordered, self.counting.close_all))
+        closed = await loop.run_in_executor(self._ordered, self.counting.close_all)
+        self._queue_counts(closed)
         await self.flush_counts()
+        await self._checkpoint_cameras({bucket.camera_id for bucket in closed})
         self._queue_sightings(self.passages.close_all())
         await self.flush_sightings()
+
+    async def _checkpoint_cameras(self, cameras: set[str]) -> None:
+        """Checkpoint cameras whose minute closed without a frame (a closed, unpublished minute stays
+        in the checkpoint until published)."""
+        loop = asyncio.get_running_loop()
+        for camera in sorted(cameras):
+            await self._save_checkpoint(await loop.run_in_executor(self._ordered, self.counting.checkpoint,
+                                                                   camera))
 
     async def end_quiet_passages(self, now: float | None = None) -> None:
         """Publish the sightings of passages with no read for the tracker's gap before `now` (wall clock).
@@ -205,7 +270,8 @@ class FrameWorker:
 
     def consumer(self) -> ConcurrentPullConsumer:
         return ConcurrentPullConsumer(self.js, FRAMES_STREAM, FRAMES_SUBJECT, FRAMES_DURABLE, self.handle,
-                                   max_in_flight=self.max_in_flight, ack_wait_s=60.0)
+                                      max_in_flight=self.max_in_flight, ack_wait_s=FRAMES_ACK_WAIT_S,
+                                      keep_alive_s=FRAMES_KEEP_ALIVE_S)
 
     def shutdown(self) -> None:
         self._ordered.shutdown(wait=False, cancel_futures=True)

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from basira.analytics.config import AnalyticsSettings
+from basira.analytics.count_checkpoints import CheckpointStore
 from basira.analytics.counting import CameraCounting, counter_factory
 from basira.analytics.engines import EngineThreads, ThreadedFaceEmbedder
 from basira.analytics.events import FrameWorker
@@ -81,7 +82,8 @@ async def setup(host: ServiceHost) -> None:
                            if settings.face_detection else None)
         worker = FrameWorker(host.jetstream, plates, threads, counting, limits=limits,
                              max_in_flight=settings.frames_in_flight, previews=previews,
-                             faces=face_detections)
+                             faces=face_detections, checkpoints=CheckpointStore(host.jetstream))
+        await worker.resume_counts()  # a killed worker's open minutes go on before any frame is taken
         host.loop(worker.consumer().run)
         host.loop(worker.close_idle_buckets)
 

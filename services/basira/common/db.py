@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from basira.common.errors import Unavailable
 
@@ -22,17 +22,35 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
+WAIT_FOR_CONNECTION_S = 5.0
+"""How long a request waits for a pooled connection before failing with Unavailable: shorter than a
+caller's usual deadline, so a database outage answers UNAVAILABLE rather than DEADLINE_EXCEEDED."""
+
+
 async def open_pool(url: str, *, min_size: int = 1, max_size: int = 8, timeout_s: float = 10.0
                     ) -> AsyncConnectionPool:
-    """Open a pool and check one connection; raises Unavailable naming the database if it can't."""
+    """Open a pool and check one connection; raises Unavailable naming the database if it can't.
+
+    Each connection is checked as it leaves the pool, so after a database restart requests get fresh
+    connections instead of failing on the dead ones.
+    """
     pool = AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
-                               kwargs={"autocommit": True})
+                               kwargs={"autocommit": True}, timeout=WAIT_FOR_CONNECTION_S,
+                               check=AsyncConnectionPool.check_connection)
     try:
         await pool.open(wait=True, timeout=timeout_s)
     except (psycopg.Error, TimeoutError, OSError) as exc:
         await pool.close()
         raise Unavailable(f"cannot reach PostgreSQL ({redact(url)}): {exc}") from exc
     return pool
+
+
+def database_down(exc: BaseException) -> Unavailable | None:
+    """The Unavailable to answer when `exc` says the database cannot serve (down, restarting, no
+    connection free in time, out of disk); None for any other error. The message names no internals."""
+    if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
+        return Unavailable("the database cannot be reached right now; no data was returned (retry later)")
+    return None
 
 
 def redact(url: str) -> str:

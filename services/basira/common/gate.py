@@ -21,6 +21,7 @@ from grpc_status import rpc_status
 
 from basira.common.access_record import AccessRecord, utc_now_iso
 from basira.common.auth import Subject
+from basira.common.db import database_down
 from basira.common.errors import (
     BasiraError,
     InternalError,
@@ -402,10 +403,15 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                         method=method, status=exc.code.name, reasons=[exc.message], result_count=0))
                     raise
                 except Exception as exc:
+                    down = database_down(exc)
                     await self.gate.record(self.gate.access_record(
                         subject, rule.action, resource, policy_context, allowed=True, decision=decision,
-                        method=method, status="INTERNAL", reasons=[f"servicer failed: {type(exc).__name__}"],
+                        method=method, status="UNAVAILABLE" if down else "INTERNAL",
+                        reasons=[down.message if down else f"servicer failed: {type(exc).__name__}"],
                         result_count=0))
+                    if down is not None:
+                        log.warning("database unavailable: %s", exc, extra={"method": method})
+                        raise down from exc
                     log.exception("servicer failed", extra={"method": method})
                     raise InternalError("internal error; it has been logged") from exc
                 apply_response_obligations(response, decision.obligations)

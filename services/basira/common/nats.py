@@ -109,6 +109,9 @@ STREAMS: tuple[StreamSpec, ...] = (
                writers=("analytics",), readers=("analytics", "search", "alerting")),
     StreamSpec("COUNTS", ("counts.>",), max_age_s=7 * DAY,
                writers=("analytics",), readers=("search", "alerting")),
+    # Each camera's open minute of counts (basira.analytics.count_checkpoints): the last one per camera.
+    StreamSpec("COUNTING", ("counting.open.>",), max_age_s=DAY, max_msgs_per_subject=1,
+               writers=("analytics",), readers=("analytics",)),
     StreamSpec("MATCHES", ("match.candidate.>",), max_age_s=7 * DAY,
                writers=("analytics",), readers=("alerting",)),
     # Search reads alerts only to keep confirmed face matches as evidence past the short face retention.
@@ -279,14 +282,22 @@ class PullConsumer:
     """A durable pull consumer shared by every copy of a service (they split the work).
 
     `run()` loops until `stop` is set; each message's handler returns an Outcome, and an exception
-    in the handler naks the message with a delay (retry later) rather than losing it.
+    in the handler naks the message with a delay (retry later) rather than losing it. Redeliveries
+    are unlimited by default (a poison message is the handler's to TERM): a dependency down for a
+    while (PostgreSQL out of disk) held messages back; five deliveries then dropped them. The nak
+    delay doubles with each delivery, from `nak_delay_s` up to `max_nak_delay_s`.
     """
 
     def __init__(self, js: JetStreamContext, stream: str, subject: str, durable: str, handler: Handler,
-                 *, batch: int = 16, ack_wait_s: float = 30.0, max_deliver: int = 5,
-                 nak_delay_s: float = 1.0, deliver_new_only: bool = False) -> None:
+                 *, batch: int = 16, ack_wait_s: float = 30.0, max_deliver: int = -1,
+                 nak_delay_s: float = 1.0, max_nak_delay_s: float = 30.0, deliver_new_only: bool = False,
+                 keep_alive_s: float = 0.0) -> None:
         self.js, self.stream, self.subject, self.durable = js, stream, subject, durable
         self.handler, self.batch, self.nak_delay_s = handler, batch, nak_delay_s
+        self.max_nak_delay_s = max_nak_delay_s
+        if keep_alive_s and keep_alive_s >= ack_wait_s:
+            raise ValueError(f"keep_alive_s ({keep_alive_s}) must be below ack_wait_s ({ack_wait_s})")
+        self.keep_alive_s = keep_alive_s
         self.config = ConsumerConfig(
             durable_name=durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=ack_wait_s,
             max_deliver=max_deliver, filter_subject=subject,
@@ -294,8 +305,7 @@ class PullConsumer:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        sub = await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream,
-                                           config=self.config)
+        sub = await self._subscribe()
         try:
             while not stop.is_set():
                 try:
@@ -311,20 +321,51 @@ class PullConsumer:
             with contextlib.suppress(nats.errors.Error):
                 await sub.unsubscribe()
 
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        """Create the durable consumer, or bring an existing one to this config (pull_subscribe alone
+        keeps an older one's ack wait and redelivery limit), then subscribe to it."""
+        try:
+            await self.js.add_consumer(self.stream, self.config)
+        except APIError as exc:  # a field JetStream cannot change in place: keep the existing consumer
+            log.warning("consumer config not updated: %s", exc, extra={"consumer": self.durable})
+        return await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream,
+                                            config=self.config)
+
+    def _nak_delay(self, msg: Msg) -> float:
+        """`nak_delay_s` doubled for each earlier delivery of `msg`, at most `max_nak_delay_s`."""
+        try:
+            delivered = max(1, int(msg.metadata.num_delivered))
+        except (AttributeError, ValueError, TypeError, nats.errors.Error):
+            delivered = 1
+        return float(min(self.max_nak_delay_s, self.nak_delay_s * 2 ** min(delivered - 1, 16)))
+
     async def _handle(self, msg: Msg) -> None:
+        keep_alive = asyncio.create_task(self._keep_alive(msg)) if self.keep_alive_s > 0 else None
         try:
             outcome = await self.handler(msg)
         except Exception:
             log.exception("handler failed; message will be redelivered",
                           extra={"subject": msg.subject, "consumer": self.durable})
             outcome = Outcome.NAK
+        finally:
+            if keep_alive is not None:
+                keep_alive.cancel()
         EVENTS_TOTAL.labels(self.stream, outcome.value).inc()
         if outcome is Outcome.ACK:
             await msg.ack()
         elif outcome is Outcome.NAK:
-            await msg.nak(delay=self.nak_delay_s)
+            await msg.nak(delay=self._nak_delay(msg))
         else:
             await msg.term()
+
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """While a handler works, tell JetStream every `keep_alive_s` that the message is in progress:
+        a short ack wait then redelivers a dead worker's messages soon, without redelivering slow ones."""
+        while True:
+            await asyncio.sleep(self.keep_alive_s)
+            with contextlib.suppress(nats.errors.Error):
+                await msg.in_progress()
 
 
 class ConcurrentPullConsumer(PullConsumer):
@@ -343,8 +384,7 @@ class ConcurrentPullConsumer(PullConsumer):
         self.max_in_flight, self.drain_s = max_in_flight, drain_s
 
     async def run(self, stop: asyncio.Event) -> None:
-        sub = await self.js.pull_subscribe(self.subject, durable=self.durable, stream=self.stream,
-                                           config=self.config)
+        sub = await self._subscribe()
         in_flight: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():

@@ -6,6 +6,7 @@ A service's own `server.py` only says which servicers, migrations and background
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -118,6 +119,25 @@ class ServiceHost:
         """A background loop (a NATS consumer, a stream reader) run until shutdown."""
         self._loops.append(body)
 
+    async def _keep_running(self, body: Loop, *, first_pause_s: float = 1.0, max_pause_s: float = 30.0
+                            ) -> None:
+        """Run a background loop until shutdown; when it fails, log why and start it again after a
+        growing pause. Without this, one failed database or NATS call ended a consumer for good (the
+        audit log stopped growing after a PostgreSQL restart) while health still said SERVING."""
+        pause = first_pause_s
+        while not self.stop.is_set():
+            try:
+                await body(self.stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background loop failed; starting it again in %.0fs", pause,
+                              extra={"loop": getattr(body, "__qualname__", repr(body))})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), pause)
+            pause = min(pause * 2, max_pause_s)
+
     def build_server(self, add_servicers: Callable[[grpc.aio.Server], list[str]]) -> None:
         """Create the gRPC server: gate interceptor, servicers, health (NOT_SERVING), reflection."""
         assert self.gate is not None, "connect() first"
@@ -183,7 +203,7 @@ class ServiceHost:
         await self.server.start()
         self.metrics_port = start_metrics_server(s.host, s.metrics_port)
         tasks: list[asyncio.Task[None]] = [
-            asyncio.create_task(body(self.stop), name=f"{self.name}-loop") for body in self._loops]
+            asyncio.create_task(self._keep_running(body), name=f"{self.name}-loop") for body in self._loops]
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         if s.ready_file:
             s.ready_file.parent.mkdir(parents=True, exist_ok=True)
