@@ -86,6 +86,7 @@ class VectorHome:
 
 VECTOR_HOMES = {128: VectorHome("search_faces"), 512: VectorHome("search_face_vectors_512")}
 FACE_DIMENSIONS = tuple(sorted(VECTOR_HOMES))
+MAX_EF_SEARCH = 1000  # pgvector's largest hnsw.ef_search
 
 
 def vector_home(dimensions: int, model: str) -> VectorHome:
@@ -215,8 +216,9 @@ class SearchStore:
                            max_distance: float, limit: int, ef_search: int) -> list[SightingRow]:
         """The `limit` nearest faces of `model` within `max_distance` (cosine) and the filter, nearest first.
 
-        Served by the HNSW index: `ef_search` candidates are visited, then the filter applies, so a
-        narrow filter may return fewer than exist (raise ef_search); see `make bench-search`.
+        Served by the HNSW index: `ef_search` candidates are visited (at least `limit`, at most
+        pgvector's 1000: the index returns no more than it visits), then the filter applies, so a narrow
+        filter may return fewer than exist (raise ef_search); see `make bench-search`.
         """
         home = vector_home(len(vector), model)
         params: list[Any] = [_vector(vector), model]
@@ -226,7 +228,8 @@ class SearchStore:
                + _filter_sql(flt, params) + " ORDER BY distance LIMIT %s")
         params.append(limit)
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")  # type: ignore[arg-type]
+            visited = min(MAX_EF_SEARCH, max(int(ef_search), limit))
+            await conn.execute(f"SET LOCAL hnsw.ef_search = {visited}")  # type: ignore[arg-type]
             rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
         return [_face_row(r) for r in rows if float(r[-1]) <= max_distance]
 

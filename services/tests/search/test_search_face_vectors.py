@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from basira.common.errors import FailedPrecondition
 from basira.common.nats import Outcome
@@ -83,3 +84,22 @@ async def test_a_dimension_without_an_index_is_refused_with_its_reason(search_po
                                           embedding=list(odd.embedding))
     outcome = await Indexer(store).handle_face(DetectionMsg(event.SerializeToString()))  # type: ignore[arg-type]
     assert outcome == Outcome.TERM  # never searchable: not redelivered forever
+
+
+async def test_a_page_larger_than_ef_search_is_filled(search_pool: Any, postgres_url: str) -> None:
+    rng = np.random.default_rng(30)
+    # The HNSW index as at scale: a table this small would otherwise be scanned exactly.
+    index_only = AsyncConnectionPool(postgres_url, min_size=1, max_size=1, open=False,
+                                     kwargs={"autocommit": True, "options": "-c enable_seqscan=off"})
+    await index_only.open()
+    store, person = SearchStore(index_only), rng.standard_normal(128)
+    camera, now, model = f"cam-ef-{uuid.uuid4().hex[:6]}", datetime.now(UTC), f"m-ef-{uuid.uuid4().hex[:6]}"
+    for n in range(40):
+        assert await store.add_face_sighting(sighting(camera, now - timedelta(minutes=n),
+                                                      unit(person + 0.05 * rng.standard_normal(128)), model))
+    try:
+        found = await store.search_faces(model, unit(person), SightingFilter(granted=GrantedScope()),
+                                         max_distance=0.5, limit=30, ef_search=10)
+    finally:
+        await index_only.close()
+    assert len(found) == 30  # the index visits at least a page's worth, not ef_search's 10
