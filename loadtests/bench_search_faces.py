@@ -196,6 +196,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                         got = await measure(store, vectors, queries, knob)
                     else:
                         got = await measure_ivfflat(url, vectors, queries, knob)
+                    got["load"] = round(os.getloadavg()[0], 2)  # the 1-minute load while it ran
                     for key, value in got.items():
                         figures[f"{size}.{spec.name}.{label}.{key}"] = value
                     print(f"{size}.{spec.name}.{label}: {got}", flush=True)

@@ -103,3 +103,13 @@ async def test_a_page_larger_than_ef_search_is_filled(search_pool: Any, postgres
     finally:
         await index_only.close()
     assert len(found) == 30  # the index visits at least a page's worth, not ef_search's 10
+
+
+async def test_both_face_indexes_are_built_as_measured_at_1m(search_pool: Any) -> None:
+    async with search_pool.connection() as conn:
+        rows = await (await conn.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s) ORDER BY relname",
+            (["search_face_vectors_512_hnsw", "search_faces_hnsw"],))).fetchall()
+    # The graph loadtests/bench_search_faces.py confirmed at 1M faces (migration 006).
+    assert rows == [(name, ["m=24", "ef_construction=100"])
+                    for name in ("search_face_vectors_512_hnsw", "search_faces_hnsw")]

@@ -9,4 +9,4 @@ CREATE TABLE search_face_vectors_512 (
     embedding vector(512) NOT NULL
 );
 CREATE INDEX search_face_vectors_512_hnsw ON search_face_vectors_512
-    USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64);
+    USING hnsw (embedding vector_cosine_ops) WITH (m = 24, ef_construction = 100);  -- as 006 for 128-d
