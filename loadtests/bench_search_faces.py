@@ -209,7 +209,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000", help="embeddings stored, comma-separated "
                         "(1000000 takes long to build: ~30+ min on 2 busy cores)")
-    parser.add_argument("--index", default="hnsw:16:64", help="index designs, comma-separated: "
+    parser.add_argument("--index", default="hnsw:24:100", help="index designs, comma-separated (default: "
+                        "the product's, migration 006): "
                         "hnsw:M:EF_CONSTRUCTION or ivfflat:LISTS (each built on the same data in turn)")
     parser.add_argument("--ef", default="100,200", help="hnsw.ef_search values to time")
     parser.add_argument("--probes", default="10,30", help="ivfflat.probes values to time")
