@@ -10,6 +10,7 @@ from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from basira.common.errors import FailedPrecondition
 from basira.common.nats import Outcome, PullConsumer, decoded
 from basira.common.plate_text import PlateTextError, normalize_plate
 from basira.common.timestamps import to_datetime
@@ -27,6 +28,9 @@ COUNTS_SUBJECT = "counts.>"
 COUNTS_DURABLE = "search-counts"
 ALERTS_SUBJECT = "alerts.>"
 EVIDENCE_DURABLE = "search-evidence"
+# States of a face candidate not yet decided (confirmed by two people, or rejected).
+OPEN_CANDIDATE = frozenset({alert_pb2.ALERT_STATE_OPEN, alert_pb2.ALERT_STATE_ACKNOWLEDGED,
+                            alert_pb2.ALERT_STATE_PENDING_CONFIRMATION, alert_pb2.ALERT_STATE_ESCALATED})
 
 
 _when = to_datetime
@@ -90,19 +94,33 @@ class Indexer:
         except (DecodeError, ValueError) as exc:
             log.warning("unusable face detection dropped", extra={"subject": msg.subject, "error": str(exc)})
             return Outcome.TERM
-        await self.store.add_face_sighting(sighting)
+        try:
+            await self.store.add_face_sighting(sighting)
+        except FailedPrecondition as exc:  # a dimension search keeps no index for: never searchable
+            log.warning("face detection not indexed", extra={"subject": msg.subject, "error": exc.message})
+            return Outcome.TERM
         return Outcome.ACK
 
     async def handle_alert(self, msg: Msg) -> Outcome:
-        """A face match two people confirmed: hold its face sighting as evidence (retention.py)."""
+        """A face candidate's face is held from the unmatched purge while it is open, as evidence once
+        two people confirmed it, and released if it is rejected (retention.py)."""
         event = decoded(msg, events_pb2.AlertEvent, "alert event", log)
         if event is None:
             return Outcome.TERM
         alert = event.alert
-        if (alert.kind == alert_pb2.ALERT_KIND_FACE_MATCH and alert.state == alert_pb2.ALERT_STATE_CONFIRMED
-                and alert.face_match.detection_id):
-            await self.store.hold_face(alert.face_match.detection_id, alert.id, datetime.now(UTC))
-            log.info("confirmed face match held as evidence", extra={"alert_id": alert.id})
+        sighting_id = alert.face_match.detection_id
+        if alert.kind != alert_pb2.ALERT_KIND_FACE_MATCH or not sighting_id:
+            return Outcome.ACK
+        if alert.state == alert_pb2.ALERT_STATE_CONFIRMED:
+            if await self.store.hold_face(sighting_id, alert.id, datetime.now(UTC)):
+                log.info("confirmed face match held as evidence", extra={"alert_id": alert.id})
+            else:  # held all the same: it is kept if it is indexed later
+                log.error("confirmed face match without its face sighting: not indexed yet, or erased "
+                          "before the confirmation", extra={"alert_id": alert.id, "sighting_id": sighting_id})
+        elif alert.state == alert_pb2.ALERT_STATE_REJECTED:
+            await self.store.release_candidate(sighting_id, alert.id)
+        elif alert.state in OPEN_CANDIDATE:
+            await self.store.hold_candidate(sighting_id, alert.id)
         return Outcome.ACK
 
     async def handle_count(self, msg: Msg) -> Outcome:

@@ -8,6 +8,9 @@ anything is erased, and what was erased — counts per camera, never the content
 A face sighting two people confirmed as a watchlist match is evidence for its case (held: events.py
 records the confirmation): the short purge of unconfirmed faces leaves it, and so does the snapshot
 purge its frame; it goes with its own class, `face_match_confirmed`, whose limit is the agreement's.
+The face of a candidate still awaiting its decision is held the same way (so a confirmation that comes
+after the short purge still finds its evidence) until a rejection releases it; an undecided candidate's
+face goes at the latest with the confirmed-match limit.
 """
 
 from __future__ import annotations

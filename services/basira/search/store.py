@@ -9,6 +9,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from basira.common.errors import FailedPrecondition
 from basira.common.plate_text import confusable_skeleton
 from basira.search.domain import (
     KIND_FACE,
@@ -67,8 +68,34 @@ class FaceSightingIn:
     snapshot_jpeg: bytes = b""
 
 
-FACE_DIMENSIONS = 128
 _FACE_COLUMNS = ("id, camera_id, zone, seen, box_x, box_y, box_w, box_h, snapshot_id, latitude, longitude")
+
+
+@dataclass(frozen=True)
+class VectorHome:
+    """Where embeddings of one dimension live: SFace and dlib (128-d) in search_faces itself, ArcFace
+    (512-d) in a table beside it keyed by the face id; each has its own HNSW index (migration 004)."""
+
+    table: str
+
+    @property
+    def beside(self) -> bool:
+        """True if the vectors are in their own table (joined to search_faces by id)."""
+        return self.table != "search_faces"
+
+
+VECTOR_HOMES = {128: VectorHome("search_faces"), 512: VectorHome("search_face_vectors_512")}
+FACE_DIMENSIONS = tuple(sorted(VECTOR_HOMES))
+MAX_EF_SEARCH = 1000  # pgvector's largest hnsw.ef_search
+
+
+def vector_home(dimensions: int, model: str) -> VectorHome:
+    """The home of `model`'s `dimensions`-d embeddings; FailedPrecondition if search indexes none."""
+    home = VECTOR_HOMES.get(dimensions)
+    if home is None:
+        raise FailedPrecondition(f"face model {model} gives {dimensions}-d embeddings; face search indexes "
+                                 f"only {', '.join(map(str, FACE_DIMENSIONS))}-d ones")
+    return home
 
 
 def _vector(values: Sequence[float]) -> str:
@@ -162,10 +189,13 @@ class SearchStore:
         return True
 
     async def add_face_sighting(self, s: FaceSightingIn) -> bool:
-        """Store one face (and its snapshot); False if the id was seen before or the vector does not fit."""
-        if len(s.embedding) != FACE_DIMENSIONS:
-            return False
+        """Store one face (and its snapshot); False if the id was seen before.
+
+        Raises FailedPrecondition if search indexes no vectors of the embedding's dimension.
+        """
+        home = vector_home(len(s.embedding), s.model)
         box = s.box or Rect(0, 0, 0, 0)
+        inline = None if home.beside else _vector(s.embedding)
         async with self.pool.connection() as conn, conn.transaction():
             inserted = await (await conn.execute(
                 "INSERT INTO search_faces (id, camera_id, zone, owner_agency, seen, box_x, box_y, box_w,"
@@ -173,10 +203,12 @@ class SearchStore:
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s)"
                 " ON CONFLICT (id) DO NOTHING RETURNING id",
                 (s.id, s.camera_id, s.zone, s.owner_agency, s.seen, box.x, box.y, box.width, box.height,
-                 s.snapshot_id, s.track_id, s.model, _vector(s.embedding), s.latitude,
-                 s.longitude))).fetchone()
+                 s.snapshot_id, s.track_id, s.model, inline, s.latitude, s.longitude))).fetchone()
             if inserted is None:
                 return False
+            if home.beside:
+                await conn.execute(f"INSERT INTO {home.table} (id, model, embedding)"  # type: ignore[arg-type]
+                                   " VALUES (%s, %s, %s::vector)", (s.id, s.model, _vector(s.embedding)))
             await _keep_snapshot(conn, s)
         return True
 
@@ -184,15 +216,20 @@ class SearchStore:
                            max_distance: float, limit: int, ef_search: int) -> list[SightingRow]:
         """The `limit` nearest faces of `model` within `max_distance` (cosine) and the filter, nearest first.
 
-        Served by the HNSW index: `ef_search` candidates are visited, then the filter applies, so a
-        narrow filter may return fewer than exist (raise ef_search); see `make bench-search`.
+        Served by the HNSW index: `ef_search` candidates are visited (at least `limit`, at most
+        pgvector's 1000: the index returns no more than it visits), then the filter applies, so a narrow
+        filter may return fewer than exist (raise ef_search); see `make bench-search`.
         """
+        home = vector_home(len(vector), model)
         params: list[Any] = [_vector(vector), model]
-        sql = (f"SELECT {_FACE_COLUMNS}, embedding <=> %s::vector AS distance FROM search_faces"
-               " WHERE model = %s" + _filter_sql(flt, params) + " ORDER BY distance LIMIT %s")
+        source = (f"{home.table} v JOIN search_faces USING (id) WHERE v.model = %s" if home.beside
+                  else "search_faces v WHERE model = %s")
+        sql = (f"SELECT {_FACE_COLUMNS}, v.embedding <=> %s::vector AS distance FROM {source}"
+               + _filter_sql(flt, params) + " ORDER BY distance LIMIT %s")
         params.append(limit)
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")  # type: ignore[arg-type]
+            visited = min(MAX_EF_SEARCH, max(int(ef_search), limit))
+            await conn.execute(f"SET LOCAL hnsw.ef_search = {visited}")  # type: ignore[arg-type]
             rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
         return [_face_row(r) for r in rows if float(r[-1]) <= max_distance]
 
@@ -200,8 +237,9 @@ class SearchStore:
                     ) -> list[str]:
         """Delete up to `limit` rows of `table` seen before `older_than`; the camera of each row erased.
 
-        `held` picks face rows by evidence hold: False only faces no confirmed match holds (and
-        snapshots no held face shows), True only held faces (whose holds go with them); None all.
+        `held` picks face rows by evidence hold: False only faces no hold keeps (a confirmed match or
+        an open candidate; and snapshots no held face shows), True only held faces (whose holds go
+        with them); None all.
         """
         if table not in ("search_faces", "search_sightings", "search_snapshots"):
             raise ValueError(f"no retention purge for table {table!r}")
@@ -221,16 +259,35 @@ class SearchStore:
                 f" ORDER BY seen LIMIT %s) RETURNING {key}, camera_id", (older_than, limit))).fetchall()
             if held:  # the holds of the faces erased, and of faces never indexed or long gone
                 await conn.execute("DELETE FROM search_face_holds WHERE sighting_id = ANY(%s) OR"
-                                   " (confirmed < %s AND NOT EXISTS (SELECT 1 FROM search_faces f"
+                                   " (created < %s AND NOT EXISTS (SELECT 1 FROM search_faces f"
                                    " WHERE f.id = sighting_id))", ([r[0] for r in rows], older_than))
         return [r[1] for r in rows]
 
-    async def hold_face(self, sighting_id: str, alert_id: str, confirmed: datetime) -> None:
-        """Keep a face sighting as evidence of a confirmed match (idempotent: the first hold stays)."""
+    async def hold_face(self, sighting_id: str, alert_id: str, confirmed: datetime) -> bool:
+        """Keep a face sighting as evidence of a confirmed match (idempotent: the first confirmation
+        stays; an open candidate's hold becomes this one). True if the face sighting is stored."""
         async with self.pool.connection() as conn:
             await conn.execute(
-                "INSERT INTO search_face_holds (sighting_id, alert_id, confirmed) VALUES (%s, %s, %s)"
-                " ON CONFLICT (sighting_id) DO NOTHING", (sighting_id, alert_id, confirmed))
+                "INSERT INTO search_face_holds (sighting_id, alert_id, confirmed, decided)"
+                " VALUES (%s, %s, %s, true) ON CONFLICT (sighting_id) DO UPDATE SET alert_id ="
+                " EXCLUDED.alert_id, confirmed = EXCLUDED.confirmed, decided = true"
+                " WHERE NOT search_face_holds.decided", (sighting_id, alert_id, confirmed))
+            row = await (await conn.execute("SELECT 1 FROM search_faces WHERE id = %s",
+                                            (sighting_id,))).fetchone()
+        return row is not None
+
+    async def hold_candidate(self, sighting_id: str, alert_id: str) -> None:
+        """Keep an open candidate's face from the unmatched purge until it is decided (idempotent)."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO search_face_holds (sighting_id, alert_id, confirmed, decided)"
+                " VALUES (%s, %s, NULL, false) ON CONFLICT (sighting_id) DO NOTHING", (sighting_id, alert_id))
+
+    async def release_candidate(self, sighting_id: str, alert_id: str) -> None:
+        """A rejected candidate: its face is unmatched again (a confirmed match's hold is never released)."""
+        async with self.pool.connection() as conn:
+            await conn.execute("DELETE FROM search_face_holds WHERE sighting_id = %s AND alert_id = %s"
+                               " AND NOT decided", (sighting_id, alert_id))
 
     async def _newest_first(self, sql: str, params: list[Any], cursor: PageCursor | None,
                             limit: int) -> list[Any]:
@@ -256,8 +313,9 @@ class SearchStore:
         """A stored face sighting with its model and embedding (to follow that person), or None."""
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                f"SELECT {_FACE_COLUMNS}, 0.0, model, embedding::text FROM search_faces WHERE id = %s",
-                (sighting_id,))).fetchone()
+                f"SELECT {_FACE_COLUMNS}, 0.0, search_faces.model, COALESCE(search_faces.embedding,"
+                " v.embedding)::text FROM search_faces LEFT JOIN search_face_vectors_512 v USING (id)"
+                " WHERE id = %s", (sighting_id,))).fetchone()
         if row is None:
             return None
         return _face_row(row[:-2]), row[-2], [float(v) for v in row[-1].strip("[]").split(",")]

@@ -112,13 +112,14 @@ async def test_a_confirmed_face_match_outlives_the_short_face_purge(search_pool:
     for row in (confirmed, old_evidence, expired_evidence):
         assert await indexer.handle_alert(face_match(f"a-{row.id}", row.id, alert_pb2.ALERT_STATE_CONFIRMED)
                                           ) == Outcome.ACK  # type: ignore[arg-type]
-    # One confirmation is not a confirmed match; a redelivered confirmation changes nothing.
+    # One confirmation is not a confirmed match (but an open candidate: held until decided); a
+    # redelivered confirmation changes nothing.
     await indexer.handle_alert(face_match("a-p", pending.id, alert_pb2.ALERT_STATE_PENDING_CONFIRMATION))  # type: ignore[arg-type]
     await indexer.handle_alert(face_match(f"a-{confirmed.id}", confirmed.id, alert_pb2.ALERT_STATE_CONFIRMED))  # type: ignore[arg-type]
 
     erased = await RetentionPurger(store, gate, PURGER, days, batch=2).purge_once(now)
 
-    assert erased["face_embedding_unmatched"][camera] == 2  # the unconfirmed and the pending one
+    assert erased["face_embedding_unmatched"][camera] == 1  # the unconfirmed one, not the pending one
     assert erased["face_match_confirmed"][camera] == 1  # the 200-day-old evidence only
     async with search_pool.connection() as conn:
         left = await (await conn.execute("SELECT id FROM search_faces WHERE camera_id = %s ORDER BY seen",
@@ -127,12 +128,12 @@ async def test_a_confirmed_face_match_outlives_the_short_face_purge(search_pool:
                                            (camera,))).fetchall()
         holds = await (await conn.execute("SELECT sighting_id FROM search_face_holds WHERE sighting_id"
                                           " = ANY(%s)", ([expired_evidence.id, pending.id],))).fetchall()
-    assert [r[0] for r in left] == [old_evidence.id, confirmed.id]
+    assert {r[0] for r in left} == {old_evidence.id, confirmed.id, pending.id}
     # Its evidence frame stays with a held face (the 40-day-old one too); the others' frames go with
     # the snapshots' own 30 days.
     assert {r[0] for r in frames} == {old_evidence.snapshot_id, confirmed.snapshot_id,
                                       unconfirmed.snapshot_id, pending.snapshot_id}
-    assert holds == []
+    assert [r[0] for r in holds] == [pending.id]  # the expired evidence's hold went with it
 
     purges = [r for r in audit.records if r.action == "retention.purge"]
     assert {r.resource["data_class"] for r in purges} == set(days) and all(r.allowed for r in purges)
@@ -144,3 +145,35 @@ async def test_a_confirmed_face_match_outlives_the_short_face_purge(search_pool:
     with pytest.raises(PermissionDenied, match="younger than their 180-day retention"):
         await RetentionPurger(store, gate, PURGER, {"face_match_confirmed": 3.0}).purge_class(
             "face_match_confirmed", now)
+
+
+async def test_an_open_candidate_keeps_its_face_until_decided(search_pool: Any, caplog: Any) -> None:
+    days = retention_days(SearchSettings().retention_file)
+    gate = Gate("search", NoVerifier(), RegoPolicy(), ListAudit())
+    store, indexer = SearchStore(search_pool), Indexer(SearchStore(search_pool))
+    now = datetime.now(UTC) + timedelta(days=7300)
+    camera = f"cam-cand-{uuid.uuid4().hex[:6]}"
+    awaited, rejected = face(camera, now - timedelta(days=5)), face(camera, now - timedelta(days=5))
+    for row in (awaited, rejected):
+        assert await store.add_face_sighting(row)
+        await indexer.handle_alert(face_match(f"a-{row.id}", row.id, alert_pb2.ALERT_STATE_OPEN))  # type: ignore[arg-type]
+    await indexer.handle_alert(face_match(f"a-{rejected.id}", rejected.id, alert_pb2.ALERT_STATE_REJECTED))  # type: ignore[arg-type]
+
+    erased = await RetentionPurger(store, gate, PURGER, days).purge_once(now)
+
+    assert erased["face_embedding_unmatched"][camera] == 1  # the rejected one: unmatched again
+    async with search_pool.connection() as conn:
+        left = await (await conn.execute("SELECT id FROM search_faces WHERE camera_id = %s",
+                                         (camera,))).fetchall()
+    assert [r[0] for r in left] == [awaited.id]  # past the 3 days, but its candidate is still open
+
+    # Confirmed after the purge ran: its evidence is there. A confirmation whose face is gone says so.
+    await indexer.handle_alert(face_match(f"a-{awaited.id}", awaited.id, alert_pb2.ALERT_STATE_CONFIRMED))  # type: ignore[arg-type]
+    async with search_pool.connection() as conn:
+        hold = await (await conn.execute("SELECT decided, confirmed IS NOT NULL FROM search_face_holds"
+                                         " WHERE sighting_id = %s", (awaited.id,))).fetchone()
+    assert hold == (True, True)
+    caplog.set_level("ERROR", logger="basira.search.events")
+    await indexer.handle_alert(face_match("a-late", rejected.id, alert_pb2.ALERT_STATE_CONFIRMED))  # type: ignore[arg-type]
+    assert [r.sighting_id for r in caplog.records if "erased before the confirmation" in r.getMessage()
+            ] == [rejected.id]
