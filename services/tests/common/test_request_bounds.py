@@ -267,3 +267,38 @@ def test_policy_inputs_from_any_bounded_request_build_and_encode(message_type: t
     context = context_from_request(request, source_ip="127.0.0.1")
     canonical_json(policy_input({"user": "u", "agency": "police", "roles": []}, "search.plate", resource,
                                 context))
+
+
+PLATE_CHARACTERS = st.characters(codec="utf-8", categories=("L", "N", "P", "Z", "S", "C", "M"))
+
+
+@FUZZ
+@given(st.text(PLATE_CHARACTERS, max_size=40), st.text(PLATE_CHARACTERS, max_size=40))
+def test_plate_strings_normalise_to_a_canonical_key_or_are_refused_by_name(a: str, b: str) -> None:
+    """Plate text from a query, a hotlist entry or a read: a canonical key (stable when normalised
+    again) or PlateTextError saying why, never another exception; distances between keys are
+    symmetric and never negative; a Moroccan parse succeeds or says why."""
+    from basira.common.plate_text import (
+        PlateTextError,
+        is_canonical,
+        normalize_plate,
+        parse_moroccan,
+        plate_distance,
+    )
+
+    keys = []
+    for text in (a, b):
+        try:
+            key = normalize_plate(text)
+        except PlateTextError as exc:
+            assert str(exc)
+            continue
+        assert is_canonical(key) and normalize_plate(key) == key
+        keys.append(key)
+        try:
+            parse_moroccan(text)
+        except PlateTextError as exc:
+            assert str(exc)
+    if len(keys) == 2:
+        forward = plate_distance(keys[0], keys[1])
+        assert forward == plate_distance(keys[1], keys[0]) and forward >= 0
