@@ -3,11 +3,16 @@
 # Always: mask_faces, mask_plates (bool), max_results (int), redact_fields (sorted dotted protobuf
 # paths of response fields to clear). Zone-scoped actions add zones and cameras: a row of an answer
 # may be shown if its zone is in zones or its camera in cameras. retention.purge adds retention_days.
+# Actions (or data classes) with a time limit add max_window_days: face searches look back that far
+# at most, whatever the caller asks.
 package basira.authz
 
 import rego.v1
 
-obligations := object.union(object.union(common_obligations, zone_obligation), retention_obligation)
+obligations := object.union(
+	object.union(object.union(common_obligations, zone_obligation), retention_obligation),
+	window_obligation,
+)
 
 common_obligations := {
 	"mask_faces": mask_faces,
@@ -55,6 +60,20 @@ result_caps contains action.max_results if is_number(action.max_results)
 result_caps contains cap if {
 	some class in data_classes
 	cap := action.by_data_class[class].max_results
+	is_number(cap)
+}
+
+# The longest time window one answer may cover, in days: the smallest limit of the action and of
+# the data classes it touches (a person's movements are looked at over a bounded period only).
+window_obligation := {"max_window_days": min(window_caps)} if {
+	count(window_caps) > 0
+} else := {}
+
+window_caps contains action.max_window_days if is_number(action.max_window_days)
+
+window_caps contains cap if {
+	some class in data_classes
+	cap := action.by_data_class[class].max_window_days
 	is_number(cap)
 }
 

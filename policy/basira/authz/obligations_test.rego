@@ -96,3 +96,18 @@ test_allow_face_listing_is_capped_like_face_search if {
 	obligations_for(face_list).zones == ["medina"]
 	obligations_for(call(investigator, "search.sightings", {"data_class": "plate", "zone": "medina"}, theft_case)).max_results == 500
 }
+
+test_allow_face_answers_carry_the_longest_window_they_may_cover if {
+	obligations_for(face_search).max_window_days == 31
+	face_list := call(investigator, "search.sightings", {"data_class": "biometric", "zone": "medina"}, judicial)
+	obligations_for(face_list).max_window_days == 31
+	face_path := call(investigator, "search.trajectory", {"data_class": "biometric", "zone": "medina"}, judicial)
+	obligations_for(face_path).max_window_days == 31
+	obligations_for(face_search).max_window_days == 7 with data.basira.actions["search.face"].max_window_days as 7
+}
+
+test_allow_answers_without_a_time_limit_carry_no_window if {
+	plates := call(investigator, "search.sightings", {"data_class": "plate", "zone": "medina"}, theft_case)
+	object.get(obligations_for(plates), "max_window_days", null) == null
+	object.get(obligations_for(allowed_examples["camera.list"]), "max_window_days", null) == null
+}

@@ -47,7 +47,8 @@ class SearchSettings(ServiceSettings):
         "recall against speed. At 1M faces (m 24 graph) 100 finds 0.987 of the exact matches within "
         "the threshold at p95 20 ms, 200 finds 0.995 at 34 ms; `make bench-search` measures both."))
     face_search_max_window_days: float = Field(31.0, gt=0, description=(
-        "Longest time window one face search may cover; a search without a start looks this far back."))
+        "Ceiling of the time window one face search may cover (the policy's max_window_days obligation "
+        "applies below it); a search without a start looks that far back."))
     retention_interval_s: float = Field(3600.0, ge=0, description=(
         "How often expired face embeddings, plate reads and snapshots are purged (0: never)."))
     retention_file: Path = Field(DEFAULT_RETENTION_FILE, description=(

@@ -48,6 +48,15 @@ class FaceQuery:
             return path.enrolment(pixels, "image"), path.match_distance
 
 
+def window_days(obligations: Mapping[str, Any], ceiling: float) -> float:
+    """How far one face answer may look: the policy's `max_window_days` for this call, never beyond
+    the service's own ceiling (`face_search_max_window_days`)."""
+    granted = obligations.get("max_window_days")
+    if isinstance(granted, int | float) and not isinstance(granted, bool) and granted > 0:
+        return min(float(granted), ceiling)
+    return ceiling
+
+
 def bounded_window(flt: SightingFilter, now: datetime, max_days: float) -> SightingFilter:
     """The filter with a time window of at most `max_days` (a missing start looks that far back)."""
     longest = timedelta(days=max_days)

@@ -31,7 +31,7 @@ from basira.search.domain import (
     page_size,
     query_fingerprint,
 )
-from basira.search.face_query import FaceQuery, bounded_window
+from basira.search.face_query import FaceQuery, bounded_window, window_days
 from basira.search.masking import find_faces_in_jpeg, render_evidence
 from basira.search.plate_index import plan_fuzzy, rank_candidates
 from basira.search.previews import latest_preview, plate_rects
@@ -198,12 +198,13 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         """Top-k face sightings nearest the image's face, where and when policy lets the caller look.
 
         Policy has required the purpose, case id and authorization, and granted zones/cameras and a
-        result limit (obligations); the window is at most `face_search_max_window_days`.
+        result limit (obligations), and the longest window it may cover (`max_window_days`, never
+        beyond `face_search_max_window_days`).
         """
         obligations = _obligations()
         granted = GrantedScope.from_obligations(obligations)
         flt = bounded_window(_filter(request.scope, granted), datetime.now(UTC),
-                             self.settings.face_search_max_window_days)
+                             window_days(obligations, self.settings.face_search_max_window_days))
         size = self._page_size(request.page, obligations)
         if request.page.page_token:
             raise InvalidInput("face search returns one page of the nearest faces; ask a larger page_size",
@@ -231,7 +232,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         granted = GrantedScope.from_obligations(obligations)
         flt = _filter(request.scope, granted)
         if faces:
-            flt = bounded_window(flt, datetime.now(UTC), self.settings.face_search_max_window_days)
+            flt = bounded_window(flt, datetime.now(UTC),
+                                 window_days(obligations, self.settings.face_search_max_window_days))
         size = self._page_size(request.page, obligations)
         fingerprint = _fingerprint("face-sightings" if faces else "sightings", request.scope, granted)
         rows, token = await self._page(flt, request.page, size, fingerprint, faces=faces)
@@ -271,7 +273,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         if model != engine_model:
             raise FailedPrecondition(f"sighting {start.id} was embedded by face model {model}, not the "
                                      f"configured {engine_model}; its person cannot be followed")
-        flt = bounded_window(flt, datetime.now(UTC), self.settings.face_search_max_window_days)
+        flt = bounded_window(flt, datetime.now(UTC),
+                             window_days(_obligations(), self.settings.face_search_max_window_days))
         rows = await self.store.search_faces(model, vector, flt, max_distance=threshold,
                                              limit=self.settings.trajectory_max_sightings,
                                              ef_search=max(self.settings.face_search_ef, 400))

@@ -69,3 +69,30 @@ async def test_search_by_image_finds_the_person_where_and_when_allowed(
     too_wide.scope.time.start.FromDatetime(now - timedelta(days=90))
     with calling(INVESTIGATOR, {"zones": [zone]}), pytest.raises(InvalidInput, match="at most 31 days"):
         await servicer.SearchFaces(too_wide, None)
+
+
+async def test_the_policys_window_bounds_a_face_search_below_the_services_ceiling(
+        search_pool: Any, gate: Gate, calling: Any, path: FacePath, shared_data: Path) -> None:
+    pairs = shared_data / "faces" / "pairs"
+    store = SearchStore(search_pool)
+    servicer = SearchServicer(store, gate, SearchSettings())
+    zone, now = f"w-{uuid.uuid4().hex[:8]}", datetime.now(UTC)
+    same = (pairs / "img21.jpg").read_bytes()
+    for camera, age in (("cam-today", timedelta(hours=1)), ("cam-3-days", timedelta(days=3)),
+                        ("cam-40-days", timedelta(days=40))):
+        event = face_event(path, same, camera, zone, now - age)
+        await Indexer(store).handle_face(DetectionMsg(event.SerializeToString()))  # type: ignore[arg-type]
+    query = search_pb2.SearchFacesRequest(image=(pairs / "img20.jpg").read_bytes())
+
+    async def cameras(obligations: dict[str, Any]) -> list[str]:
+        with calling(INVESTIGATOR, {"zones": [zone], **obligations}):
+            return sorted(s.camera_id for s in (await servicer.SearchFaces(query, None)).sightings)
+
+    assert await cameras({"max_window_days": 2}) == ["cam-today"]
+    assert await cameras({}) == ["cam-3-days", "cam-today"]  # no limit from policy: the 31-day ceiling
+    assert await cameras({"max_window_days": 90}) == ["cam-3-days", "cam-today"]  # never past the ceiling
+    asked = search_pb2.SearchFacesRequest(image=query.image)
+    asked.scope.time.start.FromDatetime(now - timedelta(days=5))
+    with calling(INVESTIGATOR, {"zones": [zone], "max_window_days": 2}), \
+            pytest.raises(InvalidInput, match="at most 2 days"):
+        await servicer.SearchFaces(asked, None)
