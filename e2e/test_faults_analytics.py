@@ -137,7 +137,17 @@ def test_analytics_killed_mid_stream_loses_no_count(pipeline_platform: Platform,
                 latest[event.id] = event
         return sum(e.frames for e in latest.values()) >= sent
 
-    wait_until(every_frame_counted, 60, f"all {sent} frames in the published minute counts")
+    try:
+        wait_until(every_frame_counted, 90, f"all {sent} frames in the published minute counts")
+    except AssertionError as exc:  # say what was counted and what the frames consumer still holds
+        async def consumer(js) -> str:  # type: ignore[no-untyped-def]
+            info = await js.consumer_info("FRAMES", "analytics-frames")
+            return (f"pending {info.num_pending}, unacked {info.num_ack_pending}, redelivered "
+                    f"{info.num_redelivered}; FRAMES holds {(await js.stream_info('FRAMES')).state.messages}")
+
+        minutes = sorted((e.minute.ToDatetime(tzinfo=UTC).isoformat(), e.frames) for e in latest.values())
+        raise AssertionError(f"{exc}: counted {minutes}; frames consumer: {nats_call(platform, consumer)}; "
+                             f"before the kill: {before[-1]}") from exc
     counted = sum(e.frames for e in latest.values())
     vehicles = sum(e.vehicles for e in latest.values())
     print(f"{sent} frames sent, {counted} counted in {len(latest)} minutes, {vehicles} vehicles; "

@@ -27,8 +27,7 @@ def test_a_flooding_camera_is_rate_limited_and_a_camera_beside_it_loses_nothing(
         register_camera(platform, camera_pb2.Camera(id=camera, name=camera, zone="medina",
                                                      kind=camera_pb2.CAMERA_KIND_BODY_WORN,
                                                      owner_agency="police", analysis_fps=30.0))
-    calm_photo = shared_data / "plates" / "eu" / "eu3.jpg"
-    calm_plate = calm_photo.with_suffix(".txt").read_text().split("\t")[-1].strip()
+    calm_photo = shared_data / "plates" / "eu" / "eu2.jpg"  # a plate no other e2e test pushes
     flood: list[camera_pb2.PushFramesResponse] = []
     flooding = threading.Thread(target=lambda: flood.append(push_frames(
         platform, FLOODER, (shared_data / "plates" / "eu" / "eu1.jpg").read_bytes(), count=FLOOD_FRAMES,
@@ -45,11 +44,12 @@ def test_a_flooding_camera_is_rate_limited_and_a_camera_beside_it_loses_nothing(
     assert (calm.frames_received, calm.frames_published, calm.frames_rejected) == (3, 3, 0), calm
 
     search = search_pb2_grpc.SearchServiceStub(channel(platform, "search"))
-    request = search_pb2.SearchPlatesRequest(plate=calm_plate, mode=search_pb2.PLATE_MATCH_MODE_EXACT,
-                                             access=INVESTIGATION)
+    request = search_pb2.ListSightingsRequest(kind=search_pb2.SIGHTING_KIND_PLATE,
+                                              scope=search_pb2.SearchScope(zone="medina"),
+                                              access=INVESTIGATION)
 
     def calm_plate_found() -> bool:
-        reply = search.SearchPlates(request, metadata=metadata(platform, "police-investigator"))
+        reply = search.ListSightings(request, metadata=metadata(platform, "police-investigator"))
         return any(s.camera_id == CALM for s in reply.sightings)
 
-    wait_until(calm_plate_found, 90, "the calm camera's plate to be found beside the flood")
+    wait_until(calm_plate_found, 90, "the calm camera's plate sighting beside the flood")
