@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 
 from basira.cli.session import bearer_metadata, dev_user_token
 from basira.common.channels import open_channel
-from basira.runtime.supervisor import Platform
+from basira.runtime.supervisor import Platform, PlatformConfig
 from basira.v1 import alert_pb2, alert_pb2_grpc, camera_pb2, camera_pb2_grpc
 
 
@@ -73,3 +78,25 @@ class AlertListener:
     def close(self) -> None:
         self._call.cancel()
         self._thread.join(5)
+
+
+@contextmanager
+def own_platform(prefix: str, services: tuple[str, ...], env: Mapping[str, str]) -> Iterator[Platform]:
+    """A small platform of its own (only `services`, no console) for tests that break things, started
+    with `env` set; this process's clients follow its TLS and identity. Stopped and removed after."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    data_dir.chmod(0o755)
+    saved = dict(os.environ)
+    os.environ.update(env)
+    config = PlatformConfig.from_env(data_dir=data_dir, services=services, console=False)
+    config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
+    running = Platform(config)
+    try:
+        running.start()
+        with running.client_settings():
+            yield running
+    finally:
+        running.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(data_dir, ignore_errors=True)

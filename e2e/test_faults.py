@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import signal
-import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +23,7 @@ import pytest
 from basira.common.channels import open_channel
 from basira.common.nats import connect, publish
 from basira.runtime.processes import ManagedProcess
-from basira.runtime.supervisor import Platform, PlatformConfig
+from basira.runtime.supervisor import Platform
 from basira.v1 import (
     analytics_pb2,
     audit_pb2,
@@ -37,7 +34,7 @@ from basira.v1 import (
     search_pb2_grpc,
 )
 
-from .clients import metadata, wait_until
+from .clients import metadata, own_platform, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -52,22 +49,9 @@ POLICY_MAX_STALENESS_S = "25"
 
 @pytest.fixture(scope="module")
 def small_platform() -> Iterator[Platform]:
-    data_dir = Path(tempfile.mkdtemp(prefix="basira-faults-"))
-    data_dir.chmod(0o755)
-    saved = dict(os.environ)
-    os.environ["BASIRA_POLICY_MAX_STALENESS_S"] = POLICY_MAX_STALENESS_S
-    config = PlatformConfig.from_env(data_dir=data_dir, services=("audit", "search"), console=False)
-    config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
-    running = Platform(config)
-    try:
-        running.start()
-        with running.client_settings():  # our gRPC and NATS clients follow its TLS and identity
-            yield running
-    finally:
-        running.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with own_platform("basira-faults-", ("audit", "search"),
+                      {"BASIRA_POLICY_MAX_STALENESS_S": POLICY_MAX_STALENESS_S}) as running:
+        yield running
 
 
 class Caller:

@@ -9,10 +9,7 @@ other test.
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
@@ -23,10 +20,10 @@ from nats.js.errors import NotFoundError
 
 from basira.analytics.count_checkpoints import COUNTING_STREAM, checkpoint_subject, decode_checkpoint
 from basira.analytics.counting import CountCheckpoint
-from basira.runtime.supervisor import Platform, PlatformConfig
+from basira.runtime.supervisor import Platform
 from basira.v1 import camera_pb2, camera_pb2_grpc, events_pb2
 
-from .clients import channel, metadata, register_camera, wait_until
+from .clients import channel, metadata, own_platform, register_camera, wait_until
 from .test_faults import nats_call, process
 
 pytestmark = pytest.mark.integration
@@ -37,23 +34,8 @@ ENV = {"BASIRA_COUNT_IDLE_CLOSE_S": "5", "BASIRA_FACE_DETECTION": "false", "BASI
 
 @pytest.fixture(scope="module")
 def pipeline_platform() -> Iterator[Platform]:
-    data_dir = Path(tempfile.mkdtemp(prefix="basira-faults-analytics-"))
-    data_dir.chmod(0o755)
-    saved = dict(os.environ)
-    os.environ.update(ENV)
-    config = PlatformConfig.from_env(data_dir=data_dir, services=("audit", "ingest", "analytics"),
-                                     console=False)
-    config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
-    running = Platform(config)
-    try:
-        running.start()
-        with running.client_settings():  # our gRPC and NATS clients follow its TLS and identity
-            yield running
-    finally:
-        running.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with own_platform("basira-faults-analytics-", ("audit", "ingest", "analytics"), ENV) as running:
+        yield running
 
 
 def checkpoint(platform: Platform) -> CountCheckpoint | None:
