@@ -78,8 +78,8 @@ async def migrate(pool: AsyncConnectionPool, service: str, directory: Path) -> l
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('basira-migrate'))")
         # A service that logs in with row rights only (basira.runtime.postgres_roles) may not create
         # tables: only make the bookkeeping table when it is missing.
-        if (await (await conn.execute("SELECT to_regclass('schema_migrations')")).fetchone() or [None])[0] \
-                is None:
+        found = await (await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")).fetchone()
+        if not (found and found[0]):
             await conn.execute(MIGRATIONS_TABLE)
         rows = await (await conn.execute(
             "SELECT version FROM schema_migrations WHERE service = %s", (service,))).fetchall()

@@ -323,17 +323,14 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
                     ANONYMOUS, action, {}, policy_context, allowed=False,
                     reasons=[f"unauthenticated: {exc.message}"], method=method, status="UNAUTHENTICATED"))
                 raise
-            GATE_DECISIONS.labels(action, "rate_limited").inc()
             limit = self.gate.limits.describe(FAILED_AUTHENTICATION)
-            if admission is Admission.FIRST_REFUSAL:  # one record per flood, not one per attempt
-                await self.gate.record(self.gate.access_record(
-                    ANONYMOUS, action, {}, policy_context, allowed=False, method=method,
-                    status="RESOURCE_EXHAUSTED", reasons=[
-                        f"rate limited: failed authentications from {source} over {limit}; further "
-                        "failures from it are refused without a record each until it slows down",
-                        f"unauthenticated: {exc.message}"]))
-            raise RateLimited(f"too many failed authentications from {source} ({limit}); retry in "
-                              f"{retry_s:.0f} s with a valid token", retry_s) from exc
+            raise await self._over_limit(
+                admission, ANONYMOUS, action, method, policy_context,
+                [f"rate limited: failed authentications from {source} over {limit}; further failures "
+                 "from it are refused without a record each until it slows down",
+                 f"unauthenticated: {exc.message}"],
+                RateLimited(f"too many failed authentications from {source} ({limit}); retry in "
+                            f"{retry_s:.0f} s with a valid token", retry_s)) from exc
 
     async def _admit(self, method: str, rule: AccessRule | None, request: Message,
                      context: grpc.aio.ServicerContext, subject: Subject | None = None
@@ -364,15 +361,24 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
         admission, retry_s = self.gate.limits.act(rule.action, subject.user)
         if admission is Admission.ALLOWED:
             return
-        GATE_DECISIONS.labels(rule.action, "rate_limited").inc()
         limit = self.gate.limits.describe(rule.action)
+        raise await self._over_limit(
+            admission, subject, rule.action, method, policy_context,
+            [f"rate limited: {rule.action} by {subject.user} over {limit}; further calls are refused "
+             "without a record each until the rate drops"],
+            RateLimited(f"{rule.action}: more than {limit}; retry in {retry_s:.0f} s", retry_s))
+
+    async def _over_limit(self, admission: Admission, subject: Subject, action: str, method: str,
+                          policy_context: dict[str, Any], reasons: list[str], error: RateLimited
+                          ) -> RateLimited:
+        """Count a call refused by a rate limit and log the first refusal of its run (one record per
+        flood, not one per attempt); returns the error to raise."""
+        GATE_DECISIONS.labels(action, "rate_limited").inc()
         if admission is Admission.FIRST_REFUSAL:
             await self.gate.record(self.gate.access_record(
-                subject, rule.action, {}, policy_context, allowed=False, method=method,
-                status="RESOURCE_EXHAUSTED", reasons=[
-                    f"rate limited: {rule.action} by {subject.user} over {limit}; further calls are "
-                    "refused without a record each until the rate drops"]))
-        raise RateLimited(f"{rule.action}: more than {limit}; retry in {retry_s:.0f} s", retry_s)
+                subject, action, {}, policy_context, allowed=False, method=method,
+                status="RESOURCE_EXHAUSTED", reasons=reasons))
+        return error
 
     async def _abort(self, context: grpc.aio.ServicerContext, method: str, error: BasiraError) -> None:
         RPC_TOTAL.labels(method, error.code.name).inc()
