@@ -81,14 +81,16 @@ class AlertListener:
 
 
 @contextmanager
-def own_platform(prefix: str, services: tuple[str, ...], env: Mapping[str, str]) -> Iterator[Platform]:
-    """A small platform of its own (only `services`, no console) for tests that break things, started
-    with `env` set; this process's clients follow its TLS and identity. Stopped and removed after."""
+def own_platform(prefix: str, services: tuple[str, ...], env: Mapping[str, str], *,
+                 console: bool = False) -> Iterator[Platform]:
+    """A platform of its own, embedded defaults, in a fresh data directory (only `services`; the
+    console if asked), started with `env` set; this process's clients follow its TLS and identity.
+    Stopped and removed after, the environment given back."""
     data_dir = Path(tempfile.mkdtemp(prefix=prefix))
     data_dir.chmod(0o755)
     saved = dict(os.environ)
     os.environ.update(env)
-    config = PlatformConfig.from_env(data_dir=data_dir, services=services, console=False)
+    config = PlatformConfig.from_env(data_dir=data_dir, services=services, console=console)
     config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
     running = Platform(config)
     try:

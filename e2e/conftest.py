@@ -11,7 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from basira.runtime.supervisor import Platform, PlatformConfig
+from basira.runtime.supervisor import GRPC_SERVICES, Platform
+
+from .clients import own_platform
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
@@ -19,28 +21,21 @@ SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 
 @pytest.fixture(scope="session")
 def platform() -> Iterator[Platform]:
-    """The embedded platform, once per session, stopped at the end."""
-    data_dir = Path(tempfile.mkdtemp(prefix="basira-e2e-"))
-    data_dir.chmod(0o755)
-    # A finished clip's last minute of counts is published after this much silence (default 90 s).
-    os.environ.setdefault("BASIRA_COUNT_IDLE_CLOSE_S", "10")
-    # The crowd threshold (people a minute) of the lobby camera of e2e/test_city_scale.py.
-    os.environ.setdefault("BASIRA_COUNT_THRESHOLDS",
-                          '[{"camera_id": "cam-downtown-02", "persons_per_minute": 2}]')
-    config = PlatformConfig.from_env(data_dir=data_dir)
-    config.nats_url = config.database_url = config.policy_url = config.oidc_url = ""
-    running = Platform(config)
-    running.start()
-    # The tests' own clients trust the platform's CA, and connect to NATS as the operator (services
-    # each have their own identity).
-    pids = [proc.pid for proc in running.processes]
-    with running.client_settings():
+    """The embedded platform with every service and the console, once per session, stopped at the end
+    with no process left behind."""
+    env = {
+        # A finished clip's last minute of counts is published after this much silence (default 90 s).
+        "BASIRA_COUNT_IDLE_CLOSE_S": os.environ.get("BASIRA_COUNT_IDLE_CLOSE_S", "10"),
+        # The crowd threshold (people a minute) of the lobby camera of e2e/test_city_scale.py.
+        "BASIRA_COUNT_THRESHOLDS": os.environ.get(
+            "BASIRA_COUNT_THRESHOLDS", '[{"camera_id": "cam-downtown-02", "persons_per_minute": 2}]'),
+    }
+    with own_platform("basira-e2e-", GRPC_SERVICES, env, console=True) as running:
+        pids = [proc.pid for proc in running.processes]
         yield running
-    running.stop()
     left = [pid for pid in pids if psutil.pid_exists(pid)
             and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     assert not left, f"processes left behind after stop: {left}"
-    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
