@@ -21,7 +21,7 @@ from basira.common.access_record import canonical_json
 from basira.common.audit_sink import AUDIT_SUBJECT_PREFIX
 from basira.common.errors import InvalidInput
 from basira.common.metrics import EVENTS_TOTAL
-from basira.common.nats import publish
+from basira.common.nats import fetch_ready, publish
 from basira.common.record_signing import record_signature_problem
 
 from .sth import SignedTreeHead
@@ -86,7 +86,7 @@ class LogAppender:
         try:
             while not stop.is_set():
                 try:
-                    messages = await sub.fetch(self.batch, timeout=min(1.0, self.sign_interval_s))
+                    messages = await fetch_ready(sub, self.batch, min(1.0, self.sign_interval_s))
                 except NatsTimeoutError:
                     messages = []
                 except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
